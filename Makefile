@@ -1,0 +1,85 @@
+# ha-sidecar. `make up` runs the system, `make test` runs every test; both start what they need
+# (Docker engine, base image, npm packages) on a fresh machine.
+SHELL := /bin/bash
+COMPOSE := docker-compose -f compose/docker-compose.yml
+N ?= 2
+export HTTP_PORT ?= 80
+export STATS_PORT ?= 1936
+
+.PHONY: help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps typecheck test test-unit test-e2e clean
+
+help:
+	@echo "make up            start ha, sidecar, serf and 2 webapps on network 'heig'"
+	@echo "make scale N=5     set the number of webapp replicas"
+	@echo "make down          stop and remove everything (containers, network, volume)"
+	@echo "make logs          follow the logs"
+	@echo "make render        print the haproxy.cfg the sidecar would write now"
+	@echo "make test          unit + end-to-end tests (needs root for the Docker engine)"
+
+deps: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	@echo "==> npm ci"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+bundle: deps
+	@echo "==> bundling the sidecar (esbuild)"
+	@node scripts/bundle.mjs
+
+# ha's bootstrap config is the template rendered with no backends; a unit test keeps the
+# committed copy equal to it.
+bootstrap-cfg: bundle
+	@echo "==> rendering compose/ha/bootstrap.cfg from the template"
+	@LB_TEMPLATE=$(CURDIR)/templates/haproxy.cfg.hbs node dist/sidecar.js render --empty > compose/ha/bootstrap.cfg.tmp
+	@mv compose/ha/bootstrap.cfg.tmp compose/ha/bootstrap.cfg
+
+engine:
+	@scripts/ensure-engine.sh
+
+base-image: engine
+	@scripts/ensure-base-image.sh
+
+images: engine base-image bootstrap-cfg
+	@echo "==> building images (ha, sidecar, webapp)"
+	@$(COMPOSE) build -q
+
+build: images
+
+up: images
+	@echo "==> starting ha, sidecar, serf and $(N) webapps"
+	@$(COMPOSE) up -d --scale webapp=$(N)
+	@echo "==> frontend: http://127.0.0.1:$(HTTP_PORT)/   stats: http://127.0.0.1:$(STATS_PORT)/ (CSV: /;csv)"
+
+scale: engine
+	@echo "==> scaling webapp to $(N)"
+	@$(COMPOSE) up -d --scale webapp=$(N)
+
+down: engine
+	@echo "==> removing the stack"
+	@$(COMPOSE) down -v --remove-orphans
+
+logs: engine
+	@$(COMPOSE) logs -f --tail=100
+
+ps: engine
+	@$(COMPOSE) ps
+
+render: engine
+	@$(COMPOSE) exec -T sidecar node /app/sidecar.js render
+
+typecheck: deps
+	@echo "==> typecheck"
+	@npx tsc --noEmit -p .
+
+test-unit: deps
+	@echo "==> unit tests"
+	@npx jest --selectProjects unit
+
+test-e2e: images
+	@echo "==> end-to-end tests (real dockerd, real HAProxy, real Serf)"
+	@npx jest --selectProjects e2e --runInBand
+
+test: typecheck test-unit test-e2e
+
+clean:
+	rm -rf dist coverage .run

@@ -1,0 +1,46 @@
+#!/bin/sh
+# Runs the webapp and a Serf agent beside it. SIGTERM stops both; if either dies, the container
+# exits (and Docker's restart policy decides what comes next).
+#   webapp-entrypoint            the webapp + its Serf agent
+#   webapp-entrypoint serf-seed  a Serf agent only, the cluster's well-known join address
+set -u
+SERF_JOIN="${SERF_JOIN:-serf}"
+NODE_NAME="${SERF_NODE:-$(hostname)}"
+
+if [ "${1:-}" = "serf-seed" ]; then
+  exec serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr=0.0.0.0:7373 -log-level=warn
+fi
+
+start_serf() {
+  # retry-join: the agent keeps trying until the seed answers, so start order does not matter.
+  serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr=127.0.0.1:7373 -log-level=warn \
+    -retry-join="$SERF_JOIN" -retry-interval=2s -tag role=webapp &
+  SERF_PID=$!
+}
+start_serf
+node /app/app.js &
+APP_PID=$!
+
+stop() {
+  kill -TERM "$APP_PID" 2>/dev/null
+  wait "$APP_PID" 2>/dev/null
+  # SIGINT makes Serf leave the cluster gracefully (SIGTERM would look like a failure).
+  kill -INT "$SERF_PID" 2>/dev/null
+  wait "$SERF_PID" 2>/dev/null
+  exit 0
+}
+trap stop TERM INT
+
+# Supervise: the app dying ends the container; the Serf agent dying is restarted.
+while :; do
+  sleep 1 & wait $!
+  if ! kill -0 "$APP_PID" 2>/dev/null; then
+    echo "webapp-entrypoint: the webapp exited, stopping the container" >&2
+    kill -INT "$SERF_PID" 2>/dev/null
+    exit 1
+  fi
+  if ! kill -0 "$SERF_PID" 2>/dev/null; then
+    echo "webapp-entrypoint: serf agent exited, restarting it" >&2
+    start_serf
+  fi
+done

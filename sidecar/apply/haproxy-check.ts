@@ -1,0 +1,26 @@
+import { execFile } from "node:child_process";
+
+export type ValidationResult = { readonly ok: true } | { readonly ok: false; readonly message: string };
+
+/** Checks a config file before it may replace the live one. */
+export interface Validator {
+  validate(configPath: string): Promise<ValidationResult>;
+}
+
+/** `haproxy -c -f FILE` with the same HAProxy version as the `ha` container. */
+export class HaproxyCheckValidator implements Validator {
+  constructor(private readonly haproxyBin: string, private readonly timeoutMs = 30_000) {}
+
+  validate(configPath: string): Promise<ValidationResult> {
+    return new Promise((resolve, reject) => {
+      execFile(this.haproxyBin, ["-c", "-q", "-f", configPath], { timeout: this.timeoutMs }, (err, stdout, stderr) => {
+        if (err === null) return resolve({ ok: true });
+        const e = err as NodeJS.ErrnoException & { killed?: boolean };
+        // Not being able to run the checker is our fault, not the config's: retry, never reject.
+        if (e.code === "ENOENT" || e.code === "EACCES" || e.killed) return reject(err);
+        const message = `${stderr}${stdout}`.trim() || String(err.message);
+        resolve({ ok: false, message });
+      });
+    });
+  }
+}

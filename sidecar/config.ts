@@ -1,0 +1,114 @@
+import { BACKEND_NAME_RE } from "./model/labels";
+
+/** Validated sidecar settings. Nothing else in the sidecar reads process.env. */
+export interface Config {
+  readonly network: string;
+  readonly labelPrefix: string;
+  readonly defaultBackend: string;
+  readonly templatePath: string;
+  readonly outputPath: string;
+  /** Runtime (stats) socket path; the same path inside `ha` and the sidecar (shared volume). */
+  readonly runtimeSocket: string;
+  readonly serverStateFile: string;
+  readonly quietMs: number;
+  readonly maxWaitMs: number;
+  readonly resyncMs: number;
+  readonly reloadConfirmMs: number;
+  /** `key=value` label that identifies the HAProxy container to signal. */
+  readonly haproxySelector: { readonly key: string; readonly value: string };
+  readonly haproxyBin: string;
+  readonly dockerSocket: string;
+  readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+  readonly statusPort: number;
+}
+
+/** Raised at start for settings that cannot work; lists every problem at once. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid settings:\n  - ${problems.join("\n  - ")}`);
+  }
+}
+
+/** One documented setting: its env name, default and meaning (used by the README table too). */
+export const SETTINGS = {
+  LB_NETWORK: { def: "heig", doc: "Docker network whose containers are backends; their IP on it is used" },
+  LB_LABEL_PREFIX: { def: "heig.lb", doc: "prefix of the labels read (`<prefix>.enable`, `.port`, `.backend`, `.weight`)" },
+  LB_DEFAULT_BACKEND: { def: "webapp", doc: "HAProxy backend for containers with no `backend` label and no compose service" },
+  LB_TEMPLATE: { def: "/app/templates/haproxy.cfg.hbs", doc: "Handlebars template of haproxy.cfg" },
+  LB_OUTPUT: { def: "/var/lib/ha-sidecar/haproxy.cfg", doc: "config file HAProxy reads (on the shared volume)" },
+  LB_RUNTIME_SOCKET: { def: "/var/lib/ha-sidecar/run/admin.sock", doc: "HAProxy runtime socket on the shared volume" },
+  LB_SERVER_STATE_FILE: { def: "/var/lib/ha-sidecar/server-state", doc: "where server state is saved before each reload" },
+  LB_QUIET_MS: { def: "200", doc: "coalescing: reconcile once events have been quiet this long" },
+  LB_MAX_WAIT_MS: { def: "2000", doc: "coalescing: reconcile at the latest this long after the first event of a burst" },
+  LB_RESYNC_MS: { def: "30000", doc: "full resync period, whatever the events say" },
+  LB_RELOAD_CONFIRM_MS: { def: "2000", doc: "how long to wait for HAProxy to report the new config before signalling again" },
+  LB_HAPROXY_SELECTOR: { def: "heig.lb.role=haproxy", doc: "label `key=value` of the HAProxy container to send SIGUSR2 to" },
+  LB_HAPROXY_BIN: { def: "haproxy", doc: "haproxy binary used for `haproxy -c` validation" },
+  DOCKER_SOCKET: { def: "/var/run/docker.sock", doc: "Docker Engine API socket" },
+  LB_LOG_LEVEL: { def: "info", doc: "pino level: fatal, error, warn, info, debug, trace" },
+  LB_STATUS_PORT: { def: "8080", doc: "port of the status server (/healthz, /status)" },
+} as const;
+
+type SettingName = keyof typeof SETTINGS;
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+const LABEL_PREFIX_RE = /^[a-z0-9]+([.-][a-z0-9]+)*$/;
+const NETWORK_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const SELECTOR_RE = /^([A-Za-z0-9][A-Za-z0-9_.-]*)=([^\s=]+)$/;
+
+/** Reads and validates settings from `env`. Pure; throws ConfigError listing all problems. */
+export function parseConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const problems: string[] = [];
+  const raw = (name: SettingName): string => {
+    const v = env[name];
+    return v === undefined || v.trim() === "" ? SETTINGS[name].def : v.trim();
+  };
+  const int = (name: SettingName, min: number, max: number): number => {
+    const v = raw(name);
+    if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) {
+      problems.push(`${name}=${JSON.stringify(v)}: must be a whole number from ${min} to ${max}`);
+      return Number(SETTINGS[name].def);
+    }
+    return Number(v);
+  };
+  const path = (name: SettingName): string => {
+    const v = raw(name);
+    if (!v.startsWith("/")) problems.push(`${name}=${JSON.stringify(v)}: must be an absolute path`);
+    return v;
+  };
+  const match = (name: SettingName, re: RegExp, what: string): string => {
+    const v = raw(name);
+    if (!re.test(v)) problems.push(`${name}=${JSON.stringify(v)}: ${what}`);
+    return v;
+  };
+
+  const network = match("LB_NETWORK", NETWORK_RE, "must be a Docker network name");
+  const labelPrefix = match("LB_LABEL_PREFIX", LABEL_PREFIX_RE, "must be lowercase, dotted (like heig.lb)");
+  const defaultBackend = match("LB_DEFAULT_BACKEND", BACKEND_NAME_RE, "must be a valid HAProxy backend name");
+  const templatePath = path("LB_TEMPLATE");
+  const outputPath = path("LB_OUTPUT");
+  const runtimeSocket = path("LB_RUNTIME_SOCKET");
+  const serverStateFile = path("LB_SERVER_STATE_FILE");
+  const quietMs = int("LB_QUIET_MS", 0, 60_000);
+  const maxWaitMs = int("LB_MAX_WAIT_MS", 1, 600_000);
+  if (maxWaitMs < quietMs) problems.push(`LB_MAX_WAIT_MS (${maxWaitMs}) must not be less than LB_QUIET_MS (${quietMs})`);
+  const resyncMs = int("LB_RESYNC_MS", 1_000, 86_400_000);
+  const reloadConfirmMs = int("LB_RELOAD_CONFIRM_MS", 100, 60_000);
+  const selector = match("LB_HAPROXY_SELECTOR", SELECTOR_RE, "must be a label selector key=value");
+  const sel = SELECTOR_RE.exec(selector);
+  const haproxyBin = raw("LB_HAPROXY_BIN");
+  const dockerSocket = path("DOCKER_SOCKET");
+  const level = raw("LB_LOG_LEVEL");
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    problems.push(`LB_LOG_LEVEL=${JSON.stringify(level)}: must be one of ${LOG_LEVELS.join(", ")}`);
+  }
+  const statusPort = int("LB_STATUS_PORT", 1, 65535);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    network, labelPrefix, defaultBackend, templatePath, outputPath, runtimeSocket, serverStateFile,
+    quietMs, maxWaitMs, resyncMs, reloadConfirmMs,
+    haproxySelector: Object.freeze({ key: sel![1]!, value: sel![2]! }),
+    haproxyBin, dockerSocket, logLevel: level as Config["logLevel"], statusPort,
+  });
+}

@@ -1,0 +1,142 @@
+import Docker from "dockerode";
+import pino, { type Logger } from "pino";
+import { parseConfig, ConfigError, type Config } from "./config";
+import { DockerodeSource } from "./docker/dockerode-source";
+import { Applier } from "./apply/applier";
+import { FileConfigStore } from "./apply/config-file";
+import { HaproxyCheckValidator } from "./apply/haproxy-check";
+import { DockerHaproxyControl } from "./apply/haproxy-control";
+import { Reconciler } from "./reconcile/reconciler";
+import { CoalescingTrigger } from "./reconcile/trigger";
+import { Backoff } from "./reconcile/backoff";
+import { startStatusServer } from "./status/status-server";
+
+const USAGE = `usage: sidecar [run]   watch Docker and keep haproxy.cfg in step (default)
+       sidecar render  print the haproxy.cfg the current Docker state gives, write nothing
+       sidecar render --empty  print the haproxy.cfg of no backends (ha's bootstrap config)`;
+
+function wire(config: Config, log: Logger): { reconciler: Reconciler; source: DockerodeSource; docker: Docker } {
+  const docker = new Docker({ socketPath: config.dockerSocket });
+  const source = new DockerodeSource(docker, config.network, config.labelPrefix, log.child({ component: "docker" }));
+  const applier = new Applier(
+    new FileConfigStore(config.outputPath),
+    new HaproxyCheckValidator(config.haproxyBin),
+    new DockerHaproxyControl(docker, config.haproxySelector, config.runtimeSocket, config.serverStateFile),
+    log.child({ component: "apply" }),
+    { reloadConfirmMs: config.reloadConfirmMs },
+  );
+  const reconciler = new Reconciler(source, applier, log.child({ component: "reconcile" }), {
+    labelPrefix: config.labelPrefix,
+    defaultBackend: config.defaultBackend,
+    templatePath: config.templatePath,
+    paths: { runtimeSocket: config.runtimeSocket, serverStateFile: config.serverStateFile },
+  });
+  return { reconciler, source, docker };
+}
+
+async function renderOnce(config: Config, log: Logger, empty: boolean): Promise<number> {
+  const { reconciler } = wire(config, log);
+  const { rendered, excluded } = empty ? await reconciler.renderEmpty() : await reconciler.renderCurrent();
+  for (const e of excluded) log.info({ container: e.containerName, reason: e.reason, label: e.label, problem: e.detail }, "container not routed");
+  process.stdout.write(rendered.text);
+  return 0;
+}
+
+function run(config: Config, log: Logger): void {
+  const { reconciler, source } = wire(config, log);
+  const abort = new AbortController();
+  const retry = new Backoff(250, 30_000);
+  let retryTimer: ReturnType<typeof setTimeout> | null = null;
+  let eventsConnected = false;
+  let lastReload: { at: number; reason: string } | null = null;
+  let pendingReasons = new Set<string>();
+
+  const trigger = new CoalescingTrigger(async () => {
+    const reasons = [...pendingReasons].sort().join(",") || "resync";
+    pendingReasons = new Set();
+    const result = await reconciler.sync();
+    if (result.ok) {
+      if (retry.failures > 0) log.info({ after: retry.failures }, "reconcile recovered");
+      retry.reset();
+      if (result.outcome.kind === "reloaded") lastReload = { at: result.at, reason: reasons };
+    } else if (result.retry) {
+      const delayMs = retry.next();
+      // Logged at every failure, with the attempt count, so that a stuck loop is visible.
+      log.warn({ stage: result.stage, err: result.error, delayMs, attempt: retry.failures }, "reconcile failed, will retry");
+      if (retryTimer !== null) clearTimeout(retryTimer);
+      retryTimer = setTimeout(() => poke("retry"), delayMs);
+    }
+  }, { quietMs: config.quietMs, maxWaitMs: config.maxWaitMs });
+
+  const poke = (reason: string): void => {
+    pendingReasons.add(reason);
+    trigger.poke();
+  };
+
+  source.watch((s) => {
+    if (s.kind === "connected") {
+      eventsConnected = true;
+      log.info("docker event stream connected, resyncing");
+      poke("connected");
+    } else if (s.kind === "disconnected") {
+      eventsConnected = false;
+      log.warn({ err: s.err.message }, "docker event stream lost, reconnecting");
+    } else {
+      reconciler.observe(s.event);
+      log.debug({ containerId: s.event.containerId.slice(0, 12), action: s.event.action }, "docker event");
+      poke(s.event.action.split(":")[0]!);
+    }
+  }, abort.signal);
+
+  const resync = setInterval(() => poke("resync"), config.resyncMs);
+  const status = startStatusServer(config.statusPort, {
+    eventsConnected: () => eventsConnected,
+    lastSync: () => reconciler.last,
+    lastReload: () => lastReload,
+  });
+  log.info({ network: config.network, labelPrefix: config.labelPrefix, output: config.outputPath, statusPort: config.statusPort }, "sidecar started");
+
+  const shutdown = (signal: string): void => {
+    log.info({ signal }, "sidecar stopping");
+    abort.abort();
+    trigger.stop();
+    clearInterval(resync);
+    if (retryTimer !== null) clearTimeout(retryTimer);
+    status.close();
+    // The last good config stays on the volume and HAProxy keeps serving it.
+    setTimeout(() => process.exit(0), 100).unref();
+  };
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
+}
+
+function main(argv: readonly string[]): void {
+  const mode = argv[0] ?? "run";
+  if (mode !== "run" && mode !== "render") {
+    process.stderr.write(`${USAGE}\n`);
+    process.exit(2);
+  }
+  let config: Config;
+  try {
+    config = parseConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`ha-sidecar: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  // In render mode stdout is the config: logs go to stderr.
+  const log = pino({ level: config.logLevel, base: { service: "ha-sidecar" } }, pino.destination(mode === "render" ? 2 : 1));
+  process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
+  if (mode === "render") {
+    renderOnce(config, log, argv[1] === "--empty").then((code) => process.exit(code), (err: Error) => {
+      log.error({ err: err.message }, "render failed");
+      process.exit(1);
+    });
+    return;
+  }
+  run(config, log);
+}
+
+main(process.argv.slice(2));
