@@ -10,7 +10,9 @@ const crypto = require("node:crypto");
 
 const PORT = Number(process.env.PORT || 3000);
 const NETWORK = process.env.WEBAPP_NETWORK || "heig";
-const TAG = process.env.TAG || process.env.CONTAINER_NAME || os.hostname();
+const dns = require("node:dns");
+// The container's name, as Docker's embedded DNS reports it for our address (compose_webapp_3).
+let TAG = process.env.TAG || os.hostname();
 const SESSION_TTL_MS = 30 * 60 * 1000;
 const MAX_SESSIONS = 100000;
 const sessions = new Map(); // id -> {views, seen}
@@ -25,6 +27,11 @@ function ownIp() {
   return "127.0.0.1";
 }
 const IP = process.env.BACKEND_IP || ownIp();
+if (!process.env.TAG) {
+  dns.reverse(IP, (err, names) => {
+    if (!err && names && names[0]) TAG = names[0].split(".")[0];
+  });
+}
 
 function cookies(req) {
   const out = {};

@@ -1,0 +1,49 @@
+import { ConfigError, parseConfig } from "../../sidecar/config";
+
+describe("parseConfig", () => {
+  it("has defaults for everything", () => {
+    expect(parseConfig({})).toEqual({
+      network: "heig",
+      labelPrefix: "heig.lb",
+      defaultBackend: "webapp",
+      templatePath: "/app/templates/haproxy.cfg.hbs",
+      outputPath: "/var/lib/ha-sidecar/haproxy.cfg",
+      runtimeSocket: "/var/lib/ha-sidecar/run/admin.sock",
+      serverStateFile: "/var/lib/ha-sidecar/server-state",
+      quietMs: 200,
+      maxWaitMs: 2000,
+      resyncMs: 30000,
+      reloadConfirmMs: 2000,
+      haproxySelector: { key: "heig.lb.role", value: "haproxy" },
+      haproxyBin: "haproxy",
+      dockerSocket: "/var/run/docker.sock",
+      logLevel: "info",
+      statusPort: 8080,
+    });
+  });
+
+  it("reads overrides and returns a frozen object", () => {
+    const c = parseConfig({ LB_NETWORK: "front", LB_QUIET_MS: "50", LB_MAX_WAIT_MS: "500", LB_HAPROXY_SELECTOR: "role=lb" });
+    expect(c).toMatchObject({ network: "front", quietMs: 50, maxWaitMs: 500, haproxySelector: { key: "role", value: "lb" } });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it("lists every bad setting by name in one error", () => {
+    let err: unknown;
+    try {
+      parseConfig({ LB_QUIET_MS: "soon", LB_OUTPUT: "relative/haproxy.cfg", LB_LOG_LEVEL: "loud", LB_LABEL_PREFIX: "Heig LB", LB_HAPROXY_SELECTOR: "ha" });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems;
+    expect(problems).toHaveLength(5);
+    for (const name of ["LB_QUIET_MS", "LB_OUTPUT", "LB_LOG_LEVEL", "LB_LABEL_PREFIX", "LB_HAPROXY_SELECTOR"]) {
+      expect(problems.some((p) => p.startsWith(`${name}=`))).toBe(true);
+    }
+  });
+
+  it("refuses a maximum wait shorter than the quiet time", () => {
+    expect(() => parseConfig({ LB_QUIET_MS: "500", LB_MAX_WAIT_MS: "100" })).toThrow(/LB_MAX_WAIT_MS/);
+  });
+});

@@ -1,0 +1,85 @@
+import { buildDesiredState, sanitizeServerName } from "../../sidecar/model/desired-state";
+import type { ContainerSnapshot } from "../../sidecar/model/types";
+import { snap } from "./fixtures";
+
+const opts = { labelPrefix: "heig.lb", defaultService: "webapp", draining: new Set<string>() };
+const serverNames = (snaps: ContainerSnapshot[], draining = new Set<string>()): Record<string, string[]> =>
+  Object.fromEntries(
+    buildDesiredState(snaps, { ...opts, draining }).state.services.map((s) => [s.name, s.servers.map((b) => b.name)]),
+  );
+
+describe("buildDesiredState", () => {
+  it("has an empty default backend when nothing runs", () => {
+    expect(buildDesiredState([], opts)).toEqual({ state: { defaultService: "webapp", services: [{ name: "webapp", servers: [] }] }, excluded: [] });
+  });
+
+  it("builds sorted servers named after their containers, with IP, port and weight", () => {
+    const result = buildDesiredState(
+      [snap("compose_webapp_2"), snap("compose_webapp_1", { extraLabels: { "heig.lb.port": "8080", "heig.lb.weight": "10" } })],
+      opts,
+    );
+    expect(result.state.services).toEqual([{
+      name: "webapp",
+      servers: [
+        { name: "compose_webapp_1", containerId: expect.any(String), address: "172.18.0.11", port: 8080, weight: 10 },
+        { name: "compose_webapp_2", containerId: expect.any(String), address: "172.18.0.12", port: 3000, weight: null },
+      ],
+    }]);
+  });
+
+  it("gives the same output whatever the listing order", () => {
+    const a = [snap("c_3"), snap("c_1"), snap("c_2", { extraLabels: { "heig.lb.backend": "api" } })];
+    expect(buildDesiredState([...a].reverse(), opts)).toEqual(buildDesiredState(a, opts));
+  });
+
+  it("groups by backend label, then compose service, then the default", () => {
+    expect(serverNames([
+      snap("a_1", { extraLabels: { "heig.lb.backend": "api" } }),
+      snap("b_1", { labels: { "heig.lb.enable": "true", "com.docker.compose.service": "shop" } }),
+      snap("c_1", { labels: { "heig.lb.enable": "true" } }),
+    ])).toEqual({ api: ["a_1"], shop: ["b_1"], webapp: ["c_1"] });
+  });
+
+  it.each<[string, Partial<ContainerSnapshot> & { extraLabels?: Record<string, string> }, string]>([
+    ["not running", { running: false }, "not-running"],
+    ["paused", { paused: true }, "paused"],
+    ["not on the network", { ip: null }, "not-on-network"],
+    ["health starting", { health: "starting" }, "health-starting"],
+    ["unhealthy", { health: "unhealthy" }, "unhealthy"],
+    ["a one-off compose run", { extraLabels: { "com.docker.compose.oneoff": "True" } }, "one-off"],
+    ["carrying a bad label", { extraLabels: { "heig.lb.port": "80\nserver x 1.1.1.1:80" } }, "bad-label"],
+  ])("leaves out a container %s and keeps the others", (_what, over, reason) => {
+    const result = buildDesiredState([snap("good_1"), snap("bad_2", over)], opts);
+    expect(result.state.services[0]!.servers.map((s) => s.name)).toEqual(["good_1"]);
+    expect(result.excluded).toEqual([expect.objectContaining({ containerName: "bad_2", reason })]);
+  });
+
+  it("routes healthy containers and those without a healthcheck", () => {
+    expect(serverNames([snap("a_1", { health: "healthy" }), snap("b_2", { health: "none" })])).toEqual({ webapp: ["a_1", "b_2"] });
+  });
+
+  it("leaves out draining containers that are still listed as running", () => {
+    const c = snap("leaving_1");
+    expect(serverNames([c, snap("staying_2")], new Set([c.id]))).toEqual({ webapp: ["staying_2"] });
+  });
+
+  it("ignores containers that did not opt in, without reporting them", () => {
+    const result = buildDesiredState([snap("x_1", { labels: { "heig.lb.enable": "false" } })], opts);
+    expect(result.state.services[0]!.servers).toEqual([]);
+    expect(result.excluded).toEqual([]);
+  });
+
+  it("keeps server names unique", () => {
+    const names = serverNames([snap("a b", { id: "1".repeat(64) }), snap("a_b", { id: "2".repeat(64) })]).webapp!;
+    expect(new Set(names).size).toBe(2);
+  });
+});
+
+describe("sanitizeServerName", () => {
+  it.each([
+    ["/compose_webapp_1", "compose_webapp_1"],
+    ["with space", "with_space"],
+    ["nl\nx#y", "nl_x_y"],
+    ["", "unnamed"],
+  ])("%j → %j", (input, out) => expect(sanitizeServerName(input)).toBe(out));
+});

@@ -1,0 +1,34 @@
+import { foldDrainEvent, pruneDraining } from "../../sidecar/model/drain";
+
+describe("foldDrainEvent", () => {
+  const empty: ReadonlySet<string> = new Set();
+  it.each([
+    ["kill", "15", true],
+    ["kill", "SIGTERM", true],
+    ["kill", "9", true],
+    ["kill", "SIGUSR2", false],
+    ["kill", "1", false],
+    ["stop", undefined, true],
+    ["start", undefined, false],
+    ["die", undefined, false],
+  ])("%s %s → draining %s", (action, signal, expected) => {
+    const next = foldDrainEvent(empty, signal === undefined ? { containerId: "c1", action } : { containerId: "c1", action, signal });
+    expect(next.has("c1")).toBe(expected);
+  });
+
+  it("puts a container back on start", () => {
+    const draining = foldDrainEvent(empty, { containerId: "c1", action: "kill", signal: "15" });
+    expect(foldDrainEvent(draining, { containerId: "c1", action: "start" }).has("c1")).toBe(false);
+  });
+
+  it("returns the same set for events it does not care about", () => {
+    const draining = new Set(["c1"]);
+    expect(foldDrainEvent(draining, { containerId: "c2", action: "health_status: healthy" })).toBe(draining);
+  });
+});
+
+describe("pruneDraining", () => {
+  it("forgets containers that stopped running", () => {
+    expect([...pruneDraining(new Set(["a", "b"]), new Set(["a"]))]).toEqual(["a"]);
+  });
+});

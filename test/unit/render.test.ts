@@ -1,0 +1,65 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { buildDesiredState } from "../../sidecar/model/desired-state";
+import { compileTemplate, renderConfig, TemplateError } from "../../sidecar/render/render";
+import { snap } from "./fixtures";
+
+const root = path.resolve(__dirname, "../..");
+const templateSource = readFileSync(path.join(root, "templates/haproxy.cfg.hbs"), "utf8");
+const template = compileTemplate(templateSource);
+const paths = { runtimeSocket: "/var/lib/ha-sidecar/run/admin.sock", serverStateFile: "/var/lib/ha-sidecar/server-state" };
+const opts = { labelPrefix: "heig.lb", defaultService: "webapp", draining: new Set<string>() };
+const render = (snaps: Parameters<typeof buildDesiredState>[0]) =>
+  renderConfig(template, templateSource, buildDesiredState(snaps, opts).state, paths);
+
+/** Golden files are compared byte for byte; UPDATE_GOLDEN=1 rewrites them after a deliberate change. */
+export const GOLDEN_CASES = {
+  empty: [],
+  "two-servers": [snap("compose_webapp_1"), snap("compose_webapp_2")],
+  "several-backends": [
+    snap("compose_webapp_1", { extraLabels: { "heig.lb.weight": "0" } }),
+    snap("compose_webapp_2", { extraLabels: { "heig.lb.weight": "200" } }),
+    snap("compose_api_1", { extraLabels: { "heig.lb.backend": "api", "heig.lb.port": "8080" } }),
+    snap("compose_broken_3", { extraLabels: { "heig.lb.port": "80\n  server evil 10.9.9.9:80" } }),
+  ],
+} as const;
+
+describe("rendering templates/haproxy.cfg.hbs", () => {
+  it.each(Object.keys(GOLDEN_CASES))("matches the golden file %s.cfg byte for byte", (name) => {
+    const text = render(GOLDEN_CASES[name as keyof typeof GOLDEN_CASES]).text;
+    const file = path.join(root, "test/fixtures/golden", `${name}.cfg`);
+    if (process.env.UPDATE_GOLDEN === "1") writeFileSync(file, text);
+    expect(text).toBe(readFileSync(file, "utf8"));
+  });
+
+  it("keeps ha's bootstrap config equal to the render of no backends", () => {
+    expect(readFileSync(path.join(root, "compose/ha/bootstrap.cfg"), "utf8")).toBe(render([]).text);
+  });
+
+  it("renders the same bytes and ids for the same state", () => {
+    const a = render([snap("x_1"), snap("y_2")]);
+    const b = render([snap("y_2"), snap("x_1")]);
+    expect(b).toEqual(a);
+    expect(a.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(a.text).toContain(`description ha-sidecar-${a.configId}`);
+  });
+
+  it("changes the config id when the servers change", () => {
+    expect(render([snap("x_1")]).configId).not.toBe(render([snap("x_1"), snap("y_2")]).configId);
+  });
+
+  it("never lets a hostile label reach the text", () => {
+    const text = render(GOLDEN_CASES["several-backends"]).text;
+    expect(text).not.toContain("evil");
+    expect(text).not.toContain("compose_broken_3");
+  });
+
+  it("names the problem in a template that does not compile", () => {
+    expect(() => compileTemplate("global\n{{#each services}}\n")).toThrow(TemplateError);
+  });
+
+  it("fails on a template that refers to a field the state does not have", () => {
+    const bad = compileTemplate("global\n  description ha-sidecar-{{configId}}\n  {{nosuchfield.inner}}\n");
+    expect(() => renderConfig(bad, "x", buildDesiredState([], opts).state, paths)).toThrow(/template failed to render: .*not defined/);
+  });
+});

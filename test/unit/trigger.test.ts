@@ -1,0 +1,69 @@
+import { CoalescingTrigger } from "../../sidecar/reconcile/trigger";
+
+describe("CoalescingTrigger", () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it("turns a burst into one run after the quiet time", async () => {
+    const run = jest.fn(async () => undefined);
+    const t = new CoalescingTrigger(run, { quietMs: 100, maxWaitMs: 1000 });
+    for (let i = 0; i < 10; i++) {
+      t.poke();
+      await jest.advanceTimersByTimeAsync(50);
+    }
+    expect(run).not.toHaveBeenCalled();
+    await jest.advanceTimersByTimeAsync(100);
+    expect(run).toHaveBeenCalledTimes(1);
+    t.stop();
+  });
+
+  it("runs at the maximum wait when the burst never goes quiet", async () => {
+    const run = jest.fn(async () => undefined);
+    const t = new CoalescingTrigger(run, { quietMs: 100, maxWaitMs: 300 });
+    for (let i = 0; i < 12; i++) {
+      t.poke();
+      await jest.advanceTimersByTimeAsync(50);
+    }
+    // Pokes every 50 ms from 0 to 550 ms: max-wait runs at 300 and 600 ms, and the one at
+    // 600 ms covers the last poke, so the quiet timer adds nothing.
+    expect(run).toHaveBeenCalledTimes(2);
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(run).toHaveBeenCalledTimes(2);
+    t.poke();
+    await jest.advanceTimersByTimeAsync(100);
+    expect(run).toHaveBeenCalledTimes(3);
+    t.stop();
+  });
+
+  it("keeps one run in flight and queues exactly one more", async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const run = jest.fn(async () => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((r) => setTimeout(r, 500));
+      inFlight--;
+    });
+    const t = new CoalescingTrigger(run, { quietMs: 10, maxWaitMs: 20 });
+    t.poke();
+    await jest.advanceTimersByTimeAsync(20); // first run starts
+    for (let i = 0; i < 5; i++) {
+      t.poke();
+      await jest.advanceTimersByTimeAsync(20);
+    }
+    await jest.advanceTimersByTimeAsync(2000);
+    expect(maxInFlight).toBe(1);
+    expect(run).toHaveBeenCalledTimes(2);
+    t.stop();
+  });
+
+  it("does nothing after stop", async () => {
+    const run = jest.fn(async () => undefined);
+    const t = new CoalescingTrigger(run, { quietMs: 10, maxWaitMs: 100 });
+    t.poke();
+    t.stop();
+    t.poke();
+    await jest.advanceTimersByTimeAsync(500);
+    expect(run).not.toHaveBeenCalled();
+  });
+});
