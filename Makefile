@@ -5,6 +5,8 @@ COMPOSE := docker-compose -f compose/docker-compose.yml
 N ?= 2
 export HTTP_PORT ?= 80
 export STATS_PORT ?= 1936
+# docker-compose 1.29 builds through the Python client: quiet, and no BuildKit needed.
+export COMPOSE_DOCKER_CLI_BUILD ?= 0
 
 .PHONY: help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps typecheck test test-unit test-e2e clean
 

@@ -14,6 +14,7 @@ if timeout 30 docker pull -q "$IMAGE" >/dev/null 2>&1; then exit 0; fi
 
 say "no registry: building $IMAGE with debootstrap (about a minute)"
 if ! command -v debootstrap >/dev/null 2>&1; then
+  apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null
 fi
 ROOTFS=$(mktemp -d /tmp/ha-sidecar-rootfs.XXXXXX)

@@ -28,9 +28,13 @@ function ownIp() {
 }
 const IP = process.env.BACKEND_IP || ownIp();
 if (!process.env.TAG) {
-  dns.reverse(IP, (err, names) => {
+  // PTR of our address from Docker's embedded DNS: "<container name>.<network>".
+  const arpa = `${IP.split(".").reverse().join(".")}.in-addr.arpa`;
+  const lookUp = (triesLeft) => dns.resolvePtr(arpa, (err, names) => {
     if (!err && names && names[0]) TAG = names[0].split(".")[0];
+    else if (triesLeft > 0) setTimeout(() => lookUp(triesLeft - 1), 500).unref();
   });
+  lookUp(10);
 }
 
 function cookies(req) {

@@ -13,12 +13,15 @@ export class HaproxyCheckValidator implements Validator {
 
   validate(configPath: string): Promise<ValidationResult> {
     return new Promise((resolve, reject) => {
-      execFile(this.haproxyBin, ["-c", "-q", "-f", configPath], { timeout: this.timeoutMs }, (err, stdout, stderr) => {
+      execFile(this.haproxyBin, ["-c", "-f", configPath], { timeout: this.timeoutMs }, (err, stdout, stderr) => {
         if (err === null) return resolve({ ok: true });
         const e = err as NodeJS.ErrnoException & { killed?: boolean };
         // Not being able to run the checker is our fault, not the config's: retry, never reject.
         if (e.code === "ENOENT" || e.code === "EACCES" || e.killed) return reject(err);
-        const message = `${stderr}${stdout}`.trim() || String(err.message);
+        // HAProxy's own words: its ALERT lines say what and where (file:line).
+        const lines = `${stderr}${stdout}`.split("\n").map((l) => l.trim()).filter(Boolean);
+        const alerts = lines.filter((l) => l.includes("[ALERT]"));
+        const message = (alerts.length > 0 ? alerts : lines).join("\n") || String(err.message);
         resolve({ ok: false, message });
       });
     });

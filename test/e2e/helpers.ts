@@ -1,0 +1,111 @@
+import { spawnSync } from "node:child_process";
+import * as http from "node:http";
+import * as path from "node:path";
+
+export const ROOT = path.resolve(__dirname, "../..");
+export const HTTP_PORT = Number(process.env.HTTP_PORT ?? 80);
+export const STATS_PORT = Number(process.env.STATS_PORT ?? 1936);
+/** Every container or network a test creates by hand carries this label, for cleanup. */
+export const TEST_LABEL = "ha-sidecar.test=1";
+
+/** Runs a shell command from the repository root; throws with its output when it fails. */
+export function sh(cmd: string, opts: { allowFail?: boolean } = {}): string {
+  const r = spawnSync("bash", ["-c", cmd], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0 && !opts.allowFail) {
+    throw new Error(`command failed (${r.status}): ${cmd}\n${r.stdout}\n${r.stderr}`);
+  }
+  return r.stdout;
+}
+
+export const compose = (args: string, opts?: { allowFail?: boolean }): string =>
+  sh(`docker-compose -f compose/docker-compose.yml ${args}`, opts);
+
+/** Retries `fn` until it stops throwing; rethrows its last error after `timeoutMs`. */
+export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/** One request on a new connection to 127.0.0.1. */
+export function get(port: number, urlPath = "/", timeoutMs = 5_000): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: urlPath, agent: false, timeout: timeoutMs }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error(`GET 127.0.0.1:${port}${urlPath} timed out`)));
+    req.on("error", reject);
+  });
+}
+
+export interface StatsRow {
+  readonly pxname: string;
+  readonly svname: string;
+  readonly status: string;
+}
+
+/** The stats page's CSV (`/;csv`), one object per line. */
+export async function statsRows(): Promise<StatsRow[]> {
+  const res = await get(STATS_PORT, "/;csv");
+  if (res.status !== 200) throw new Error(`stats CSV answered ${res.status}`);
+  const lines = res.body.trim().split("\n");
+  const header = lines[0]!.replace(/^# /, "").split(",");
+  return lines.slice(1).map((line) => {
+    const cells = line.split(",");
+    return Object.fromEntries(header.map((h, i) => [h, cells[i] ?? ""])) as unknown as StatsRow;
+  });
+}
+
+/** Servers of one backend on the stats page, name → status, sorted by name. */
+export async function statsServers(backend = "webapp"): Promise<Record<string, string>> {
+  const rows = (await statsRows()).filter((r) => r.pxname === backend && r.svname !== "FRONTEND" && r.svname !== "BACKEND");
+  return Object.fromEntries(rows.map((r) => [r.svname, r.status]).sort());
+}
+
+/** Sends `n` requests to the frontend; returns the x-backend-ip of each 200 and the other statuses. */
+export async function spread(n: number): Promise<{ ips: Set<string>; failures: number[] }> {
+  const ips = new Set<string>();
+  const failures: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await get(HTTP_PORT);
+    if (r.status === 200) ips.add(String(r.headers["x-backend-ip"]));
+    else failures.push(r.status);
+  }
+  return { ips, failures };
+}
+
+/** IP of a container on a network, from Docker. */
+export function containerIp(name: string, network = "heig"): string {
+  return sh(`docker inspect -f '{{(index .NetworkSettings.Networks "${network}").IPAddress}}' ${name}`).trim();
+}
+
+/** Names of the running replicas of a compose service. */
+export function serviceContainers(service: string): string[] {
+  return sh(`docker ps --filter label=com.docker.compose.project=compose --filter label=com.docker.compose.service=${service} --format '{{.Names}}'`)
+    .split("\n").filter(Boolean).sort();
+}
+
+export function removeTestLeftovers(): void {
+  sh(`docker ps -aq --filter label=${TEST_LABEL} | xargs -r docker rm -f`, { allowFail: true });
+  sh(`docker network ls -q --filter label=${TEST_LABEL} | xargs -r docker network rm`, { allowFail: true });
+}
+
+/** The config file the sidecar wrote, read from the shared volume. */
+export function liveConfig(): string {
+  return compose("exec -T sidecar cat /var/lib/ha-sidecar/haproxy.cfg");
+}
