@@ -18,9 +18,11 @@ if docker info >/dev/null 2>&1; then
 fi
 
 mkdir -p .run
-say "starting dockerd --live-restore (log: .run/dockerd.log)"
-# setsid: dockerd must outlive this make invocation.
-setsid dockerd --live-restore >>.run/dockerd.log 2>&1 </dev/null &
+say "starting dockerd --live-restore --userland-proxy=false (log: .run/dockerd.log)"
+# setsid: dockerd must outlive this make invocation. --live-restore: containers survive a
+# dockerd restart; --userland-proxy=false: published ports are plain NAT rules, so 127.0.0.1:80
+# keeps answering while dockerd restarts (docker-proxy processes die with dockerd).
+setsid dockerd --live-restore --userland-proxy=false >>.run/dockerd.log 2>&1 </dev/null &
 for _ in $(seq 1 120); do
   if docker info >/dev/null 2>&1; then say "docker engine is up"; exit 0; fi
   sleep 0.5

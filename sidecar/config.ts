@@ -10,6 +10,8 @@ export interface Config {
   /** Runtime (stats) socket path; the same path inside `ha` and the sidecar (shared volume). */
   readonly runtimeSocket: string;
   readonly serverStateFile: string;
+  /** HAProxy master CLI socket (shared volume), for operators and tests. */
+  readonly masterSocket: string;
   readonly quietMs: number;
   readonly maxWaitMs: number;
   readonly resyncMs: number;
@@ -39,8 +41,9 @@ export const SETTINGS = {
   LB_OUTPUT: { def: "/var/lib/ha-sidecar/haproxy.cfg", doc: "config file HAProxy reads (on the shared volume)" },
   LB_RUNTIME_SOCKET: { def: "/var/lib/ha-sidecar/run/admin.sock", doc: "HAProxy runtime socket on the shared volume" },
   LB_SERVER_STATE_FILE: { def: "/var/lib/ha-sidecar/server-state", doc: "where server state is saved before each reload" },
+  LB_MASTER_SOCKET: { def: "/var/lib/ha-sidecar/run/master.sock", doc: "HAProxy master CLI socket, used by `sidecar cli --master`" },
   LB_QUIET_MS: { def: "200", doc: "coalescing: reconcile once events have been quiet this long" },
-  LB_MAX_WAIT_MS: { def: "2000", doc: "coalescing: reconcile at the latest this long after the first event of a burst" },
+  LB_MAX_WAIT_MS: { def: "4000", doc: "coalescing: reconcile at the latest this long after the first event of a burst" },
   LB_RESYNC_MS: { def: "30000", doc: "full resync period, whatever the events say" },
   LB_RELOAD_CONFIRM_MS: { def: "2000", doc: "how long to wait for HAProxy to report the new config before signalling again" },
   LB_HAPROXY_SELECTOR: { def: "heig.lb.role=haproxy", doc: "label `key=value` of the HAProxy container to send SIGUSR2 to" },
@@ -89,6 +92,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   const outputPath = path("LB_OUTPUT");
   const runtimeSocket = path("LB_RUNTIME_SOCKET");
   const serverStateFile = path("LB_SERVER_STATE_FILE");
+  const masterSocket = path("LB_MASTER_SOCKET");
   const quietMs = int("LB_QUIET_MS", 0, 60_000);
   const maxWaitMs = int("LB_MAX_WAIT_MS", 1, 600_000);
   if (maxWaitMs < quietMs) problems.push(`LB_MAX_WAIT_MS (${maxWaitMs}) must not be less than LB_QUIET_MS (${quietMs})`);
@@ -106,7 +110,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
-    network, labelPrefix, defaultBackend, templatePath, outputPath, runtimeSocket, serverStateFile,
+    network, labelPrefix, defaultBackend, templatePath, outputPath, runtimeSocket, serverStateFile, masterSocket,
     quietMs, maxWaitMs, resyncMs, reloadConfirmMs,
     haproxySelector: Object.freeze({ key: sel![1]!, value: sel![2]! }),
     haproxyBin, dockerSocket, logLevel: level as Config["logLevel"], statusPort,

@@ -10,10 +10,12 @@ import { Reconciler } from "./reconcile/reconciler";
 import { CoalescingTrigger } from "./reconcile/trigger";
 import { Backoff } from "./reconcile/backoff";
 import { startStatusServer } from "./status/status-server";
+import { runtimeCommand } from "./apply/runtime-socket";
 
 const USAGE = `usage: sidecar [run]   watch Docker and keep haproxy.cfg in step (default)
        sidecar render  print the haproxy.cfg the current Docker state gives, write nothing
-       sidecar render --empty  print the haproxy.cfg of no backends (ha's bootstrap config)`;
+       sidecar render --empty  print the haproxy.cfg of no backends (ha's bootstrap config)
+       sidecar cli [--master] COMMAND  send COMMAND to HAProxy's runtime (or master) socket`;
 
 function wire(config: Config, log: Logger): { reconciler: Reconciler; source: DockerodeSource; docker: Docker } {
   const docker = new Docker({ socketPath: config.dockerSocket });
@@ -50,11 +52,16 @@ function run(config: Config, log: Logger): void {
   let eventsConnected = false;
   let lastReload: { at: number; reason: string } | null = null;
   let pendingReasons = new Set<string>();
+  let firstPass = true;
 
   const trigger = new CoalescingTrigger(async () => {
     const reasons = [...pendingReasons].sort().join(",") || "resync";
     pendingReasons = new Set();
     const result = await reconciler.sync();
+    if (firstPass) {
+      firstPass = false;
+      log.info(result.ok ? { outcome: result.outcome.kind } : { stage: result.stage, err: result.error }, "first reconcile done");
+    }
     if (result.ok) {
       if (retry.failures > 0) log.info({ after: retry.failures }, "reconcile recovered");
       retry.reset();
@@ -66,7 +73,7 @@ function run(config: Config, log: Logger): void {
       if (retryTimer !== null) clearTimeout(retryTimer);
       retryTimer = setTimeout(() => poke("retry"), delayMs);
     }
-  }, { quietMs: config.quietMs, maxWaitMs: config.maxWaitMs });
+  }, { quietMs: config.quietMs, maxWaitMs: config.maxWaitMs, hold: () => reconciler.burstUnderway() });
 
   const poke = (reason: string): void => {
     pendingReasons.add(reason);
@@ -110,9 +117,20 @@ function run(config: Config, log: Logger): void {
   process.once("SIGINT", () => shutdown("SIGINT"));
 }
 
+async function cli(config: Config, args: readonly string[]): Promise<number> {
+  const master = args[0] === "--master";
+  const command = (master ? args.slice(1) : args).join(" ");
+  if (command === "") {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  process.stdout.write(await runtimeCommand(master ? config.masterSocket : config.runtimeSocket, command));
+  return 0;
+}
+
 function main(argv: readonly string[]): void {
   const mode = argv[0] ?? "run";
-  if (mode !== "run" && mode !== "render") {
+  if (mode !== "run" && mode !== "render" && mode !== "cli") {
     process.stderr.write(`${USAGE}\n`);
     process.exit(2);
   }
@@ -129,6 +147,13 @@ function main(argv: readonly string[]): void {
   // In render mode stdout is the config: logs go to stderr.
   const log = pino({ level: config.logLevel, base: { service: "ha-sidecar" } }, pino.destination(mode === "render" ? 2 : 1));
   process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
+  if (mode === "cli") {
+    cli(config, argv.slice(1)).then((code) => process.exit(code), (err: Error) => {
+      process.stderr.write(`ha-sidecar: ${err.message}\n`);
+      process.exit(1);
+    });
+    return;
+  }
   if (mode === "render") {
     renderOnce(config, log, argv[1] === "--empty").then((code) => process.exit(code), (err: Error) => {
       log.error({ err: err.message }, "render failed");

@@ -54,7 +54,8 @@ export function mapDockerEvent(m: DockerEventMessage, network: string): Containe
   if (m.Type === "container") {
     if (!m.Actor?.ID) return null;
     const signal = attrs["signal"];
-    return signal !== undefined ? { containerId: m.Actor.ID, action, signal } : { containerId: m.Actor.ID, action };
+    const base = { containerId: m.Actor.ID, action, attributes: { ...attrs } };
+    return signal !== undefined ? { ...base, signal } : base;
   }
   if (m.Type === "network" && (action === "connect" || action === "disconnect")) {
     if (attrs["name"] !== network || !attrs["container"]) return null;

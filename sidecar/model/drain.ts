@@ -5,6 +5,8 @@ export interface ContainerEvent {
   readonly action: string;
   /** For `kill`: the signal number or name Docker reports. */
   readonly signal?: string;
+  /** For container events: Docker's attributes, which include the container's labels. */
+  readonly attributes?: Readonly<Record<string, string>>;
 }
 
 // Signals that end a container. `docker stop` sends the image's stop signal (TERM by default),
@@ -45,4 +47,31 @@ export function pruneDraining(draining: ReadonlySet<string>, runningIds: Readonl
     else changed = true;
   }
   return changed ? next : draining;
+}
+
+/** Containers created with our label and not started yet, with the time their create was seen. */
+export type PendingStarts = ReadonlyMap<string, number>;
+
+/**
+ * Pure: folds one event into the pending starts. `docker-compose up --scale` creates every new
+ * replica within a fraction of a second, then starts them over several seconds; while starts are
+ * pending, the burst is not over.
+ */
+export function foldPendingStart(pending: PendingStarts, ev: ContainerEvent, nowMs: number, labelPrefix: string): PendingStarts {
+  if (ev.action === "create") {
+    if (ev.attributes?.[`${labelPrefix}.enable`] !== "true") return pending;
+    return new Map(pending).set(ev.containerId, nowMs);
+  }
+  if ((ev.action === "start" || ev.action === "destroy" || ev.action === "die") && pending.has(ev.containerId)) {
+    const next = new Map(pending);
+    next.delete(ev.containerId);
+    return next;
+  }
+  return pending;
+}
+
+/** Whether a start is still expected; a create older than `ttlMs` (never started) no longer counts. */
+export function hasPendingStarts(pending: PendingStarts, nowMs: number, ttlMs: number): boolean {
+  for (const seen of pending.values()) if (nowMs - seen < ttlMs) return true;
+  return false;
 }

@@ -2,11 +2,14 @@ import { promises as fs } from "node:fs";
 import type { Logger } from "pino";
 import type { BackendSource } from "../docker/source";
 import { buildDesiredState } from "../model/desired-state";
-import { foldDrainEvent, pruneDraining, type ContainerEvent } from "../model/drain";
+import { foldDrainEvent, foldPendingStart, hasPendingStarts, pruneDraining, type ContainerEvent, type PendingStarts } from "../model/drain";
 import type { DesiredState, Exclusion } from "../model/types";
 import { compileTemplate, renderConfig, sha256Hex, TemplateError, type RenderPaths, type Rendered, type TemplateFn } from "../render/render";
 import { DESCRIPTION_PREFIX } from "../apply/haproxy-control";
 import type { Applier, ApplyOutcome } from "../apply/applier";
+
+/** A created container that has not started after this long is not waited for any more. */
+const PENDING_START_TTL_MS = 15_000;
 
 export interface ReconcilerOptions {
   readonly labelPrefix: string;
@@ -26,6 +29,7 @@ export type SyncResult =
  */
 export class Reconciler {
   private draining: ReadonlySet<string> = new Set();
+  private pendingStarts: PendingStarts = new Map();
   private compiled: { source: string; fn: TemplateFn } | null = null;
   private reportedExclusions = new Set<string>();
   private lastTemplateErrorKey: string | null = null;
@@ -39,8 +43,14 @@ export class Reconciler {
   ) {}
 
   /** Records what an event says about a container shutting down (before the listing shows it). */
-  observe(event: ContainerEvent): void {
+  observe(event: ContainerEvent, nowMs = Date.now()): void {
     this.draining = foldDrainEvent(this.draining, event);
+    this.pendingStarts = foldPendingStart(this.pendingStarts, event, nowMs, this.opts.labelPrefix);
+  }
+
+  /** True while labelled containers were created and not started yet: a burst is under way. */
+  burstUnderway(nowMs = Date.now()): boolean {
+    return hasPendingStarts(this.pendingStarts, nowMs, PENDING_START_TTL_MS);
   }
 
   /** Renders the current Docker state without applying it (the one-shot `render` mode). */

@@ -5,12 +5,15 @@ export interface TriggerOptions {
   readonly quietMs: number;
   /** …but at the latest this long after the first poke of a burst. */
   readonly maxWaitMs: number;
+  /** While this says true, the quiet timer does not fire (more of the burst is known to come). */
+  readonly hold?: () => boolean;
 }
 
 /**
  * Coalesces pokes into runs of `run`: a burst of events becomes one run after `quietMs` of
  * silence, or after `maxWaitMs` if the burst never goes quiet. At most one run is in flight;
- * pokes during a run queue exactly one more (p-debounce's `promise` with `after`).
+ * pokes during a run queue exactly one more (p-debounce's `promise` with `after`). While `hold`
+ * is true, only the maximum wait fires: the poke that ends the hold restarts the quiet timer.
  */
 export class CoalescingTrigger {
   private readonly serial: () => Promise<void>;
@@ -49,6 +52,10 @@ export class CoalescingTrigger {
 
   private arm(): void {
     this.abort = new AbortController();
-    this.quiet = pDebounce(() => this.fire(), this.opts.quietMs, { signal: this.abort.signal });
+    this.quiet = pDebounce(
+      () => (this.opts.hold?.() ? Promise.resolve() : this.fire()),
+      this.opts.quietMs,
+      { signal: this.abort.signal },
+    );
   }
 }

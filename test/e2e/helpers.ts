@@ -109,3 +109,37 @@ export function removeTestLeftovers(): void {
 export function liveConfig(): string {
   return compose("exec -T sidecar cat /var/lib/ha-sidecar/haproxy.cfg");
 }
+
+/** Runs `sidecar cli` inside the sidecar container (HAProxy's runtime or master socket). */
+export function haproxyCli(command: string, master = false): string {
+  return compose(`exec -T sidecar node /app/sidecar.js cli ${master ? "--master " : ""}${JSON.stringify(command)}`);
+}
+
+/** How many times the HAProxy master has reloaded, from its own counter (`show proc`). */
+export function haproxyReloads(): number {
+  const line = haproxyCli("show proc", true).split("\n").find((l) => /^\d+\s+master\s/.test(l));
+  if (!line) throw new Error("no master line in show proc");
+  return Number(line.trim().split(/\s+/)[2]);
+}
+
+/** The config id the serving HAProxy worker reports, and the one in the live file. */
+export function configIds(): { running: string; file: string } {
+  const running = /^description: ha-sidecar-(\S+)$/m.exec(haproxyCli("show info"))?.[1] ?? "";
+  const file = /^\s*description ha-sidecar-(\S+)$/m.exec(liveConfig())?.[1] ?? "";
+  return { running, file };
+}
+
+/** Sidecar log lines (JSON) whose msg is `msg`. */
+export function sidecarLogs(msg: string): Array<Record<string, unknown>> {
+  return compose("logs --no-color sidecar")
+    .split("\n")
+    .map((l) => l.slice(l.indexOf("{")))
+    .filter((l) => l.startsWith("{"))
+    .map((l) => { try { return JSON.parse(l) as Record<string, unknown>; } catch { return {}; } })
+    .filter((r) => r["msg"] === msg);
+}
+
+/** Starts a labelled webapp container on heig that the test owns. */
+export function runLabelled(name: string, extra = ""): void {
+  sh(`docker run -d --name ${name} --label ${TEST_LABEL} --network heig --label heig.lb.enable=true ${extra} ha-sidecar/webapp:latest`);
+}

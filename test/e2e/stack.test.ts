@@ -3,15 +3,11 @@
  * 127.0.0.1 and the stats CSV. Real dockerd, real HAProxy, real Serf; no sleeps, only polls.
  */
 import {
-  compose, containerIp, eventually, get, HTTP_PORT, liveConfig, removeTestLeftovers, serviceContainers, sh,
+  compose, containerIp, eventually, get, HTTP_PORT, liveConfig, removeTestLeftovers, runLabelled, serviceContainers, sh,
   spread, statsRows, statsServers, TEST_LABEL,
 } from "./helpers";
 
 jest.setTimeout(240_000);
-
-const runLabelled = (name: string, extra = ""): void => {
-  sh(`docker run -d --name ${name} --label ${TEST_LABEL} --network heig --label heig.lb.enable=true ${extra} ha-sidecar/webapp:latest`);
-};
 
 beforeAll(() => {
   removeTestLeftovers();

@@ -1,4 +1,4 @@
-import { foldDrainEvent, pruneDraining } from "../../sidecar/model/drain";
+import { foldDrainEvent, foldPendingStart, hasPendingStarts, pruneDraining } from "../../sidecar/model/drain";
 
 describe("foldDrainEvent", () => {
   const empty: ReadonlySet<string> = new Set();
@@ -30,5 +30,24 @@ describe("foldDrainEvent", () => {
 describe("pruneDraining", () => {
   it("forgets containers that stopped running", () => {
     expect([...pruneDraining(new Set(["a", "b"]), new Set(["a"]))]).toEqual(["a"]);
+  });
+});
+
+describe("pending starts", () => {
+  const create = (id: string, enable = "true") => ({ containerId: id, action: "create", attributes: { "heig.lb.enable": enable } });
+  it("counts labelled creates until they start, die or are destroyed", () => {
+    let p = foldPendingStart(new Map(), create("a"), 0, "heig.lb");
+    p = foldPendingStart(p, create("b"), 0, "heig.lb");
+    p = foldPendingStart(p, create("c", "false"), 0, "heig.lb");
+    expect([...p.keys()]).toEqual(["a", "b"]);
+    p = foldPendingStart(p, { containerId: "a", action: "start" }, 10, "heig.lb");
+    p = foldPendingStart(p, { containerId: "b", action: "destroy" }, 10, "heig.lb");
+    expect(hasPendingStarts(p, 10, 1000)).toBe(false);
+  });
+
+  it("stops waiting for a create that never starts", () => {
+    const p = foldPendingStart(new Map(), create("a"), 0, "heig.lb");
+    expect(hasPendingStarts(p, 999, 1000)).toBe(true);
+    expect(hasPendingStarts(p, 1000, 1000)).toBe(false);
   });
 });

@@ -40,7 +40,7 @@ describe("mapContainerSummary", () => {
 describe("mapDockerEvent", () => {
   it("maps container events with the kill signal", () => {
     expect(mapDockerEvent({ Type: "container", Action: "kill", Actor: { ID: "c1", Attributes: { signal: "15" } } }, "heig"))
-      .toEqual({ containerId: "c1", action: "kill", signal: "15" });
+      .toEqual({ containerId: "c1", action: "kill", signal: "15", attributes: { signal: "15" } });
   });
 
   it("maps network connect/disconnect of the watched network to the container", () => {

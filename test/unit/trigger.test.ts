@@ -67,3 +67,26 @@ describe("CoalescingTrigger", () => {
     expect(run).not.toHaveBeenCalled();
   });
 });
+
+describe("CoalescingTrigger with a hold", () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it("fires only at the maximum wait while held, and at quiet once the hold ends", async () => {
+    let held = true;
+    const run = jest.fn(async () => undefined);
+    const t = new CoalescingTrigger(run, { quietMs: 100, maxWaitMs: 1000, hold: () => held });
+    t.poke();
+    await jest.advanceTimersByTimeAsync(500);
+    expect(run).not.toHaveBeenCalled();
+    await jest.advanceTimersByTimeAsync(500);
+    expect(run).toHaveBeenCalledTimes(1);
+    t.poke();
+    await jest.advanceTimersByTimeAsync(300);
+    held = false;
+    t.poke();
+    await jest.advanceTimersByTimeAsync(100);
+    expect(run).toHaveBeenCalledTimes(2);
+    t.stop();
+  });
+});

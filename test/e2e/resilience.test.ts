@@ -1,0 +1,172 @@
+/**
+ * The sidecar converges to the truth after anything unusual: bursts, containers stopping,
+ * pausing, leaving the network or not healthy yet, one-off runs, a restarting dockerd, a killed
+ * sidecar, a restarted HAProxy, reload storms. Real dockerd, HAProxy and Serf; polls, no sleeps.
+ */
+import {
+  compose, configIds, containerIp, eventually, haproxyReloads, liveConfig, removeTestLeftovers, runLabelled,
+  serviceContainers, sh, sidecarLogs, spread, statsServers, TEST_LABEL,
+} from "./helpers";
+
+jest.setTimeout(300_000);
+
+const upServers = async (): Promise<string[]> =>
+  Object.entries(await statsServers()).filter(([, s]) => s === "UP").map(([n]) => n).sort();
+
+beforeAll(async () => {
+  removeTestLeftovers();
+  sh("make down");
+  sh("make up");
+  await eventually(async () => expect(await upServers()).toEqual(["compose_webapp_1", "compose_webapp_2"]));
+});
+
+afterAll(() => {
+  removeTestLeftovers();
+  sh("make down", { allowFail: true });
+});
+
+describe("bursts", () => {
+  it("scales 2 → 22 with at most 3 reloads, ending with all 22", async () => {
+    await eventually(() => expect(configIds().running).toBe(configIds().file));
+    const before = haproxyReloads();
+    sh("make scale N=22");
+    await eventually(async () => expect(await upServers()).toHaveLength(22), 60_000);
+    await eventually(() => expect(configIds().running).toBe(configIds().file));
+    const reloads = haproxyReloads() - before;
+    console.log(`burst 2 → 22: ${reloads} reload(s)`);
+    expect(reloads).toBeGreaterThanOrEqual(1);
+    expect(reloads).toBeLessThanOrEqual(3);
+    sh("make scale N=2");
+    await eventually(async () => expect(await upServers()).toHaveLength(2), 60_000);
+  });
+});
+
+describe("draining and readiness", () => {
+  it("takes a container out of rotation on its kill event, while it still runs", async () => {
+    // PID 1 ignores SIGTERM and the app never sees it: the container keeps running and serving.
+    sh(`docker run -d --name hs-e2e-stubborn --label ${TEST_LABEL} --network heig --label heig.lb.enable=true ` +
+      `--entrypoint sh ha-sidecar/webapp:latest -c 'trap "" TERM; node /app/app.js & while :; do sleep 1; done'`);
+    await eventually(async () => expect(await upServers()).toContain("hs-e2e-stubborn"));
+    sh("docker kill --signal SIGTERM hs-e2e-stubborn");
+    await eventually(async () => expect(Object.keys(await statsServers())).not.toContain("hs-e2e-stubborn"));
+    expect(sh("docker inspect -f '{{.State.Running}}' hs-e2e-stubborn").trim()).toBe("true");
+    sh("docker rm -f hs-e2e-stubborn");
+  });
+
+  it("ignores a kill with a signal that does not stop the container", async () => {
+    sh(`docker run -d --name hs-e2e-hup --label ${TEST_LABEL} --network heig --label heig.lb.enable=true ` +
+      `--entrypoint sh ha-sidecar/webapp:latest -c 'trap "" HUP; node /app/app.js & while :; do sleep 1; done'`);
+    await eventually(async () => expect(await upServers()).toContain("hs-e2e-hup"));
+    sh("docker kill --signal SIGHUP hs-e2e-hup");
+    runLabelled("hs-e2e-after-hup");
+    await eventually(async () => expect(await upServers()).toContain("hs-e2e-after-hup"));
+    expect(await upServers()).toContain("hs-e2e-hup");
+    sh("docker rm -f hs-e2e-hup hs-e2e-after-hup");
+  });
+
+  it("takes a paused container out and puts it back on unpause", async () => {
+    runLabelled("hs-e2e-pause");
+    await eventually(async () => expect(await upServers()).toContain("hs-e2e-pause"));
+    sh("docker pause hs-e2e-pause");
+    await eventually(async () => expect(Object.keys(await statsServers())).not.toContain("hs-e2e-pause"));
+    sh("docker unpause hs-e2e-pause");
+    await eventually(async () => expect(await upServers()).toContain("hs-e2e-pause"));
+    sh("docker rm -f hs-e2e-pause");
+  });
+
+  it("follows network disconnect and connect", async () => {
+    runLabelled("hs-e2e-net");
+    await eventually(async () => expect(await upServers()).toContain("hs-e2e-net"));
+    sh("docker network disconnect heig hs-e2e-net");
+    await eventually(async () => expect(Object.keys(await statsServers())).not.toContain("hs-e2e-net"));
+    sh("docker network connect heig hs-e2e-net");
+    await eventually(async () => expect(await upServers()).toContain("hs-e2e-net"));
+    sh("docker rm -f hs-e2e-net");
+  });
+
+  it("routes a container with a HEALTHCHECK only once it is healthy", async () => {
+    runLabelled("hs-e2e-health", "--health-cmd 'test -f /tmp/ready' --health-interval 1s --health-retries 1");
+    runLabelled("hs-e2e-health-witness");
+    await eventually(async () => expect(await upServers()).toContain("hs-e2e-health-witness"));
+    await eventually(() => expect(sh("docker inspect -f '{{.State.Health.Status}}' hs-e2e-health").trim()).toBe("unhealthy"));
+    expect(Object.keys(await statsServers())).not.toContain("hs-e2e-health");
+    sh("docker exec hs-e2e-health touch /tmp/ready");
+    await eventually(async () => expect(await upServers()).toContain("hs-e2e-health"));
+    sh("docker rm -f hs-e2e-health hs-e2e-health-witness");
+  });
+
+  it("never routes a one-off docker-compose run container", async () => {
+    const oneoff = compose("run -d webapp").trim().split("\n").pop()!.trim();
+    expect(oneoff).toMatch(/webapp_run/);
+    runLabelled("hs-e2e-oneoff-witness");
+    await eventually(async () => expect(await upServers()).toContain("hs-e2e-oneoff-witness"));
+    expect(liveConfig()).not.toContain("webapp_run");
+    sh(`docker rm -f ${oneoff} hs-e2e-oneoff-witness`);
+  });
+});
+
+describe("restarts", () => {
+  it("converges after dockerd restarts, with no stale server, and traffic never stops", async () => {
+    runLabelled("hs-e2e-victim");
+    await eventually(async () => expect(await upServers()).toContain("hs-e2e-victim"));
+    const victimPid = sh("docker inspect -f '{{.State.Pid}}' hs-e2e-victim").trim();
+    sh("pkill -TERM -x dockerd");
+    await eventually(() => expect(sh("pgrep -x dockerd || true").trim()).toBe(""), 30_000);
+    // While dockerd is down: a backend dies, and 127.0.0.1:80 still answers (live-restore).
+    sh(`kill -9 ${victimPid}`);
+    expect((await spread(3)).failures).toEqual([]);
+    const restartedAt = Date.now();
+    sh("scripts/ensure-engine.sh");
+    await eventually(async () => expect(Object.keys(await statsServers())).not.toContain("hs-e2e-victim"), 60_000);
+    console.log(`dockerd restart: stale server gone ${Date.now() - restartedAt} ms after dockerd was started again`);
+    // Just after the restart: a change is picked up too.
+    sh("make scale N=3");
+    await eventually(async () => expect(await upServers()).toEqual(serviceContainers("webapp")), 60_000);
+    expect(await upServers()).toHaveLength(3);
+    const lost = sidecarLogs("docker event stream lost, reconnecting");
+    expect(lost.length).toBeGreaterThanOrEqual(1);
+    sh("docker rm -f hs-e2e-victim");
+  });
+
+  it("a sidecar killed with SIGKILL and restarted resyncs without reloading HAProxy", async () => {
+    await eventually(() => expect(configIds().running).toBe(configIds().file));
+    const before = haproxyReloads();
+    const starts = sidecarLogs("first reconcile done").length;
+    sh("docker kill --signal SIGKILL compose_sidecar_1");
+    sh("docker start compose_sidecar_1");
+    await eventually(() => expect(sidecarLogs("first reconcile done")).toHaveLength(starts + 1), 60_000);
+    expect(sidecarLogs("first reconcile done").pop()).toMatchObject({ outcome: "unchanged" });
+    expect(haproxyReloads()).toBe(before);
+  });
+
+  it("a restarted ha container serves the current config", async () => {
+    const servers = await upServers();
+    sh("docker restart compose_ha_1");
+    await eventually(async () => expect(await upServers()).toEqual(servers), 60_000);
+    expect(configIds().running).toBe(configIds().file);
+  });
+});
+
+describe("reload storms", () => {
+  it("20 back-to-back changes end with HAProxy serving the last one", async () => {
+    // No coalescing at all, so every change is its own reload, right on the heels of the last.
+    sh("LB_QUIET_MS=0 LB_MAX_WAIT_MS=1 docker-compose -f compose/docker-compose.yml up -d sidecar");
+    await eventually(() => expect(sidecarLogs("first reconcile done").length).toBeGreaterThan(0), 60_000);
+    runLabelled("hs-e2e-flap");
+    await eventually(async () => expect(await upServers()).toContain("hs-e2e-flap"));
+    for (let i = 0; i < 10; i++) {
+      sh("docker network disconnect heig hs-e2e-flap");
+      sh("docker network connect heig hs-e2e-flap");
+    }
+    sh("docker network disconnect heig hs-e2e-flap");
+    await eventually(async () => {
+      expect(Object.keys(await statsServers())).not.toContain("hs-e2e-flap");
+      const ids = configIds();
+      expect(ids.running).toBe(ids.file);
+    }, 60_000);
+    expect(liveConfig()).not.toContain("hs-e2e-flap");
+    expect(containerIp("compose_webapp_1")).not.toBe("");
+    sh("docker rm -f hs-e2e-flap");
+    sh("docker-compose -f compose/docker-compose.yml up -d sidecar");
+  });
+});
