@@ -8,7 +8,7 @@ export STATS_PORT ?= 1936
 # docker-compose 1.29 builds through the Python client: quiet, and no BuildKit needed.
 export COMPOSE_DOCKER_CLI_BUILD ?= 0
 
-.PHONY: help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps typecheck test test-unit test-e2e clean
+.PHONY: bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps typecheck test test-unit test-e2e clean
 
 help:
 	@echo "make up            start ha, sidecar, serf and 2 webapps on network 'heig'"
@@ -17,6 +17,7 @@ help:
 	@echo "make logs          follow the logs"
 	@echo "make render        print the haproxy.cfg the sidecar would write now"
 	@echo "make test          unit + end-to-end tests (needs root for the Docker engine)"
+	@echo "make bench         load + scaling benchmark, results in .bench/ (see BENCHMARKS.md)"
 
 deps: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
@@ -82,6 +83,12 @@ test-e2e: images
 	@npx jest --selectProjects e2e --runInBand
 
 test: typecheck test-unit test-e2e
+
+# Benchmarks are not tests: numbers go to .bench/ (see BENCHMARKS.md). The smoke run is part of
+# the e2e suite.
+bench: images
+	@echo "==> benchmark: load on 127.0.0.1:$(HTTP_PORT) while scaling 2 → 10 → 2, a restart, 20 config changes"
+	@node dist/bench.js
 
 clean:
 	rm -rf dist coverage .run

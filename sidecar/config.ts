@@ -22,6 +22,8 @@ export interface Config {
   readonly dockerSocket: string;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
   readonly statusPort: number;
+  /** How a container without HEALTHCHECK is known to be ready: a TCP connect, or not at all. */
+  readonly readiness: "tcp" | "none";
 }
 
 /** Raised at start for settings that cannot work; lists every problem at once. */
@@ -51,6 +53,7 @@ export const SETTINGS = {
   DOCKER_SOCKET: { def: "/var/run/docker.sock", doc: "Docker Engine API socket" },
   LB_LOG_LEVEL: { def: "info", doc: "pino level: fatal, error, warn, info, debug, trace" },
   LB_STATUS_PORT: { def: "8080", doc: "port of the status server (/healthz, /status)" },
+  LB_READINESS: { def: "tcp", doc: "`tcp`: route a container without HEALTHCHECK once its port accepts a connection from the sidecar; `none`: at once" },
 } as const;
 
 type SettingName = keyof typeof SETTINGS;
@@ -107,6 +110,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     problems.push(`LB_LOG_LEVEL=${JSON.stringify(level)}: must be one of ${LOG_LEVELS.join(", ")}`);
   }
   const statusPort = int("LB_STATUS_PORT", 1, 65535);
+  const readiness = match("LB_READINESS", /^(tcp|none)$/, "must be tcp or none");
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
@@ -114,5 +118,6 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     quietMs, maxWaitMs, resyncMs, reloadConfirmMs,
     haproxySelector: Object.freeze({ key: sel![1]!, value: sel![2]! }),
     haproxyBin, dockerSocket, logLevel: level as Config["logLevel"], statusPort,
+    readiness: readiness as Config["readiness"],
   });
 }

@@ -2,6 +2,7 @@ import Docker from "dockerode";
 import pino, { type Logger } from "pino";
 import { parseConfig, ConfigError, type Config } from "./config";
 import { DockerodeSource } from "./docker/dockerode-source";
+import { AlwaysReady, TcpReadinessProbe } from "./docker/readiness";
 import { Applier } from "./apply/applier";
 import { FileConfigStore } from "./apply/config-file";
 import { HaproxyCheckValidator } from "./apply/haproxy-check";
@@ -11,6 +12,8 @@ import { CoalescingTrigger } from "./reconcile/trigger";
 import { Backoff } from "./reconcile/backoff";
 import { startStatusServer } from "./status/status-server";
 import { runtimeCommand } from "./apply/runtime-socket";
+
+const READINESS_RECHECK_MS = 200;
 
 const USAGE = `usage: sidecar [run]   watch Docker and keep haproxy.cfg in step (default)
        sidecar render  print the haproxy.cfg the current Docker state gives, write nothing
@@ -23,11 +26,12 @@ function wire(config: Config, log: Logger): { reconciler: Reconciler; source: Do
   const applier = new Applier(
     new FileConfigStore(config.outputPath),
     new HaproxyCheckValidator(config.haproxyBin),
-    new DockerHaproxyControl(docker, config.haproxySelector, config.runtimeSocket, config.serverStateFile),
+    new DockerHaproxyControl(docker, config.haproxySelector, config.runtimeSocket, config.serverStateFile, config.masterSocket),
     log.child({ component: "apply" }),
     { reloadConfirmMs: config.reloadConfirmMs },
   );
-  const reconciler = new Reconciler(source, applier, log.child({ component: "reconcile" }), {
+  const readiness = config.readiness === "tcp" ? new TcpReadinessProbe() : new AlwaysReady();
+  const reconciler = new Reconciler(source, applier, readiness, log.child({ component: "reconcile" }), {
     labelPrefix: config.labelPrefix,
     defaultBackend: config.defaultBackend,
     templatePath: config.templatePath,
@@ -49,6 +53,7 @@ function run(config: Config, log: Logger): void {
   const abort = new AbortController();
   const retry = new Backoff(250, 30_000);
   let retryTimer: ReturnType<typeof setTimeout> | null = null;
+  let readinessTimer: ReturnType<typeof setTimeout> | null = null;
   let eventsConnected = false;
   let lastReload: { at: number; reason: string } | null = null;
   let pendingReasons = new Set<string>();
@@ -66,6 +71,11 @@ function run(config: Config, log: Logger): void {
       if (retry.failures > 0) log.info({ after: retry.failures }, "reconcile recovered");
       retry.reset();
       if (result.outcome.kind === "reloaded") lastReload = { at: result.at, reason: reasons };
+      // A container that does not listen yet is looked at again shortly, not at the next resync.
+      if (result.awaitingReadiness > 0) {
+        if (readinessTimer !== null) clearTimeout(readinessTimer);
+        readinessTimer = setTimeout(() => poke("readiness"), READINESS_RECHECK_MS);
+      }
     } else if (result.retry) {
       const delayMs = retry.next();
       // Logged at every failure, with the attempt count, so that a stuck loop is visible.
@@ -109,6 +119,7 @@ function run(config: Config, log: Logger): void {
     trigger.stop();
     clearInterval(resync);
     if (retryTimer !== null) clearTimeout(retryTimer);
+    if (readinessTimer !== null) clearTimeout(readinessTimer);
     status.close();
     // The last good config stays on the volume and HAProxy keeps serving it.
     setTimeout(() => process.exit(0), 100).unref();

@@ -17,6 +17,7 @@ const SESSION_TTL_MS = 30 * 60 * 1000;
 const MAX_SESSIONS = 100000;
 const sessions = new Map(); // id -> {views, seen}
 let delayMs = 0;
+let stopping = false; // set on SIGTERM
 
 /** The container's own address on the watched network: the first non-internal IPv4. */
 function ownIp() {
@@ -67,6 +68,8 @@ setInterval(() => {
 }, 60000).unref();
 
 function send(res, code, body) {
+  // While stopping, ask HAProxy not to reuse this connection.
+  if (stopping) res.setHeader("connection", "close");
   res.writeHead(code, { "content-type": "application/json", "x-backend-ip": IP });
   res.end(JSON.stringify(body));
 }
@@ -104,11 +107,19 @@ const server = http.createServer((req, res) => {
 server.keepAliveTimeout = 65000; // longer than HAProxy's, so HAProxy closes idle connections first
 server.listen(PORT, () => console.log(JSON.stringify({ msg: "webapp listening", port: PORT, ip: IP, network: NETWORK })));
 
+// On SIGTERM keep serving a moment: the sidecar takes us out of rotation on Docker's kill
+// event, and requests already routed here must still be answered. Then stop accepting, finish
+// in-flight requests, and exit.
+const SHUTDOWN_DELAY_MS = Number(process.env.SHUTDOWN_DELAY_MS || 1500);
 function shutdown(signal) {
-  console.log(JSON.stringify({ msg: "webapp stopping", signal }));
-  server.close(() => process.exit(0));
-  if (server.closeIdleConnections) server.closeIdleConnections();
-  setTimeout(() => process.exit(0), 8000).unref();
+  if (stopping) return;
+  stopping = true;
+  console.log(JSON.stringify({ msg: "webapp stopping", signal, delayMs: SHUTDOWN_DELAY_MS }));
+  setTimeout(() => {
+    server.close(() => process.exit(0));
+    if (server.closeIdleConnections) server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 5000).unref();
+  }, SHUTDOWN_DELAY_MS).unref();
 }
 process.on("SIGTERM", () => shutdown("SIGTERM"));
 process.on("SIGINT", () => shutdown("SIGINT"));

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { ServerRef } from "../model/types";
 import type { Rendered } from "../render/render";
 import { sha256Hex } from "../render/render";
 import type { ConfigStore } from "./config-file";
@@ -50,7 +51,11 @@ export class Applier {
     private readonly opts: ApplierOptions,
   ) {}
 
-  async apply(rendered: Rendered): Promise<ApplyOutcome> {
+  /**
+   * @param leaving servers the new config drops: set to maintenance in every running HAProxy
+   *   worker once the new config is known to be valid, before the reload.
+   */
+  async apply(rendered: Rendered, leaving: readonly ServerRef[] = []): Promise<ApplyOutcome> {
     if (this.rejected?.sha === rendered.sha256) {
       return { kind: "rejected", message: this.rejected.message, repeated: true };
     }
@@ -75,6 +80,7 @@ export class Applier {
         this.rejected = { sha: rendered.sha256, message: verdict.message };
         return { kind: "rejected", message: verdict.message, repeated: false };
       }
+      if (leaving.length > 0) await this.drain(leaving);
       await this.saveServerState();
       await this.store.commit(staged);
       this.liveSha = rendered.sha256;
@@ -108,6 +114,15 @@ export class Applier {
       this.log.warn({ configId, signals }, "haproxy has not loaded the new config yet, signalling again");
     }
     throw new ApplyError(`haproxy did not load config ${configId} after ${maxSignals} reload signals`);
+  }
+
+  private async drain(leaving: readonly ServerRef[]): Promise<void> {
+    try {
+      await this.haproxy.drainServers(leaving);
+    } catch (err) {
+      // HAProxy not reachable: the reload still takes the servers out of the new worker.
+      this.log.debug({ err, servers: leaving.length }, "servers not drained before reload");
+    }
   }
 
   private async saveServerState(): Promise<void> {

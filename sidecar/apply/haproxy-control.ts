@@ -1,5 +1,6 @@
 import type Docker from "dockerode";
 import { writeFileAtomic } from "./config-file";
+import type { ServerRef } from "../model/types";
 import { parseDescription, runtimeCommand } from "./runtime-socket";
 
 /** Prefix of `global.description` that carries the config id (see the template). */
@@ -11,6 +12,8 @@ export interface HaproxyControl {
   runningConfigId(): Promise<string | null>;
   /** Saves server state (`show servers state`) so that the next worker starts from it. */
   saveServerState(): Promise<void>;
+  /** Sets servers to maintenance in every running worker, old ones included. */
+  drainServers(servers: readonly ServerRef[]): Promise<void>;
   /** Asks the HAProxy master for a soft reload; `no-container` when no HAProxy runs. */
   signalReload(): Promise<"sent" | "no-container">;
 }
@@ -22,7 +25,15 @@ export class DockerHaproxyControl implements HaproxyControl {
     private readonly selector: { readonly key: string; readonly value: string },
     private readonly runtimeSocket: string,
     private readonly serverStateFile: string,
+    private readonly masterSocket: string,
   ) {}
+
+  async drainServers(servers: readonly ServerRef[]): Promise<void> {
+    const pids = parseWorkerPids(await runtimeCommand(this.masterSocket, "show proc"));
+    // One connection per worker; "No such server" from a worker that never had one is fine.
+    await Promise.all(pids.map((pid) =>
+      runtimeCommand(this.masterSocket, servers.map((s) => `@!${pid} set server ${s.backend}/${s.server} state maint`).join("; "))));
+  }
 
   async runningConfigId(): Promise<string | null> {
     let info: string;
@@ -48,4 +59,10 @@ export class DockerHaproxyControl implements HaproxyControl {
     for (const c of found) await this.docker.getContainer(c.Id).kill({ signal: "SIGUSR2" });
     return "sent";
   }
+}
+
+/** Worker pids from the master CLI's `show proc` (current and old workers). */
+export function parseWorkerPids(showProc: string): number[] {
+  const workers = showProc.split("# workers")[1]?.split("# programs")[0] ?? "";
+  return workers.split("\n").map((l) => /^(\d+)\s+worker\b/.exec(l.trim())?.[1]).filter((p): p is string => p !== undefined).map(Number);
 }

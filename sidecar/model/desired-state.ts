@@ -1,4 +1,4 @@
-import type { Backend, ContainerSnapshot, DesiredState, Exclusion, Service } from "./types";
+import type { Backend, ContainerSnapshot, DesiredState, Exclusion, ServerRef, Service } from "./types";
 import { BACKEND_NAME_RE, parseLbLabels } from "./labels";
 
 export interface BuildOptions {
@@ -8,6 +8,8 @@ export interface BuildOptions {
   readonly defaultService: string;
   /** Containers known (from events) to be stopping: kept out of rotation while still listed. */
   readonly draining: ReadonlySet<string>;
+  /** Containers whose app does not accept connections yet (readiness probe). */
+  readonly notListening?: ReadonlySet<string>;
 }
 
 export interface BuildResult {
@@ -56,6 +58,7 @@ export function buildDesiredState(snapshots: readonly ContainerSnapshot[], opts:
     if (c.ip === null) { skip("not-on-network"); continue; }
     if (c.health === "starting") { skip("health-starting"); continue; }
     if (c.health === "unhealthy") { skip("unhealthy"); continue; }
+    if (opts.notListening?.has(c.id)) { skip("not-listening"); continue; }
 
     const composeService = c.labels[COMPOSE_SERVICE];
     const service = lb.backend
@@ -80,4 +83,12 @@ export function buildDesiredState(snapshots: readonly ContainerSnapshot[], opts:
     state: { defaultService: opts.defaultService, services },
     excluded: excluded.sort((a, b) => (a.containerName < b.containerName ? -1 : a.containerName > b.containerName ? 1 : 0)),
   };
+}
+
+/** Servers routed in `prev` and gone from `next`: the ones to drain before the reload. */
+export function removedServers(prev: DesiredState, next: DesiredState): ServerRef[] {
+  const kept = new Set(next.services.flatMap((s) => s.servers.map((b) => `${s.name}/${b.name}`)));
+  return prev.services
+    .flatMap((s) => s.servers.map((b) => ({ backend: s.name, server: b.name })))
+    .filter((r) => !kept.has(`${r.backend}/${r.server}`));
 }

@@ -32,6 +32,12 @@ export interface Service {
   readonly servers: readonly Backend[];
 }
 
+/** A server of a backend, as HAProxy names it (`backend/server`). */
+export interface ServerRef {
+  readonly backend: string;
+  readonly server: string;
+}
+
 /** What haproxy.cfg must route to. Services sorted by name. */
 export interface DesiredState {
   readonly defaultService: string;
@@ -48,7 +54,8 @@ export type ExclusionReason =
   | "unhealthy"
   | "health-starting"
   | "one-off"
-  | "draining";
+  | "draining"
+  | "not-listening";
 
 export interface Exclusion {
   readonly containerId: string;

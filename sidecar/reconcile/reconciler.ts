@@ -1,26 +1,39 @@
 import { promises as fs } from "node:fs";
 import type { Logger } from "pino";
 import type { BackendSource } from "../docker/source";
-import { buildDesiredState } from "../model/desired-state";
+import { buildDesiredState, removedServers } from "../model/desired-state";
+import type { ReadinessProbe } from "../docker/readiness";
 import { foldDrainEvent, foldPendingStart, hasPendingStarts, pruneDraining, type ContainerEvent, type PendingStarts } from "../model/drain";
-import type { DesiredState, Exclusion } from "../model/types";
+import type { Backend, DesiredState, Exclusion } from "../model/types";
 import { compileTemplate, renderConfig, sha256Hex, TemplateError, type RenderPaths, type Rendered, type TemplateFn } from "../render/render";
 import { DESCRIPTION_PREFIX } from "../apply/haproxy-control";
 import type { Applier, ApplyOutcome } from "../apply/applier";
 
 /** A created container that has not started after this long is not waited for any more. */
 const PENDING_START_TTL_MS = 15_000;
+/** A container that does not listen after this long is only probed again on ordinary passes. */
+const READINESS_PATIENCE_MS = 60_000;
+/** Within one pass, how long (and how often) to wait for new containers to listen. */
+const READINESS_WAIT_MS = 1_500;
+const READINESS_POLL_MS = 100;
 
 export interface ReconcilerOptions {
   readonly labelPrefix: string;
   readonly defaultBackend: string;
   readonly templatePath: string;
   readonly paths: RenderPaths;
+  /** How long one pass waits for new containers to listen (default 1.5 s). */
+  readonly readinessWaitMs?: number;
 }
 
 /** The result of one pass, kept for the status endpoint. */
 export type SyncResult =
-  | { readonly ok: true; readonly at: number; readonly outcome: ApplyOutcome; readonly state: DesiredState; readonly excluded: readonly Exclusion[] }
+  | {
+      readonly ok: true; readonly at: number; readonly outcome: ApplyOutcome; readonly state: DesiredState;
+      readonly excluded: readonly Exclusion[];
+      /** Containers that do not listen yet but soon may: worth another pass shortly. */
+      readonly awaitingReadiness: number;
+    }
   | { readonly ok: false; readonly at: number; readonly stage: "list" | "template" | "apply"; readonly error: string; readonly retry: boolean };
 
 /**
@@ -33,18 +46,28 @@ export class Reconciler {
   private compiled: { source: string; fn: TemplateFn } | null = null;
   private reportedExclusions = new Set<string>();
   private lastTemplateErrorKey: string | null = null;
+  /** Containers that accepted a connection once: from then on HAProxy's checks watch them. */
+  private ready = new Set<string>();
+  private firstUnreadyAt = new Map<string, number>();
+  /** The state HAProxy was last brought to, to know which servers a change removes. */
+  private applied: DesiredState | null = null;
+  private cutReadinessWait: (() => void) | null = null;
   last: SyncResult | null = null;
 
   constructor(
     private readonly source: BackendSource,
     private readonly applier: Applier,
+    private readonly readiness: ReadinessProbe,
     private readonly log: Logger,
     private readonly opts: ReconcilerOptions,
   ) {}
 
   /** Records what an event says about a container shutting down (before the listing shows it). */
   observe(event: ContainerEvent, nowMs = Date.now()): void {
+    const before = this.draining;
     this.draining = foldDrainEvent(this.draining, event);
+    // A container leaving must not wait behind newcomers that are still starting up.
+    if (this.draining !== before) this.cutReadinessWait?.();
     this.pendingStarts = foldPendingStart(this.pendingStarts, event, nowMs, this.opts.labelPrefix);
   }
 
@@ -74,7 +97,7 @@ export class Reconciler {
     } catch (err) {
       return this.finish({ ok: false, at, stage: "list", error: (err as Error).message, retry: true });
     }
-    const { state, excluded } = desired;
+    const { state, excluded, awaitingReadiness } = desired;
     this.reportExclusions(excluded);
 
     let rendered: Rendered;
@@ -94,7 +117,9 @@ export class Reconciler {
 
     let outcome: ApplyOutcome;
     try {
-      outcome = await this.applier.apply(rendered);
+      // Servers leaving are set to maintenance in every running worker first: an old worker
+      // that finishes its connections after the reload must not pick them either.
+      outcome = await this.applier.apply(rendered, this.applied === null ? [] : removedServers(this.applied, state));
     } catch (err) {
       return this.finish({ ok: false, at, stage: "apply", error: (err as Error).message, retry: true });
     }
@@ -110,17 +135,61 @@ export class Reconciler {
     } else {
       this.log.debug({ configId: rendered.configId, servers }, "config unchanged");
     }
-    return this.finish({ ok: true, at, outcome, state, excluded });
+    if (outcome.kind !== "rejected") this.applied = state;
+    return this.finish({ ok: true, at, outcome, state, excluded, awaitingReadiness });
   }
 
-  private async desired(): Promise<ReturnType<typeof buildDesiredState>> {
+  private async desired(): Promise<ReturnType<typeof buildDesiredState> & { awaitingReadiness: number }> {
     const snapshots = await this.source.list();
-    this.draining = pruneDraining(this.draining, new Set(snapshots.filter((s) => s.running).map((s) => s.id)));
-    return buildDesiredState(snapshots, {
-      labelPrefix: this.opts.labelPrefix,
-      defaultService: this.opts.defaultBackend,
-      draining: this.draining,
-    });
+    const running = new Set(snapshots.filter((s) => s.running).map((s) => s.id));
+    this.draining = pruneDraining(this.draining, running);
+    for (const id of this.ready) if (!running.has(id)) this.ready.delete(id);
+    for (const id of this.firstUnreadyAt.keys()) if (!running.has(id)) this.firstUnreadyAt.delete(id);
+    const opts = { labelPrefix: this.opts.labelPrefix, defaultService: this.opts.defaultBackend, draining: this.draining };
+    const candidates = buildDesiredState(snapshots, opts);
+
+    // Readiness: containers with a HEALTHCHECK are gated by Docker's health; the others by a
+    // connect to their port, once, until they answer.
+    const health = new Map(snapshots.map((s) => [s.id, s.health]));
+    const toProbe = candidates.state.services.flatMap((s) => s.servers)
+      .filter((b) => health.get(b.containerId) === "none" && !this.ready.has(b.containerId));
+    if (toProbe.length === 0) return { ...candidates, awaitingReadiness: 0 };
+    // Newcomers of a burst become ready within a moment of each other: waiting a little here
+    // gives one reload for all of them instead of one per straggler.
+    const notListening = await this.waitUntilListening(toProbe);
+    const now = Date.now();
+    let awaitingReadiness = 0;
+    for (const id of notListening) {
+      const since = this.firstUnreadyAt.get(id) ?? now;
+      this.firstUnreadyAt.set(id, since);
+      if (now - since < READINESS_PATIENCE_MS) awaitingReadiness++;
+    }
+    // Built again: a drain event may have come in while we waited.
+    return { ...buildDesiredState(snapshots, { ...opts, draining: this.draining, notListening }), awaitingReadiness };
+  }
+
+  /** Probes until every backend listens, the wait is over, or a drain event cuts it short. */
+  private async waitUntilListening(backends: readonly Backend[]): Promise<Set<string>> {
+    const waiting = new Map(backends.map((b) => [b.containerId, b]));
+    const deadline = Date.now() + (this.opts.readinessWaitMs ?? READINESS_WAIT_MS);
+    let cut = false;
+    this.cutReadinessWait = () => { cut = true; };
+    try {
+      for (;;) {
+        await Promise.all([...waiting.values()].map(async (b) => {
+          if (await this.readiness.isListening(b.address, b.port)) {
+            this.ready.add(b.containerId);
+            this.firstUnreadyAt.delete(b.containerId);
+            waiting.delete(b.containerId);
+          }
+        }));
+        if (waiting.size === 0 || cut || Date.now() + READINESS_POLL_MS > deadline) break;
+        await new Promise((r) => setTimeout(r, READINESS_POLL_MS));
+      }
+    } finally {
+      this.cutReadinessWait = null;
+    }
+    return new Set(waiting.keys());
   }
 
   private async loadTemplate(): Promise<{ source: string; fn: TemplateFn }> {

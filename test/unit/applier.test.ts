@@ -3,6 +3,7 @@ import { Applier, ApplyError } from "../../sidecar/apply/applier";
 import type { ConfigStore } from "../../sidecar/apply/config-file";
 import type { HaproxyControl } from "../../sidecar/apply/haproxy-control";
 import type { ValidationResult, Validator } from "../../sidecar/apply/haproxy-check";
+import type { ServerRef } from "../../sidecar/model/types";
 import { sha256Hex, type Rendered } from "../../sidecar/render/render";
 
 const log = pino({ level: "silent" });
@@ -26,6 +27,7 @@ class World implements ConfigStore, Validator, HaproxyControl {
   async validate() { this.calls.push("validate"); return this.verdict; }
   async runningConfigId() { return this.running; }
   async saveServerState() { this.calls.push("save-state"); }
+  async drainServers(servers: readonly ServerRef[]) { this.calls.push(`drain ${servers.map((s) => `${s.backend}/${s.server}`).join(",")}`); }
   async signalReload(): Promise<"sent" | "no-container"> {
     this.calls.push("signal");
     if (!this.container) return "no-container";
@@ -41,7 +43,7 @@ function setup(w = new World()) {
     reloadConfirmMs: 1000, pollMs: 100, maxSignals: 3,
     sleep: async (ms) => { t += ms; }, now: () => t,
   });
-  const apply = (r: Rendered) => { w.idOf.set(r.text, r.configId); return applier.apply(r); };
+  const apply = (r: Rendered, leaving: ServerRef[] = []) => { w.idOf.set(r.text, r.configId); return applier.apply(r, leaving); };
   return { w, apply };
 }
 
@@ -86,6 +88,23 @@ describe("Applier", () => {
     w.verdict = { ok: true };
     await expect(apply(rendered("fixed"))).resolves.toMatchObject({ kind: "reloaded" });
     expect(w.live).toBe("fixed");
+  });
+
+  it("drains leaving servers in HAProxy after validation and before the new config goes live", async () => {
+    const { w, apply } = setup();
+    await apply(rendered("a"));
+    w.calls = [];
+    await apply(rendered("b"), [{ backend: "webapp", server: "compose_webapp_3" }]);
+    expect(w.calls).toEqual(["stage", "validate", "drain webapp/compose_webapp_3", "save-state", "commit", "signal"]);
+  });
+
+  it("drains nothing when the new config is rejected", async () => {
+    const { w, apply } = setup();
+    await apply(rendered("a"));
+    w.verdict = { ok: false, message: "[ALERT] bad" };
+    w.calls = [];
+    await apply(rendered("b"), [{ backend: "webapp", server: "compose_webapp_3" }]);
+    expect(w.calls).toEqual(["stage", "validate", "discard"]);
   });
 
   it("signals again when HAProxy swallowed the reload signal", async () => {

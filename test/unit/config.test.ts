@@ -20,6 +20,7 @@ describe("parseConfig", () => {
       dockerSocket: "/var/run/docker.sock",
       logLevel: "info",
       statusPort: 8080,
+      readiness: "tcp",
     });
   });
 

@@ -1,4 +1,4 @@
-import { buildDesiredState, sanitizeServerName } from "../../sidecar/model/desired-state";
+import { buildDesiredState, removedServers, sanitizeServerName } from "../../sidecar/model/desired-state";
 import type { ContainerSnapshot } from "../../sidecar/model/types";
 import { snap } from "./fixtures";
 
@@ -82,4 +82,13 @@ describe("sanitizeServerName", () => {
     ["nl\nx#y", "nl_x_y"],
     ["", "unnamed"],
   ])("%j → %j", (input, out) => expect(sanitizeServerName(input)).toBe(out));
+});
+
+describe("removedServers", () => {
+  it("lists the servers of the old state that the new one drops", () => {
+    const prev = buildDesiredState([snap("a_1"), snap("b_2"), snap("c_3", { extraLabels: { "heig.lb.backend": "api" } })], opts).state;
+    const next = buildDesiredState([snap("a_1")], opts).state;
+    expect(removedServers(prev, next)).toEqual([{ backend: "api", server: "c_3" }, { backend: "webapp", server: "b_2" }]);
+    expect(removedServers(next, prev)).toEqual([]);
+  });
 });

@@ -4,7 +4,8 @@ import * as path from "node:path";
 import pino from "pino";
 import type { Applier, ApplyOutcome } from "../../sidecar/apply/applier";
 import type { BackendSource } from "../../sidecar/docker/source";
-import type { ContainerSnapshot } from "../../sidecar/model/types";
+import type { ReadinessProbe } from "../../sidecar/docker/readiness";
+import type { ContainerSnapshot, ServerRef } from "../../sidecar/model/types";
 import type { Rendered } from "../../sidecar/render/render";
 import { Reconciler } from "../../sidecar/reconcile/reconciler";
 import { snap } from "./fixtures";
@@ -14,18 +15,24 @@ const TEMPLATE = path.resolve(__dirname, "../../templates/haproxy.cfg.hbs");
 function setup(templatePath = TEMPLATE) {
   let listing: ContainerSnapshot[] | Error = [];
   const applied: Rendered[] = [];
+  const leaving: ServerRef[][] = [];
+  const listening = new Map<string, boolean>(); // address → listening; absent = listening
   const logs: Array<Record<string, unknown>> = [];
   const log = pino({ level: "debug" }, { write: (line: string) => { logs.push(JSON.parse(line)); } });
   const source: BackendSource = {
     list: async () => { if (listing instanceof Error) throw listing; return listing; },
     watch: () => undefined,
   };
-  const applier = { apply: async (r: Rendered): Promise<ApplyOutcome> => { applied.push(r); return { kind: "unchanged" }; } } as unknown as Applier;
-  const reconciler = new Reconciler(source, applier, log, {
+  const applier = {
+    apply: async (r: Rendered, l: ServerRef[]): Promise<ApplyOutcome> => { applied.push(r); leaving.push(l); return { kind: "unchanged" }; },
+  } as unknown as Applier;
+  const readiness: ReadinessProbe = { isListening: async (address) => listening.get(address) ?? true };
+  const reconciler = new Reconciler(source, applier, readiness, log, {
     labelPrefix: "heig.lb", defaultBackend: "webapp", templatePath,
     paths: { runtimeSocket: "/s", serverStateFile: "/f" },
+    readinessWaitMs: 150,
   });
-  return { reconciler, applied, logs, setListing: (l: ContainerSnapshot[] | Error) => { listing = l; } };
+  return { reconciler, applied, leaving, listening, logs, setListing: (l: ContainerSnapshot[] | Error) => { listing = l; } };
 }
 
 describe("Reconciler", () => {
@@ -84,5 +91,54 @@ describe("Reconciler", () => {
     expect(warnings).toEqual([expect.objectContaining({ level: 40, container: "evil_2", label: "heig.lb.weight" })]);
     expect(applied[1]!.text).toContain("server good_1 ");
     expect(applied[1]!.text).not.toContain("10.0.0.1");
+  });
+
+  it("routes a container without HEALTHCHECK only once its port accepts connections, and asks to look again", async () => {
+    const { reconciler, applied, listening, setListing } = setup();
+    const fresh = snap("compose_webapp_2");
+    setListing([snap("compose_webapp_1"), fresh]);
+    listening.set(fresh.ip!, false);
+    await expect(reconciler.sync()).resolves.toMatchObject({ ok: true, awaitingReadiness: 1 });
+    expect(applied[0]!.text).not.toContain("compose_webapp_2");
+    listening.set(fresh.ip!, true);
+    await expect(reconciler.sync()).resolves.toMatchObject({ ok: true, awaitingReadiness: 0 });
+    expect(applied[1]!.text).toContain("server compose_webapp_2 ");
+    // Once ready, HAProxy's own checks take over: no probe decides any more.
+    listening.set(fresh.ip!, false);
+    await reconciler.sync();
+    expect(applied[2]!.text).toContain("server compose_webapp_2 ");
+  });
+
+  it("leaves readiness of containers with a HEALTHCHECK to Docker", async () => {
+    const { reconciler, applied, listening, setListing } = setup();
+    const c = snap("compose_webapp_1", { health: "healthy" });
+    listening.set(c.ip!, false);
+    setListing([c]);
+    await reconciler.sync();
+    expect(applied[0]!.text).toContain("server compose_webapp_1 ");
+  });
+
+  it("tells the applier which servers a change removes", async () => {
+    const { reconciler, leaving, setListing } = setup();
+    setListing([snap("compose_webapp_1"), snap("compose_webapp_2")]);
+    await reconciler.sync();
+    setListing([snap("compose_webapp_1")]);
+    await reconciler.sync();
+    expect(leaving).toEqual([[], [{ backend: "webapp", server: "compose_webapp_2" }]]);
+  });
+
+  it("cuts the readiness wait short when a container starts leaving, and leaves it out", async () => {
+    const { reconciler, applied, listening, setListing } = setup();
+    const slow = snap("compose_webapp_3");
+    const leaving = snap("compose_webapp_2");
+    setListing([snap("compose_webapp_1"), leaving, slow]);
+    listening.set(slow.ip!, false);
+    (reconciler as unknown as { opts: { readinessWaitMs: number } }).opts.readinessWaitMs = 600_000;
+    const pass = reconciler.sync();
+    setTimeout(() => reconciler.observe({ containerId: leaving.id, action: "kill", signal: "15" }), 50);
+    await expect(pass).resolves.toMatchObject({ ok: true, awaitingReadiness: 1 });
+    expect(applied[0]!.text).toContain("server compose_webapp_1 ");
+    expect(applied[0]!.text).not.toContain("compose_webapp_2");
+    expect(applied[0]!.text).not.toContain("compose_webapp_3");
   });
 });
