@@ -24,6 +24,9 @@ export interface Config {
   readonly statusPort: number;
   /** How a container without HEALTHCHECK is known to be ready: a TCP connect, or not at all. */
   readonly readiness: "tcp" | "none";
+  /** Serf agent RPC address for the health cross-reference, or null (LB_SERF_RPC=none). */
+  readonly serfRpc: { readonly host: string; readonly port: number } | null;
+  readonly serfGraceMs: number;
 }
 
 /** Raised at start for settings that cannot work; lists every problem at once. */
@@ -53,6 +56,8 @@ export const SETTINGS = {
   DOCKER_SOCKET: { def: "/var/run/docker.sock", doc: "Docker Engine API socket" },
   LB_LOG_LEVEL: { def: "info", doc: "pino level: fatal, error, warn, info, debug, trace" },
   LB_STATUS_PORT: { def: "8080", doc: "port of the status server (/healthz, /status)" },
+  LB_SERF_RPC: { def: "serf:7373", doc: "Serf agent RPC `host:port` for the health cross-reference; `none` to use Docker alone" },
+  LB_SERF_GRACE_MS: { def: "15000", doc: "a routed container with no live Serf member for this long leaves rotation (a `failed` one leaves at once)" },
   LB_READINESS: { def: "tcp", doc: "`tcp`: route a container without HEALTHCHECK once its port accepts a connection from the sidecar; `none`: at once" },
 } as const;
 
@@ -111,6 +116,10 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   }
   const statusPort = int("LB_STATUS_PORT", 1, 65535);
   const readiness = match("LB_READINESS", /^(tcp|none)$/, "must be tcp or none");
+  const serfRaw = match("LB_SERF_RPC", /^(none|[A-Za-z0-9][A-Za-z0-9_.-]*:[0-9]{1,5})$/, "must be host:port or none");
+  const serfPort = Number(serfRaw.split(":")[1]);
+  if (serfRaw !== "none" && (serfPort < 1 || serfPort > 65535)) problems.push(`LB_SERF_RPC=${JSON.stringify(serfRaw)}: port must be 1-65535`);
+  const serfGraceMs = int("LB_SERF_GRACE_MS", 0, 3_600_000);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
@@ -119,5 +128,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     haproxySelector: Object.freeze({ key: sel![1]!, value: sel![2]! }),
     haproxyBin, dockerSocket, logLevel: level as Config["logLevel"], statusPort,
     readiness: readiness as Config["readiness"],
+    serfRpc: serfRaw === "none" ? null : Object.freeze({ host: serfRaw.split(":")[0]!, port: serfPort }),
+    serfGraceMs,
   });
 }

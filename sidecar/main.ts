@@ -12,6 +12,7 @@ import { CoalescingTrigger } from "./reconcile/trigger";
 import { Backoff } from "./reconcile/backoff";
 import { startStatusServer } from "./status/status-server";
 import { runtimeCommand } from "./apply/runtime-socket";
+import { SerfRpcClient, type SerfSource } from "./serf/serf-rpc";
 
 const READINESS_RECHECK_MS = 200;
 
@@ -20,7 +21,7 @@ const USAGE = `usage: sidecar [run]   watch Docker and keep haproxy.cfg in step 
        sidecar render --empty  print the haproxy.cfg of no backends (ha's bootstrap config)
        sidecar cli [--master] COMMAND  send COMMAND to HAProxy's runtime (or master) socket`;
 
-function wire(config: Config, log: Logger): { reconciler: Reconciler; source: DockerodeSource; docker: Docker } {
+function wire(config: Config, log: Logger): { reconciler: Reconciler; source: DockerodeSource; docker: Docker; serf: SerfSource | null } {
   const docker = new Docker({ socketPath: config.dockerSocket });
   const source = new DockerodeSource(docker, config.network, config.labelPrefix, log.child({ component: "docker" }));
   const applier = new Applier(
@@ -31,13 +32,30 @@ function wire(config: Config, log: Logger): { reconciler: Reconciler; source: Do
     { reloadConfirmMs: config.reloadConfirmMs },
   );
   const readiness = config.readiness === "tcp" ? new TcpReadinessProbe() : new AlwaysReady();
+  const serf = config.serfRpc === null ? null : new SerfRpcClient(config.serfRpc.host, config.serfRpc.port);
   const reconciler = new Reconciler(source, applier, readiness, log.child({ component: "reconcile" }), {
+    serf: serf === null ? null : { source: serf, graceMs: config.serfGraceMs },
     labelPrefix: config.labelPrefix,
     defaultBackend: config.defaultBackend,
     templatePath: config.templatePath,
     paths: { runtimeSocket: config.runtimeSocket, serverStateFile: config.serverStateFile },
   });
-  return { reconciler, source, docker };
+  return { reconciler, source, docker, serf };
+}
+
+/** Follows Serf's membership events (they only trigger passes), reconnecting forever. */
+function watchSerf(serf: SerfSource, poke: (reason: string) => void, log: Logger, signal: AbortSignal): void {
+  const backoff = new Backoff(500, 10_000);
+  const loop = (): void => {
+    if (signal.aborted) return;
+    serf.stream((event) => { backoff.reset(); poke(event); }, signal).catch((err: Error) => {
+      log.debug({ err: err.message }, "serf event stream interrupted");
+    }).finally(() => {
+      if (signal.aborted) return;
+      setTimeout(loop, backoff.next());
+    });
+  };
+  loop();
 }
 
 async function renderOnce(config: Config, log: Logger, empty: boolean): Promise<number> {
@@ -49,7 +67,7 @@ async function renderOnce(config: Config, log: Logger, empty: boolean): Promise<
 }
 
 function run(config: Config, log: Logger): void {
-  const { reconciler, source } = wire(config, log);
+  const { reconciler, source, serf } = wire(config, log);
   const abort = new AbortController();
   const retry = new Backoff(250, 30_000);
   let retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -105,6 +123,7 @@ function run(config: Config, log: Logger): void {
     }
   }, abort.signal);
 
+  if (serf !== null) watchSerf(serf, poke, log.child({ component: "serf" }), abort.signal);
   const resync = setInterval(() => poke("resync"), config.resyncMs);
   const status = startStatusServer(config.statusPort, {
     eventsConnected: () => eventsConnected,

@@ -10,6 +10,8 @@ export interface BuildOptions {
   readonly draining: ReadonlySet<string>;
   /** Containers whose app does not accept connections yet (readiness probe). */
   readonly notListening?: ReadonlySet<string>;
+  /** Containers Serf takes out of rotation, and why. */
+  readonly serfOut?: ReadonlyMap<string, "serf-failed" | "serf-missing">;
 }
 
 export interface BuildResult {
@@ -59,6 +61,8 @@ export function buildDesiredState(snapshots: readonly ContainerSnapshot[], opts:
     if (c.health === "starting") { skip("health-starting"); continue; }
     if (c.health === "unhealthy") { skip("unhealthy"); continue; }
     if (opts.notListening?.has(c.id)) { skip("not-listening"); continue; }
+    const serfReason = opts.serfOut?.get(c.id);
+    if (serfReason !== undefined) { skip(serfReason); continue; }
 
     const composeService = c.labels[COMPOSE_SERVICE];
     const service = lb.backend

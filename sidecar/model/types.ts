@@ -55,7 +55,9 @@ export type ExclusionReason =
   | "health-starting"
   | "one-off"
   | "draining"
-  | "not-listening";
+  | "not-listening"
+  | "serf-failed"
+  | "serf-missing";
 
 export interface Exclusion {
   readonly containerId: string;
@@ -66,3 +68,16 @@ export interface Exclusion {
   /** The offending label key, for bad-label. */
   readonly label?: string;
 }
+
+/** A Serf cluster member, as the agent reports it. */
+export interface SerfMember {
+  readonly name: string;
+  /** The member's gossip address: the container's IP on the watched network. */
+  readonly address: string;
+  /** alive, leaving, left, failed. */
+  readonly status: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** Serf's opinion of one backend. `unknown`: Serf could not be asked. */
+export type SerfLiveness = "alive" | "failed" | "missing" | "unknown";

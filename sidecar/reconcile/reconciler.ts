@@ -1,10 +1,12 @@
 import { promises as fs } from "node:fs";
 import type { Logger } from "pino";
 import type { BackendSource } from "../docker/source";
-import { buildDesiredState, removedServers } from "../model/desired-state";
+import { buildDesiredState, removedServers, type BuildOptions } from "../model/desired-state";
 import type { ReadinessProbe } from "../docker/readiness";
+import { decideLiveness } from "../model/liveness";
+import type { SerfSource } from "../serf/serf-rpc";
 import { foldDrainEvent, foldPendingStart, hasPendingStarts, pruneDraining, type ContainerEvent, type PendingStarts } from "../model/drain";
-import type { Backend, DesiredState, Exclusion } from "../model/types";
+import type { Backend, ContainerSnapshot, DesiredState, Exclusion, SerfLiveness, SerfMember } from "../model/types";
 import { compileTemplate, renderConfig, sha256Hex, TemplateError, type RenderPaths, type Rendered, type TemplateFn } from "../render/render";
 import { DESCRIPTION_PREFIX } from "../apply/haproxy-control";
 import type { Applier, ApplyOutcome } from "../apply/applier";
@@ -24,6 +26,16 @@ export interface ReconcilerOptions {
   readonly paths: RenderPaths;
   /** How long one pass waits for new containers to listen (default 1.5 s). */
   readonly readinessWaitMs?: number;
+  /** Serf cross-reference; null to route on Docker's view alone. */
+  readonly serf?: { readonly source: SerfSource; readonly graceMs: number } | null;
+}
+
+/** What Serf said on the last pass, for the status page. */
+export interface SerfView {
+  readonly reachable: boolean;
+  /** Serf's opinion per container id. */
+  readonly liveness: Readonly<Record<string, SerfLiveness>>;
+  readonly drift: readonly SerfMember[];
 }
 
 /** The result of one pass, kept for the status endpoint. */
@@ -52,6 +64,10 @@ export class Reconciler {
   /** The state HAProxy was last brought to, to know which servers a change removes. */
   private applied: DesiredState | null = null;
   private cutReadinessWait: (() => void) | null = null;
+  private missingSince: ReadonlyMap<string, number> = new Map();
+  private serfReachable: boolean | null = null;
+  /** Serf's view at the last pass; null when Serf is not configured. */
+  serfView: SerfView | null = null;
   last: SyncResult | null = null;
 
   constructor(
@@ -153,7 +169,7 @@ export class Reconciler {
     const health = new Map(snapshots.map((s) => [s.id, s.health]));
     const toProbe = candidates.state.services.flatMap((s) => s.servers)
       .filter((b) => health.get(b.containerId) === "none" && !this.ready.has(b.containerId));
-    if (toProbe.length === 0) return { ...candidates, awaitingReadiness: 0 };
+    if (toProbe.length === 0) return { ...(await this.crossCheckSerf(snapshots, opts, new Set(), candidates)), awaitingReadiness: 0 };
     // Newcomers of a burst become ready within a moment of each other: waiting a little here
     // gives one reload for all of them instead of one per straggler.
     const notListening = await this.waitUntilListening(toProbe);
@@ -165,7 +181,44 @@ export class Reconciler {
       if (now - since < READINESS_PATIENCE_MS) awaitingReadiness++;
     }
     // Built again: a drain event may have come in while we waited.
-    return { ...buildDesiredState(snapshots, { ...opts, draining: this.draining, notListening }), awaitingReadiness };
+    const built = buildDesiredState(snapshots, { ...opts, draining: this.draining, notListening });
+    return { ...(await this.crossCheckSerf(snapshots, opts, notListening, built)), awaitingReadiness };
+  }
+
+  /** Serf can take a container out of rotation (failed, or no member past the grace time), never add one. */
+  private async crossCheckSerf(
+    snapshots: readonly ContainerSnapshot[],
+    opts: BuildOptions,
+    notListening: ReadonlySet<string>,
+    built: ReturnType<typeof buildDesiredState>,
+  ): Promise<ReturnType<typeof buildDesiredState>> {
+    const serf = this.opts.serf;
+    if (!serf) return built;
+    let members: SerfMember[] | null;
+    try {
+      members = await serf.source.members();
+      if (this.serfReachable === false) this.log.info("serf reachable again, cross-checking backends");
+      this.serfReachable = true;
+    } catch (err) {
+      if (this.serfReachable !== false) {
+        this.log.warn({ err: (err as Error).message }, "serf unreachable, routing on Docker's view alone");
+      }
+      this.serfReachable = false;
+      members = null;
+    }
+    const decision = decideLiveness({
+      backends: built.state.services.flatMap((s) => s.servers),
+      containerAddresses: new Set(snapshots.map((s) => s.ip).filter((ip): ip is string => ip !== null)),
+      members,
+      missingSince: this.missingSince,
+      nowMs: Date.now(),
+      graceMs: serf.graceMs,
+    });
+    this.missingSince = decision.missingSince;
+    this.serfView = { reachable: members !== null, liveness: Object.fromEntries(decision.liveness), drift: decision.drift };
+    if (decision.out.size === 0) return built;
+    const serfOut = new Map([...decision.out].map((id) => [id, decision.liveness.get(id) === "failed" ? "serf-failed" as const : "serf-missing" as const]));
+    return buildDesiredState(snapshots, { ...opts, draining: this.draining, notListening, serfOut });
   }
 
   /** Probes until every backend listens, the wait is over, or a drain event cuts it short. */

@@ -21,6 +21,8 @@ describe("parseConfig", () => {
       logLevel: "info",
       statusPort: 8080,
       readiness: "tcp",
+      serfRpc: { host: "serf", port: 7373 },
+      serfGraceMs: 15000,
     });
   });
 

@@ -5,14 +5,14 @@ import pino from "pino";
 import type { Applier, ApplyOutcome } from "../../sidecar/apply/applier";
 import type { BackendSource } from "../../sidecar/docker/source";
 import type { ReadinessProbe } from "../../sidecar/docker/readiness";
-import type { ContainerSnapshot, ServerRef } from "../../sidecar/model/types";
+import type { ContainerSnapshot, SerfMember, ServerRef } from "../../sidecar/model/types";
 import type { Rendered } from "../../sidecar/render/render";
 import { Reconciler } from "../../sidecar/reconcile/reconciler";
 import { snap } from "./fixtures";
 
 const TEMPLATE = path.resolve(__dirname, "../../templates/haproxy.cfg.hbs");
 
-function setup(templatePath = TEMPLATE) {
+function setup(templatePath = TEMPLATE, serfMembers?: () => SerfMember[]) {
   let listing: ContainerSnapshot[] | Error = [];
   const applied: Rendered[] = [];
   const leaving: ServerRef[][] = [];
@@ -31,6 +31,10 @@ function setup(templatePath = TEMPLATE) {
     labelPrefix: "heig.lb", defaultBackend: "webapp", templatePath,
     paths: { runtimeSocket: "/s", serverStateFile: "/f" },
     readinessWaitMs: 150,
+    serf: serfMembers === undefined ? null : {
+      graceMs: 60_000,
+      source: { members: async () => serfMembers(), stream: async () => undefined },
+    },
   });
   return { reconciler, applied, leaving, listening, logs, setListing: (l: ContainerSnapshot[] | Error) => { listing = l; } };
 }
@@ -140,5 +144,33 @@ describe("Reconciler", () => {
     expect(applied[0]!.text).toContain("server compose_webapp_1 ");
     expect(applied[0]!.text).not.toContain("compose_webapp_2");
     expect(applied[0]!.text).not.toContain("compose_webapp_3");
+  });
+
+  it("takes a backend whose Serf member failed out of rotation, and says why", async () => {
+    const a = snap("compose_webapp_1");
+    const b = snap("compose_webapp_2");
+    let members: SerfMember[] = [
+      { name: "x", address: a.ip!, status: "alive", tags: { role: "webapp" } },
+      { name: "y", address: b.ip!, status: "failed", tags: { role: "webapp" } },
+    ];
+    const { reconciler, applied, setListing } = setup(TEMPLATE, () => members);
+    setListing([a, b]);
+    const r = await reconciler.sync();
+    expect(applied[0]!.text).not.toContain("compose_webapp_2");
+    expect(r.ok && r.excluded).toEqual([expect.objectContaining({ containerName: "compose_webapp_2", reason: "serf-failed" })]);
+    expect(reconciler.serfView).toMatchObject({ reachable: true, liveness: { [a.id]: "alive", [b.id]: "failed" } });
+    members = members.map((m) => ({ ...m, status: "alive" }));
+    await reconciler.sync();
+    expect(applied[1]!.text).toContain("server compose_webapp_2 ");
+  });
+
+  it("routes on Docker's view alone when Serf is unreachable, and says so once", async () => {
+    const { reconciler, applied, logs, setListing } = setup(TEMPLATE, () => { throw new Error("connect ECONNREFUSED serf:7373"); });
+    setListing([snap("compose_webapp_1")]);
+    await reconciler.sync();
+    await reconciler.sync();
+    expect(applied[1]!.text).toContain("server compose_webapp_1 ");
+    expect(logs.filter((l) => l["msg"] === "serf unreachable, routing on Docker's view alone")).toHaveLength(1);
+    expect(reconciler.serfView).toMatchObject({ reachable: false });
   });
 });

@@ -1,0 +1,48 @@
+import { decideLiveness } from "../../sidecar/model/liveness";
+import type { Backend, SerfMember } from "../../sidecar/model/types";
+
+const backend = (n: number): Backend => ({ name: `compose_webapp_${n}`, containerId: `c${n}`, address: `172.18.0.${n}`, port: 3000, weight: null });
+const member = (n: number, status: string, role = "webapp"): SerfMember => ({ name: `h${n}`, address: `172.18.0.${n}`, status, tags: { role } });
+const base = { backends: [backend(1), backend(2)], containerAddresses: new Set(["172.18.0.1", "172.18.0.2"]), missingSince: new Map<string, number>(), nowMs: 1000, graceMs: 500 };
+
+describe("decideLiveness", () => {
+  it("keeps everything on Docker's view when Serf cannot be asked", () => {
+    const d = decideLiveness({ ...base, members: null });
+    expect([...d.out]).toEqual([]);
+    expect(Object.fromEntries(d.liveness)).toEqual({ c1: "unknown", c2: "unknown" });
+  });
+
+  it("takes a failed member out at once and keeps alive ones", () => {
+    const d = decideLiveness({ ...base, members: [member(1, "alive"), member(2, "failed")] });
+    expect([...d.out]).toEqual(["c2"]);
+    expect(Object.fromEntries(d.liveness)).toEqual({ c1: "alive", c2: "failed" });
+  });
+
+  it("gives a container with no member the grace time, then takes it out", () => {
+    const first = decideLiveness({ ...base, members: [member(1, "alive")] });
+    expect([...first.out]).toEqual([]);
+    expect(first.liveness.get("c2")).toBe("missing");
+    const later = decideLiveness({ ...base, members: [member(1, "alive")], missingSince: first.missingSince, nowMs: 1500 });
+    expect([...later.out]).toEqual(["c2"]);
+    // Back in Serf: back in rotation, and the clock is reset.
+    const back = decideLiveness({ ...base, members: [member(1, "alive"), member(2, "alive")], missingSince: later.missingSince, nowMs: 1600 });
+    expect([...back.out]).toEqual([]);
+    expect(back.missingSince.size).toBe(0);
+  });
+
+  it("treats a member that left like a missing one", () => {
+    const d = decideLiveness({ ...base, graceMs: 0, members: [member(1, "alive"), member(2, "left")] });
+    expect([...d.out]).toEqual(["c2"]);
+  });
+
+  it("prefers an alive member when an old one shares the address", () => {
+    const d = decideLiveness({ ...base, members: [member(1, "failed"), { ...member(1, "alive"), name: "new" }, member(2, "alive")] });
+    expect([...d.out]).toEqual([]);
+  });
+
+  it("reports live webapp members with no container as drift, never as backends", () => {
+    const d = decideLiveness({ ...base, members: [member(1, "alive"), member(2, "alive"), member(9, "alive"), member(8, "alive", "seed"), member(7, "failed")] });
+    expect(d.drift.map((m) => m.name)).toEqual(["h9"]);
+    expect(d.liveness.size).toBe(2);
+  });
+});
