@@ -5,6 +5,7 @@ COMPOSE := docker-compose -f compose/docker-compose.yml
 N ?= 2
 export HTTP_PORT ?= 80
 export STATS_PORT ?= 1936
+export SIDECAR_STATUS_PORT ?= 8080
 # docker-compose 1.29 builds through the Python client: quiet, and no BuildKit needed.
 export COMPOSE_DOCKER_CLI_BUILD ?= 0
 
@@ -79,7 +80,8 @@ test-unit: deps
 	@npx jest --selectProjects unit
 
 test-e2e: images
-	@echo "==> end-to-end tests (real dockerd, real HAProxy, real Serf)"
+	@scripts/ensure-chromium.sh
+	@echo "==> end-to-end tests (real dockerd, real HAProxy, real Serf, headless Chromium)"
 	@npx jest --selectProjects e2e --runInBand
 
 test: typecheck test-unit test-e2e

@@ -27,6 +27,8 @@ export interface Config {
   /** Serf agent RPC address for the health cross-reference, or null (LB_SERF_RPC=none). */
   readonly serfRpc: { readonly host: string; readonly port: number } | null;
   readonly serfGraceMs: number;
+  /** `user:password` protecting the HAProxy stats page, or null. */
+  readonly statsAuth: string | null;
 }
 
 /** Raised at start for settings that cannot work; lists every problem at once. */
@@ -58,6 +60,8 @@ export const SETTINGS = {
   LB_STATUS_PORT: { def: "8080", doc: "port of the status server (/healthz, /status)" },
   LB_SERF_RPC: { def: "serf:7373", doc: "Serf agent RPC `host:port` for the health cross-reference; `none` to use Docker alone" },
   LB_SERF_GRACE_MS: { def: "15000", doc: "a routed container with no live Serf member for this long leaves rotation (a `failed` one leaves at once)" },
+  LB_STATS_USER: { def: "", doc: "user for the HAProxy stats page (with LB_STATS_PASSWORD); empty: no authentication" },
+  LB_STATS_PASSWORD: { def: "", doc: "password for the HAProxy stats page" },
   LB_READINESS: { def: "tcp", doc: "`tcp`: route a container without HEALTHCHECK once its port accepts a connection from the sidecar; `none`: at once" },
 } as const;
 
@@ -120,6 +124,14 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   const serfPort = Number(serfRaw.split(":")[1]);
   if (serfRaw !== "none" && (serfPort < 1 || serfPort > 65535)) problems.push(`LB_SERF_RPC=${JSON.stringify(serfRaw)}: port must be 1-65535`);
   const serfGraceMs = int("LB_SERF_GRACE_MS", 0, 3_600_000);
+  const statsUser = raw("LB_STATS_USER");
+  const statsPassword = raw("LB_STATS_PASSWORD");
+  if ((statsUser === "") !== (statsPassword === "")) problems.push("LB_STATS_USER and LB_STATS_PASSWORD: set both or neither");
+  if (statsUser !== "" && !/^[A-Za-z0-9._-]{1,64}$/.test(statsUser)) problems.push("LB_STATS_USER: 1-64 letters, digits, '.', '_' or '-'");
+  // Printed into haproxy.cfg: no whitespace, quotes, '#' or '\\' that could end the directive.
+  if (statsPassword !== "" && !/^[\x21-\x7e]{1,128}$/.test(statsPassword) || /["'#\\]/.test(statsPassword)) {
+    problems.push("LB_STATS_PASSWORD: 1-128 printable ASCII characters, no spaces, quotes, '#' or backslash");
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
@@ -130,5 +142,6 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     readiness: readiness as Config["readiness"],
     serfRpc: serfRaw === "none" ? null : Object.freeze({ host: serfRaw.split(":")[0]!, port: serfPort }),
     serfGraceMs,
+    statsAuth: statsUser === "" ? null : `${statsUser}:${statsPassword}`,
   });
 }

@@ -11,6 +11,7 @@ import { Reconciler } from "./reconcile/reconciler";
 import { CoalescingTrigger } from "./reconcile/trigger";
 import { Backoff } from "./reconcile/backoff";
 import { startStatusServer } from "./status/status-server";
+import { Metrics } from "./status/metrics";
 import { runtimeCommand } from "./apply/runtime-socket";
 import { SerfRpcClient, type SerfSource } from "./serf/serf-rpc";
 
@@ -21,13 +22,16 @@ const USAGE = `usage: sidecar [run]   watch Docker and keep haproxy.cfg in step 
        sidecar render --empty  print the haproxy.cfg of no backends (ha's bootstrap config)
        sidecar cli [--master] COMMAND  send COMMAND to HAProxy's runtime (or master) socket`;
 
-function wire(config: Config, log: Logger): { reconciler: Reconciler; source: DockerodeSource; docker: Docker; serf: SerfSource | null } {
+function wire(config: Config, log: Logger): {
+  reconciler: Reconciler; source: DockerodeSource; docker: Docker; serf: SerfSource | null; haproxy: DockerHaproxyControl;
+} {
   const docker = new Docker({ socketPath: config.dockerSocket });
   const source = new DockerodeSource(docker, config.network, config.labelPrefix, log.child({ component: "docker" }));
+  const haproxy = new DockerHaproxyControl(docker, config.haproxySelector, config.runtimeSocket, config.serverStateFile, config.masterSocket);
   const applier = new Applier(
     new FileConfigStore(config.outputPath),
     new HaproxyCheckValidator(config.haproxyBin),
-    new DockerHaproxyControl(docker, config.haproxySelector, config.runtimeSocket, config.serverStateFile, config.masterSocket),
+    haproxy,
     log.child({ component: "apply" }),
     { reloadConfirmMs: config.reloadConfirmMs },
   );
@@ -38,9 +42,9 @@ function wire(config: Config, log: Logger): { reconciler: Reconciler; source: Do
     labelPrefix: config.labelPrefix,
     defaultBackend: config.defaultBackend,
     templatePath: config.templatePath,
-    paths: { runtimeSocket: config.runtimeSocket, serverStateFile: config.serverStateFile },
+    paths: { runtimeSocket: config.runtimeSocket, serverStateFile: config.serverStateFile, statsAuth: config.statsAuth },
   });
-  return { reconciler, source, docker, serf };
+  return { reconciler, source, docker, serf, haproxy };
 }
 
 /** Follows Serf's membership events (they only trigger passes), reconnecting forever. */
@@ -67,7 +71,9 @@ async function renderOnce(config: Config, log: Logger, empty: boolean): Promise<
 }
 
 function run(config: Config, log: Logger): void {
-  const { reconciler, source, serf } = wire(config, log);
+  const { reconciler, source, serf, haproxy } = wire(config, log);
+  const metrics = new Metrics();
+  let lastRejected: { at: number; message: string } | null = null;
   const abort = new AbortController();
   const retry = new Backoff(250, 30_000);
   let retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -80,7 +86,12 @@ function run(config: Config, log: Logger): void {
   const trigger = new CoalescingTrigger(async () => {
     const reasons = [...pendingReasons].sort().join(",") || "resync";
     pendingReasons = new Set();
+    const startedAt = process.hrtime.bigint();
     const result = await reconciler.sync();
+    metrics.observeSync(result, Number(process.hrtime.bigint() - startedAt) / 1e9);
+    metrics.serfReachable.set(reconciler.serfView?.reachable ? 1 : 0);
+    if (result.ok && result.outcome.kind === "rejected" && !result.outcome.repeated) lastRejected = { at: result.at, message: result.outcome.message };
+    if (!result.ok && result.stage === "template") lastRejected = { at: result.at, message: result.error };
     if (firstPass) {
       firstPass = false;
       log.info(result.ok ? { outcome: result.outcome.kind } : { stage: result.stage, err: result.error }, "first reconcile done");
@@ -111,13 +122,16 @@ function run(config: Config, log: Logger): void {
   source.watch((s) => {
     if (s.kind === "connected") {
       eventsConnected = true;
+      metrics.eventStreamUp.set(1);
       log.info("docker event stream connected, resyncing");
       poke("connected");
     } else if (s.kind === "disconnected") {
       eventsConnected = false;
+      metrics.eventStreamUp.set(0);
       log.warn({ err: s.err.message }, "docker event stream lost, reconnecting");
     } else {
       reconciler.observe(s.event);
+      metrics.observeEvent(s.event.action);
       log.debug({ containerId: s.event.containerId.slice(0, 12), action: s.event.action }, "docker event");
       poke(s.event.action.split(":")[0]!);
     }
@@ -129,6 +143,10 @@ function run(config: Config, log: Logger): void {
     eventsConnected: () => eventsConnected,
     lastSync: () => reconciler.last,
     lastReload: () => lastReload,
+    lastRejected: () => lastRejected,
+    serf: () => reconciler.serfView,
+    haproxyStatuses: () => haproxy.serverStatuses(),
+    metrics,
   });
   log.info({ network: config.network, labelPrefix: config.labelPrefix, output: config.outputPath, statusPort: config.statusPort }, "sidecar started");
 

@@ -1,6 +1,7 @@
 import type Docker from "dockerode";
 import { writeFileAtomic } from "./config-file";
 import type { ServerRef } from "../model/types";
+import { parseShowStat } from "../status/cross-reference";
 import { parseDescription, runtimeCommand } from "./runtime-socket";
 
 /** Prefix of `global.description` that carries the config id (see the template). */
@@ -44,6 +45,15 @@ export class DockerHaproxyControl implements HaproxyControl {
     }
     const description = parseDescription(info);
     return description?.startsWith(DESCRIPTION_PREFIX) ? description.slice(DESCRIPTION_PREFIX.length) : "";
+  }
+
+  /** Server statuses (`backend/server` → UP, DOWN, MAINT…) of the serving worker, or null. */
+  async serverStatuses(): Promise<Map<string, string> | null> {
+    try {
+      return parseShowStat(await runtimeCommand(this.runtimeSocket, "show stat"));
+    } catch {
+      return null;
+    }
   }
 
   async saveServerState(): Promise<void> {

@@ -39,6 +39,7 @@ const byName = <T extends { readonly name: string }>(a: T, b: T): number =>
 export function buildDesiredState(snapshots: readonly ContainerSnapshot[], opts: BuildOptions): BuildResult {
   const excluded: Exclusion[] = [];
   const groups = new Map<string, Backend[]>();
+  const sticky = new Set<string>();
   const usedNames = new Set<string>();
 
   const sorted = [...snapshots].sort((a, b) => byName(a, b) || (a.id < b.id ? -1 : 1));
@@ -74,13 +75,14 @@ export function buildDesiredState(snapshots: readonly ContainerSnapshot[], opts:
 
     const servers = groups.get(service) ?? [];
     servers.push({ name, containerId: c.id, address: c.ip, port: lb.port, weight: lb.weight });
+    if (lb.sticky) sticky.add(service);
     groups.set(service, servers);
   }
 
   // The default backend always exists, so the frontend has somewhere to send traffic (503 when empty).
   if (!groups.has(opts.defaultService)) groups.set(opts.defaultService, []);
   const services: Service[] = [...groups.entries()]
-    .map(([name, servers]) => ({ name, servers: [...servers].sort(byName) }))
+    .map(([name, servers]) => ({ name, sticky: sticky.has(name), servers: [...servers].sort(byName) }))
     .sort(byName);
 
   return {

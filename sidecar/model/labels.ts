@@ -4,6 +4,8 @@ export interface LbLabels {
   readonly port: number;
   readonly backend: string | null;
   readonly weight: number | null;
+  /** Cookie stickiness for the container's backend. */
+  readonly sticky: boolean;
 }
 
 export type LabelResult =
@@ -29,7 +31,7 @@ export function parseLbLabels(labels: Readonly<Record<string, string>>, prefix: 
   const fail = (k: string, detail: string): LabelResult => ({ ok: false, label: key(k), detail });
 
   const enable = labels[key("enable")];
-  if (enable === undefined) return { ok: true, value: { enabled: false, port: DEFAULT_PORT, backend: null, weight: null } };
+  if (enable === undefined) return { ok: true, value: { enabled: false, port: DEFAULT_PORT, backend: null, weight: null, sticky: false } };
   if (!BOOL_RE.test(enable)) return fail("enable", "must be true or false");
 
   let port = DEFAULT_PORT;
@@ -57,5 +59,8 @@ export function parseLbLabels(labels: Readonly<Record<string, string>>, prefix: 
     if (weight > 256) return fail("weight", "must be a number from 0 to 256");
   }
 
-  return { ok: true, value: { enabled: enable === "true", port, backend, weight } };
+  const rawSticky = labels[key("sticky")];
+  if (rawSticky !== undefined && !BOOL_RE.test(rawSticky)) return fail("sticky", "must be true or false");
+
+  return { ok: true, value: { enabled: enable === "true", port, backend, weight, sticky: rawSticky === "true" } };
 }

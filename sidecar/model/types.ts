@@ -28,6 +28,8 @@ export interface Backend {
 /** One HAProxy backend: a group of servers sharing the `backend` label. */
 export interface Service {
   readonly name: string;
+  /** Cookie stickiness: set when any of its containers asks for it (`sticky=true`). */
+  readonly sticky: boolean;
   /** Sorted by name. */
   readonly servers: readonly Backend[];
 }

@@ -14,10 +14,12 @@ export interface Rendered {
   readonly configId: string;
 }
 
-/** Where runtime files live, as seen from inside the `ha` container. */
+/** Settings the template needs besides the state: runtime paths (as `ha` sees them), stats auth. */
 export interface RenderPaths {
   readonly runtimeSocket: string;
   readonly serverStateFile: string;
+  /** `user:password` for the stats page, or absent for none. */
+  readonly statsAuth?: string | null;
 }
 
 export type TemplateFn = (context: unknown) => string;
@@ -54,11 +56,12 @@ export function renderConfig(template: TemplateFn, templateSource: string, state
   const configId = sha256Hex(`${templateSource}\0${JSON.stringify(state)}\0${JSON.stringify(paths)}`).slice(0, 16);
   const context = {
     configId,
-    paths,
+    paths: { ...paths, statsAuth: paths.statsAuth ?? null },
     defaultService: state.defaultService,
     services: state.services.map((s) => ({
       name: s.name,
       isDefault: s.name === state.defaultService,
+      sticky: s.sticky,
       servers: s.servers.map((b) => ({ name: b.name, address: b.address, port: b.port, weight: b.weight })),
     })),
   };

@@ -37,7 +37,7 @@ export function mapMember(m: RpcMember): SerfMember {
  * agent's rpc-addr; answers are a header `{Seq, Error}` and, for some commands, a body.
  */
 export class SerfRpcClient implements SerfSource {
-  constructor(private readonly host: string, private readonly port: number, private readonly timeoutMs = 2_000) {}
+  constructor(private readonly host: string, private readonly port: number, private readonly timeoutMs = 1_000) {}
 
   async members(): Promise<SerfMember[]> {
     const session = await this.open();

@@ -1,36 +1,67 @@
 import * as http from "node:http";
-import type { SyncResult } from "../reconcile/reconciler";
+import type { SerfView, SyncResult } from "../reconcile/reconciler";
+import { buildCrossReference } from "./cross-reference";
+import type { Metrics } from "./metrics";
+import { STATUS_PAGE } from "./status-page";
 
 /** What the status server reads; filled by main. */
 export interface StatusView {
   readonly eventsConnected: () => boolean;
   readonly lastSync: () => SyncResult | null;
   readonly lastReload: () => { at: number; reason: string } | null;
+  readonly lastRejected: () => { at: number; message: string } | null;
+  readonly serf: () => SerfView | null;
+  /** HAProxy's server statuses (`backend/server` → status), null when HAProxy cannot be asked. */
+  readonly haproxyStatuses: () => Promise<ReadonlyMap<string, string> | null>;
+  readonly metrics: Metrics;
 }
 
-/** Serves `/healthz` (200 when the event stream is up and the last pass was ok) and `/status`. */
+const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+
+/** The JSON of /status: the cross-reference table and the sidecar's recent history. */
+export async function statusDocument(view: StatusView): Promise<unknown> {
+  const last = view.lastSync();
+  const serf = view.serf();
+  const haproxy = await view.haproxyStatuses();
+  const reload = view.lastReload();
+  const rejected = view.lastRejected();
+  return {
+    eventsConnected: view.eventsConnected(),
+    haproxyReachable: haproxy !== null,
+    serf: serf === null ? { configured: false } : { configured: true, reachable: serf.reachable, drift: serf.drift },
+    lastSync: last === null ? null : last.ok
+      ? { ok: true, at: iso(last.at), outcome: last.outcome.kind, awaitingReadiness: last.awaitingReadiness }
+      : { ok: false, at: iso(last.at), stage: last.stage, error: last.error },
+    lastReload: reload === null ? null : { at: iso(reload.at), reason: reload.reason },
+    lastRejected: rejected === null ? null : { at: iso(rejected.at), message: rejected.message },
+    backends: buildCrossReference(last, serf, haproxy),
+  };
+}
+
+/**
+ * `/` the operator's page (refreshes itself), `/status` its JSON, `/healthz` 200 when the event
+ * stream is up and the last pass was ok, `/metrics` Prometheus text.
+ */
 export function startStatusServer(port: number, view: StatusView): http.Server {
   const server = http.createServer((req, res) => {
     const url = (req.url ?? "/").split("?")[0];
-    const send = (code: number, body: unknown): void => {
-      res.writeHead(code, { "content-type": "application/json" });
-      res.end(`${JSON.stringify(body, null, 2)}\n`);
+    const send = (code: number, type: string, body: string): void => {
+      res.writeHead(code, { "content-type": type, "cache-control": "no-store" });
+      res.end(body);
     };
-    const last = view.lastSync();
+    const json = (code: number, body: unknown): void => send(code, "application/json", `${JSON.stringify(body, null, 2)}\n`);
+    const fail = (err: Error): void => json(500, { error: err.message });
     if (url === "/healthz") {
-      const ok = view.eventsConnected() && last !== null && last.ok;
-      return send(ok ? 200 : 503, { ok, eventsConnected: view.eventsConnected(), lastSyncOk: last?.ok ?? null });
+      const last = view.lastSync();
+      const ok = view.eventsConnected() && last !== null && (last.ok || last.stage === "template");
+      return json(ok ? 200 : 503, { ok, eventsConnected: view.eventsConnected(), lastSyncOk: last?.ok ?? null });
     }
-    if (url === "/status") {
-      return send(200, {
-        eventsConnected: view.eventsConnected(),
-        lastReload: view.lastReload(),
-        lastSync: last === null ? null : last.ok
-          ? { ok: true, at: new Date(last.at).toISOString(), outcome: last.outcome, services: last.state.services, excluded: last.excluded }
-          : { ok: false, at: new Date(last.at).toISOString(), stage: last.stage, error: last.error },
-      });
+    if (url === "/status") return void statusDocument(view).then((doc) => json(200, doc), fail);
+    if (url === "/metrics") {
+      return void view.metrics.registry.metrics().then((text) => send(200, view.metrics.registry.contentType, text), fail);
     }
-    send(404, { error: "not found", paths: ["/healthz", "/status"] });
+    if (url === "/" || url === "/index.html") return send(200, "text/html; charset=utf-8", STATUS_PAGE);
+    json(404, { error: "not found", paths: ["/", "/status", "/healthz", "/metrics"] });
   });
   server.listen(port);
   return server;

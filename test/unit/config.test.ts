@@ -23,6 +23,7 @@ describe("parseConfig", () => {
       readiness: "tcp",
       serfRpc: { host: "serf", port: 7373 },
       serfGraceMs: 15000,
+      statsAuth: null,
     });
   });
 
@@ -49,5 +50,13 @@ describe("parseConfig", () => {
 
   it("refuses a maximum wait shorter than the quiet time", () => {
     expect(() => parseConfig({ LB_QUIET_MS: "500", LB_MAX_WAIT_MS: "100" })).toThrow(/LB_MAX_WAIT_MS/);
+  });
+
+  it("takes stats credentials as a pair, and refuses ones that could break haproxy.cfg", () => {
+    expect(parseConfig({ LB_STATS_USER: "admin", LB_STATS_PASSWORD: "s3cr3t!" }).statsAuth).toBe("admin:s3cr3t!");
+    expect(() => parseConfig({ LB_STATS_USER: "admin" })).toThrow(/set both or neither/);
+    expect(() => parseConfig({ LB_STATS_USER: "admin", LB_STATS_PASSWORD: "a b" })).toThrow(/LB_STATS_PASSWORD/);
+    expect(() => parseConfig({ LB_STATS_USER: "admin", LB_STATS_PASSWORD: "x#y" })).toThrow(/LB_STATS_PASSWORD/);
+    expect(() => parseConfig({ LB_STATS_USER: "ad min", LB_STATS_PASSWORD: "x" })).toThrow(/LB_STATS_USER/);
   });
 });

@@ -10,7 +10,7 @@ const serverNames = (snaps: ContainerSnapshot[], draining = new Set<string>()): 
 
 describe("buildDesiredState", () => {
   it("has an empty default backend when nothing runs", () => {
-    expect(buildDesiredState([], opts)).toEqual({ state: { defaultService: "webapp", services: [{ name: "webapp", servers: [] }] }, excluded: [] });
+    expect(buildDesiredState([], opts)).toEqual({ state: { defaultService: "webapp", services: [{ name: "webapp", sticky: false, servers: [] }] }, excluded: [] });
   });
 
   it("builds sorted servers named after their containers, with IP, port and weight", () => {
@@ -20,6 +20,7 @@ describe("buildDesiredState", () => {
     );
     expect(result.state.services).toEqual([{
       name: "webapp",
+      sticky: false,
       servers: [
         { name: "compose_webapp_1", containerId: expect.any(String), address: "172.18.0.11", port: 8080, weight: 10 },
         { name: "compose_webapp_2", containerId: expect.any(String), address: "172.18.0.12", port: 3000, weight: null },

@@ -9,8 +9,8 @@ const templateSource = readFileSync(path.join(root, "templates/haproxy.cfg.hbs")
 const template = compileTemplate(templateSource);
 const paths = { runtimeSocket: "/var/lib/ha-sidecar/run/admin.sock", serverStateFile: "/var/lib/ha-sidecar/server-state" };
 const opts = { labelPrefix: "heig.lb", defaultService: "webapp", draining: new Set<string>() };
-const render = (snaps: Parameters<typeof buildDesiredState>[0]) =>
-  renderConfig(template, templateSource, buildDesiredState(snaps, opts).state, paths);
+const render = (snaps: Parameters<typeof buildDesiredState>[0], statsAuth: string | null = null) =>
+  renderConfig(template, templateSource, buildDesiredState(snaps, opts).state, { ...paths, statsAuth });
 
 /** Golden files are compared byte for byte; UPDATE_GOLDEN=1 rewrites them after a deliberate change. */
 export const GOLDEN_CASES = {
@@ -19,14 +19,15 @@ export const GOLDEN_CASES = {
   "several-backends": [
     snap("compose_webapp_1", { extraLabels: { "heig.lb.weight": "0" } }),
     snap("compose_webapp_2", { extraLabels: { "heig.lb.weight": "200" } }),
-    snap("compose_api_1", { extraLabels: { "heig.lb.backend": "api", "heig.lb.port": "8080" } }),
+    snap("compose_api_1", { extraLabels: { "heig.lb.backend": "api", "heig.lb.port": "8080", "heig.lb.sticky": "true" } }),
+    snap("compose_api_2", { extraLabels: { "heig.lb.backend": "api", "heig.lb.port": "8080" } }),
     snap("compose_broken_3", { extraLabels: { "heig.lb.port": "80\n  server evil 10.9.9.9:80" } }),
   ],
 } as const;
 
 describe("rendering templates/haproxy.cfg.hbs", () => {
   it.each(Object.keys(GOLDEN_CASES))("matches the golden file %s.cfg byte for byte", (name) => {
-    const text = render(GOLDEN_CASES[name as keyof typeof GOLDEN_CASES]).text;
+    const text = render(GOLDEN_CASES[name as keyof typeof GOLDEN_CASES], name === "several-backends" ? "admin:s3cr3t" : null).text;
     const file = path.join(root, "test/fixtures/golden", `${name}.cfg`);
     if (process.env.UPDATE_GOLDEN === "1") writeFileSync(file, text);
     expect(text).toBe(readFileSync(file, "utf8"));

@@ -1,0 +1,65 @@
+/** The operator's page: the cross-reference table from /status, refreshed every 2 s. */
+export const STATUS_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>ha-sidecar</title>
+<style>
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }
+  h1 { font-size: 20px; margin: 0 0 4px; }
+  .meta { color: #555; margin-bottom: 16px; }
+  .meta span { margin-right: 18px; }
+  table { border-collapse: collapse; min-width: 760px; }
+  th, td { text-align: left; padding: 6px 12px; border-bottom: 1px solid #ddd; }
+  th { background: #f3f3f3; }
+  .ok { color: #11772d; font-weight: 600; }
+  .bad { color: #b3261e; font-weight: 600; }
+  .meh { color: #8a6100; }
+  .box { margin-top: 16px; padding: 8px 12px; background: #fff4f2; border: 1px solid #f0c4bd; white-space: pre-wrap; font-family: monospace; }
+</style>
+</head>
+<body>
+<h1>ha-sidecar</h1>
+<div class="meta" id="meta">loading…</div>
+<table>
+  <thead><tr><th>container</th><th>address</th><th>backend / server</th><th>Docker</th><th>Serf</th><th>HAProxy</th></tr></thead>
+  <tbody id="rows"></tbody>
+</table>
+<div id="drift"></div>
+<div id="rejected"></div>
+<script>
+const cls = (v, good) => v === null || v === undefined ? "meh" : good.includes(v) ? "ok" : "bad";
+const cell = (text, c) => { const td = document.createElement("td"); td.textContent = text ?? "—"; if (c) td.className = c; return td; };
+async function refresh() {
+  try {
+    const s = await (await fetch("/status", { cache: "no-store" })).json();
+    const serf = !s.serf.configured ? "not configured" : s.serf.reachable ? "reachable" : "unreachable";
+    document.getElementById("meta").innerHTML = "";
+    for (const [k, v] of [["Docker events", s.eventsConnected ? "connected" : "disconnected"], ["Serf", serf],
+        ["HAProxy", s.haproxyReachable ? "reachable" : "unreachable"],
+        ["last reload", s.lastReload ? s.lastReload.at + " (" + s.lastReload.reason + ")" : "none"]]) {
+      const span = document.createElement("span"); span.textContent = k + ": " + v; document.getElementById("meta").appendChild(span);
+    }
+    const tbody = document.getElementById("rows");
+    tbody.replaceChildren(...s.backends.map((b) => {
+      const tr = document.createElement("tr");
+      tr.append(cell(b.container), cell(b.address), cell(b.backend ? b.backend + " / " + b.server : null),
+        cell(b.docker, cls(b.docker, ["routed"])), cell(b.serf, cls(b.serf, ["alive"])), cell(b.haproxy, cls(b.haproxy, ["UP"])));
+      return tr;
+    }));
+    const drift = s.serf.configured && s.serf.drift && s.serf.drift.length ? s.serf.drift.map((m) => m.name + " " + m.address).join(", ") : "";
+    document.getElementById("drift").textContent = drift ? "Serf members with no container (drift): " + drift : "";
+    const rej = document.getElementById("rejected");
+    rej.className = s.lastRejected ? "box" : "";
+    rej.textContent = s.lastRejected ? "Last rejected config (" + s.lastRejected.at + "):\\n" + s.lastRejected.message : "";
+    document.title = "ha-sidecar: " + s.backends.filter((b) => b.docker === "routed").length + " routed";
+  } catch (err) {
+    document.getElementById("meta").textContent = "status unavailable: " + err;
+  }
+}
+refresh();
+setInterval(refresh, 2000);
+</script>
+</body>
+</html>
+`;
