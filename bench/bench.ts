@@ -220,10 +220,12 @@ async function main(): Promise<void> {
     currentStep = "20 back-to-back config changes";
     for (let i = 0; i < 10; i++) {
       // A labelled container in a backend of its own: each run/rm changes haproxy.cfg without
-      // touching the servers under load. The rm follows as soon as HAProxy lists it.
+      // touching the servers under load. Each step waits for HAProxy to show it, so that none
+      // of the 20 is coalesced with the next.
       await run("docker run -d --name bench-flap --network heig --label heig.lb.enable=true --label heig.lb.backend=flap ha-sidecar/webapp:latest >/dev/null");
       await until("flap listed", async () => (await getOnce(STATS_PORT, "/;csv")).body.includes("flap,bench-flap,"));
       await run("docker rm -f bench-flap >/dev/null");
+      await until("flap gone", async () => !(await getOnce(STATS_PORT, "/;csv")).body.includes("flap,bench-flap,"));
     }
     await until("config settled", configSettled);
     steps.push({ name: "20 back-to-back config changes", reloads: (await reloads()) - before, settleMs: Date.now() - t0 });

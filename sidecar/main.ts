@@ -16,6 +16,8 @@ import { runtimeCommand } from "./apply/runtime-socket";
 import { SerfRpcClient, type SerfSource } from "./serf/serf-rpc";
 
 const READINESS_RECHECK_MS = 200;
+/** A container being stopped leaves rotation this soon after its kill event (not after the quiet time). */
+const DRAIN_DELAY_MS = 30;
 
 const USAGE = `usage: sidecar [run]   watch Docker and keep haproxy.cfg in step (default)
        sidecar render  print the haproxy.cfg the current Docker state gives, write nothing
@@ -130,10 +132,12 @@ function run(config: Config, log: Logger): void {
       metrics.eventStreamUp.set(0);
       log.warn({ err: s.err.message }, "docker event stream lost, reconnecting");
     } else {
-      reconciler.observe(s.event);
+      const drain = reconciler.observe(s.event);
       metrics.observeEvent(s.event.action);
       log.debug({ containerId: s.event.containerId.slice(0, 12), action: s.event.action }, "docker event");
-      poke(s.event.action.split(":")[0]!);
+      pendingReasons.add(s.event.action.split(":")[0]!);
+      if (drain) trigger.pokeUrgent(DRAIN_DELAY_MS);
+      else trigger.poke();
     }
   }, abort.signal);
 

@@ -45,14 +45,22 @@ export function mapContainerSummary(c: DockerContainerSummary, network: string):
 }
 
 /**
+ * Container actions that can change routing. Others (exec_* from `docker exec` and every
+ * HEALTHCHECK run, attach, resize, top, copy…) would only cost a pass.
+ */
+const ROUTING_ACTIONS = new Set(["create", "start", "restart", "stop", "die", "kill", "pause", "unpause", "destroy", "rename", "update", "oom"]);
+
+/**
  * A Docker event → a container event, or null when it does not concern us (other networks,
- * other types). Network events name the container in their attributes.
+ * other types, actions that cannot change routing). Network events name the container in
+ * their attributes.
  */
 export function mapDockerEvent(m: DockerEventMessage, network: string): ContainerEvent | null {
   const action = m.Action ?? "";
   const attrs = m.Actor?.Attributes ?? {};
   if (m.Type === "container") {
     if (!m.Actor?.ID) return null;
+    if (!ROUTING_ACTIONS.has(action) && !action.startsWith("health_status")) return null;
     const signal = attrs["signal"];
     const base = { containerId: m.Actor.ID, action, attributes: { ...attrs } };
     return signal !== undefined ? { ...base, signal } : base;

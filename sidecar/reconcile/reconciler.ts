@@ -79,12 +79,15 @@ export class Reconciler {
   ) {}
 
   /** Records what an event says about a container shutting down (before the listing shows it). */
-  observe(event: ContainerEvent, nowMs = Date.now()): void {
+  /** Returns true when the event starts a drain (routing to that container must stop now). */
+  observe(event: ContainerEvent, nowMs = Date.now()): boolean {
     const before = this.draining;
     this.draining = foldDrainEvent(this.draining, event);
+    const drainStarted = [...this.draining].some((id) => !before.has(id));
     // A container leaving must not wait behind newcomers that are still starting up.
     if (this.draining !== before) this.cutReadinessWait?.();
     this.pendingStarts = foldPendingStart(this.pendingStarts, event, nowMs, this.opts.labelPrefix);
+    return drainStarted;
   }
 
   /** True while labelled containers were created and not started yet: a burst is under way. */

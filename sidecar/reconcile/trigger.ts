@@ -20,6 +20,7 @@ export class CoalescingTrigger {
   private quiet!: () => Promise<void>;
   private abort!: AbortController;
   private maxTimer: ReturnType<typeof setTimeout> | null = null;
+  private urgentTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
 
   constructor(run: () => Promise<void>, private readonly opts: TriggerOptions) {
@@ -34,10 +35,22 @@ export class CoalescingTrigger {
     this.quiet().catch(() => undefined); // rejected only when a max-wait fire cancelled it
   }
 
+  /**
+   * Asks for a run within `delayMs`, whatever the quiet time: for a container that is going away,
+   * routing must stop now. The short delay still gathers the kills of one scale-down.
+   */
+  pokeUrgent(delayMs: number): void {
+    if (this.stopped) return;
+    this.poke();
+    this.urgentTimer ??= setTimeout(() => void this.fire(), delayMs);
+  }
+
   /** Runs now (after any run in flight), cancelling the pending quiet timer. */
   fire(): Promise<void> {
     if (this.maxTimer !== null) clearTimeout(this.maxTimer);
     this.maxTimer = null;
+    if (this.urgentTimer !== null) clearTimeout(this.urgentTimer);
+    this.urgentTimer = null;
     this.abort.abort();
     this.arm();
     return this.stopped ? Promise.resolve() : this.serial();
@@ -47,6 +60,8 @@ export class CoalescingTrigger {
     this.stopped = true;
     if (this.maxTimer !== null) clearTimeout(this.maxTimer);
     this.maxTimer = null;
+    if (this.urgentTimer !== null) clearTimeout(this.urgentTimer);
+    this.urgentTimer = null;
     this.abort.abort();
   }
 

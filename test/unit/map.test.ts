@@ -53,3 +53,14 @@ describe("mapDockerEvent", () => {
     expect(mapDockerEvent({ Type: "image", Action: "pull", Actor: { ID: "x" } }, "heig")).toBeNull();
   });
 });
+
+describe("mapDockerEvent filtering", () => {
+  it.each(["exec_create: test -f /tmp/ready", "exec_start: sh", "exec_die", "attach", "resize", "top", "archive-path"])(
+    "ignores %j, which cannot change routing", (Action) => {
+      expect(mapDockerEvent({ Type: "container", Action, Actor: { ID: "c1", Attributes: {} } }, "heig")).toBeNull();
+    });
+
+  it.each(["start", "die", "health_status: healthy", "pause", "destroy"])("keeps %j", (Action) => {
+    expect(mapDockerEvent({ Type: "container", Action, Actor: { ID: "c1", Attributes: {} } }, "heig")).toMatchObject({ action: Action });
+  });
+});

@@ -90,3 +90,21 @@ describe("CoalescingTrigger with a hold", () => {
     t.stop();
   });
 });
+
+describe("CoalescingTrigger urgent pokes", () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it("runs within the urgent delay, ignoring the quiet time and any hold, once for a group", async () => {
+    const run = jest.fn(async () => undefined);
+    const t = new CoalescingTrigger(run, { quietMs: 200, maxWaitMs: 4000, hold: () => true });
+    t.pokeUrgent(30);
+    await jest.advanceTimersByTimeAsync(10);
+    t.pokeUrgent(30);
+    await jest.advanceTimersByTimeAsync(20);
+    expect(run).toHaveBeenCalledTimes(1);
+    await jest.advanceTimersByTimeAsync(5000);
+    expect(run).toHaveBeenCalledTimes(1);
+    t.stop();
+  });
+});
