@@ -49,7 +49,7 @@ export const SETTINGS = {
   LB_RUNTIME_SOCKET: { def: "/var/lib/ha-sidecar/run/admin.sock", doc: "HAProxy runtime socket on the shared volume" },
   LB_SERVER_STATE_FILE: { def: "/var/lib/ha-sidecar/server-state", doc: "where server state is saved before each reload" },
   LB_MASTER_SOCKET: { def: "/var/lib/ha-sidecar/run/master.sock", doc: "HAProxy master CLI socket, used by `sidecar cli --master`" },
-  LB_QUIET_MS: { def: "200", doc: "coalescing: reconcile once events have been quiet this long" },
+  LB_QUIET_MS: { def: "100", doc: "coalescing: reconcile once events have been quiet this long" },
   LB_MAX_WAIT_MS: { def: "4000", doc: "coalescing: reconcile at the latest this long after the first event of a burst" },
   LB_RESYNC_MS: { def: "30000", doc: "full resync period, whatever the events say" },
   LB_RELOAD_CONFIRM_MS: { def: "2000", doc: "how long to wait for HAProxy to report the new config before signalling again" },

@@ -132,12 +132,18 @@ function run(config: Config, log: Logger): void {
       metrics.eventStreamUp.set(0);
       log.warn({ err: s.err.message }, "docker event stream lost, reconnecting");
     } else {
-      const drain = reconciler.observe(s.event);
+      const leaving = reconciler.observe(s.event);
       metrics.observeEvent(s.event.action);
       log.debug({ containerId: s.event.containerId.slice(0, 12), action: s.event.action }, "docker event");
       pendingReasons.add(s.event.action.split(":")[0]!);
-      if (drain) trigger.pokeUrgent(DRAIN_DELAY_MS);
-      else trigger.poke();
+      if (leaving.length === 0) {
+        trigger.poke();
+      } else {
+        // Fast path: stop new requests to it in every worker right away through the runtime
+        // API; the pass that follows takes it out of haproxy.cfg.
+        haproxy.drainServers(leaving).catch((err: Error) => log.debug({ err: err.message }, "early drain failed"));
+        trigger.pokeUrgent(DRAIN_DELAY_MS);
+      }
     }
   }, abort.signal);
 

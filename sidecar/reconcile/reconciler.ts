@@ -6,7 +6,7 @@ import type { ReadinessProbe } from "../docker/readiness";
 import { decideLiveness } from "../model/liveness";
 import type { SerfSource } from "../serf/serf-rpc";
 import { foldDrainEvent, foldPendingStart, hasPendingStarts, pruneDraining, type ContainerEvent, type PendingStarts } from "../model/drain";
-import type { Backend, ContainerSnapshot, DesiredState, Exclusion, SerfLiveness, SerfMember } from "../model/types";
+import type { Backend, ContainerSnapshot, DesiredState, Exclusion, SerfLiveness, SerfMember, ServerRef } from "../model/types";
 import { compileTemplate, renderConfig, sha256Hex, TemplateError, type RenderPaths, type Rendered, type TemplateFn } from "../render/render";
 import { DESCRIPTION_PREFIX } from "../apply/haproxy-control";
 import type { Applier, ApplyOutcome } from "../apply/applier";
@@ -17,7 +17,7 @@ const PENDING_START_TTL_MS = 15_000;
 const READINESS_PATIENCE_MS = 60_000;
 /** Within one pass, how long (and how often) to wait for new containers to listen. */
 const READINESS_WAIT_MS = 1_500;
-const READINESS_POLL_MS = 100;
+const READINESS_POLL_MS = 50;
 
 export interface ReconcilerOptions {
   readonly labelPrefix: string;
@@ -79,11 +79,16 @@ export class Reconciler {
   ) {}
 
   /** Records what an event says about a container shutting down (before the listing shows it). */
-  /** Returns true when the event starts a drain (routing to that container must stop now). */
-  observe(event: ContainerEvent, nowMs = Date.now()): boolean {
+  /**
+   * Records an event. Returns the routed servers of containers that this event starts draining:
+   * routing to them must stop now, not after the next pass.
+   */
+  observe(event: ContainerEvent, nowMs = Date.now()): ServerRef[] {
     const before = this.draining;
     this.draining = foldDrainEvent(this.draining, event);
-    const drainStarted = [...this.draining].some((id) => !before.has(id));
+    const started = new Set([...this.draining].filter((id) => !before.has(id)));
+    const drainStarted = started.size === 0 ? [] : (this.applied?.services ?? []).flatMap((s) =>
+      s.servers.filter((b) => started.has(b.containerId)).map((b) => ({ backend: s.name, server: b.name })));
     // A container leaving must not wait behind newcomers that are still starting up.
     if (this.draining !== before) this.cutReadinessWait?.();
     this.pendingStarts = foldPendingStart(this.pendingStarts, event, nowMs, this.opts.labelPrefix);

@@ -11,7 +11,7 @@ describe("parseConfig", () => {
       runtimeSocket: "/var/lib/ha-sidecar/run/admin.sock",
       serverStateFile: "/var/lib/ha-sidecar/server-state",
       masterSocket: "/var/lib/ha-sidecar/run/master.sock",
-      quietMs: 200,
+      quietMs: 100,
       maxWaitMs: 4000,
       resyncMs: 30000,
       reloadConfirmMs: 2000,

@@ -173,4 +173,15 @@ describe("Reconciler", () => {
     expect(logs.filter((l) => l["msg"] === "serf unreachable, routing on Docker's view alone")).toHaveLength(1);
     expect(reconciler.serfView).toMatchObject({ reachable: false });
   });
+
+  it("names the routed servers that a kill event starts draining, for the runtime fast path", async () => {
+    const { reconciler, setListing } = setup();
+    const a = snap("compose_webapp_1");
+    const b = snap("compose_webapp_2");
+    setListing([a, b]);
+    await reconciler.sync();
+    expect(reconciler.observe({ containerId: b.id, action: "kill", signal: "1" })).toEqual([]);
+    expect(reconciler.observe({ containerId: b.id, action: "kill", signal: "15" })).toEqual([{ backend: "webapp", server: "compose_webapp_2" }]);
+    expect(reconciler.observe({ containerId: b.id, action: "stop" })).toEqual([]);
+  });
 });
