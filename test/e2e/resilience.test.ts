@@ -64,24 +64,17 @@ describe("draining and readiness", () => {
     sh("docker rm -f hs-e2e-hup hs-e2e-after-hup");
   });
 
-  it("takes a paused container out and puts it back on unpause", async () => {
-    runLabelled("hs-e2e-pause");
-    await eventually(async () => expect(await upServers()).toContain("hs-e2e-pause"));
-    sh("docker pause hs-e2e-pause");
-    await eventually(async () => expect(Object.keys(await statsServers())).not.toContain("hs-e2e-pause"));
-    sh("docker unpause hs-e2e-pause");
-    await eventually(async () => expect(await upServers()).toContain("hs-e2e-pause"));
-    sh("docker rm -f hs-e2e-pause");
-  });
-
-  it("follows network disconnect and connect", async () => {
-    runLabelled("hs-e2e-net");
-    await eventually(async () => expect(await upServers()).toContain("hs-e2e-net"));
-    sh("docker network disconnect heig hs-e2e-net");
-    await eventually(async () => expect(Object.keys(await statsServers())).not.toContain("hs-e2e-net"));
-    sh("docker network connect heig hs-e2e-net");
-    await eventually(async () => expect(await upServers()).toContain("hs-e2e-net"));
-    sh("docker rm -f hs-e2e-net");
+  it.each([
+    ["pause", "docker pause hs-e2e-out", "docker unpause hs-e2e-out"],
+    ["network disconnect", "docker network disconnect heig hs-e2e-out", "docker network connect heig hs-e2e-out"],
+  ])("takes a container out on %s and puts it back on the reverse", async (_what, out, back) => {
+    runLabelled("hs-e2e-out");
+    await eventually(async () => expect(await upServers()).toContain("hs-e2e-out"));
+    sh(out);
+    await eventually(async () => expect(Object.keys(await statsServers())).not.toContain("hs-e2e-out"));
+    sh(back);
+    await eventually(async () => expect(await upServers()).toContain("hs-e2e-out"));
+    sh("docker rm -f hs-e2e-out");
   });
 
   it("routes a container with a HEALTHCHECK only once it is healthy", async () => {
