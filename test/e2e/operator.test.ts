@@ -61,6 +61,19 @@ describe("Serf cross-reference", () => {
   });
 });
 
+describe("Serf supervision", () => {
+  it("restarts a webapp's Serf agent that dies, and the member comes back alive", async () => {
+    const [target] = serviceContainers("webapp");
+    const serfPid = (): string => sh(`docker top ${target} -eo pid,comm | awk '$2 == "serf" { print $1 }'`).trim();
+    const before = serfPid();
+    expect(before).toMatch(/^\d+$/);
+    sh(`kill -KILL ${before}`);
+    await eventually(() => expect(serfPid()).toMatch(/^\d+$/), 30_000);
+    expect(serfPid()).not.toBe(before);
+    await eventually(async () => expect(await row(target!)).toMatchObject({ docker: "routed", serf: "alive", haproxy: "UP" }), 60_000);
+  });
+});
+
 describe("the operator's view", () => {
   it("serves /healthz and Prometheus /metrics", async () => {
     const health = await get(STATUS_PORT, "/healthz");
@@ -132,6 +145,23 @@ describe("the operator's view", () => {
     const printed = compose("exec -T sidecar node /app/sidecar.js render");
     for (const n of serviceContainers("webapp")) expect(printed).toContain(`server ${n} `);
     expect(liveConfig()).toBe(before);
+  });
+});
+
+describe("stats page credentials", () => {
+  it("protects the stats page when LB_STATS_USER and LB_STATS_PASSWORD are set", async () => {
+    sh("LB_STATS_USER=ops LB_STATS_PASSWORD=s3cret docker-compose -f compose/docker-compose.yml up -d sidecar");
+    try {
+      await eventually(async () => expect((await get(Number(process.env.STATS_PORT ?? 1936), "/;csv")).status).toBe(401), 60_000);
+      const authed = await new Promise<number>((resolve, reject) => {
+        http.get({ host: "127.0.0.1", port: Number(process.env.STATS_PORT ?? 1936), path: "/;csv", agent: false, auth: "ops:s3cret" },
+          (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on("error", reject);
+      });
+      expect(authed).toBe(200);
+    } finally {
+      sh("docker-compose -f compose/docker-compose.yml up -d sidecar");
+    }
+    await eventually(async () => expect((await get(Number(process.env.STATS_PORT ?? 1936), "/;csv")).status).toBe(200), 60_000);
   });
 });
 
