@@ -116,9 +116,11 @@ function run(config: Config, log: Logger): void {
     }
   }, { quietMs: config.quietMs, maxWaitMs: config.maxWaitMs, hold: () => reconciler.burstUnderway() });
 
-  const poke = (reason: string): void => {
+  /** Asks for a pass; `urgent` (a container is leaving) skips the quiet time. */
+  const poke = (reason: string, urgent = false): void => {
     pendingReasons.add(reason);
-    trigger.poke();
+    if (urgent) trigger.pokeUrgent(DRAIN_DELAY_MS);
+    else trigger.poke();
   };
 
   source.watch((s) => {
@@ -135,15 +137,12 @@ function run(config: Config, log: Logger): void {
       const leaving = reconciler.observe(s.event);
       metrics.observeEvent(s.event.action);
       log.debug({ containerId: s.event.containerId.slice(0, 12), action: s.event.action }, "docker event");
-      pendingReasons.add(s.event.action.split(":")[0]!);
-      if (leaving.length === 0) {
-        trigger.poke();
-      } else {
+      if (leaving.length > 0) {
         // Fast path: stop new requests to it in every worker right away through the runtime
         // API; the pass that follows takes it out of haproxy.cfg.
         haproxy.drainServers(leaving).catch((err: Error) => log.debug({ err: err.message }, "early drain failed"));
-        trigger.pokeUrgent(DRAIN_DELAY_MS);
       }
+      poke(s.event.action.split(":")[0]!, leaving.length > 0);
     }
   }, abort.signal);
 

@@ -1,7 +1,7 @@
 import { promises as fs } from "node:fs";
 import type { Logger } from "pino";
 import type { BackendSource } from "../docker/source";
-import { buildDesiredState, removedServers, type BuildOptions } from "../model/desired-state";
+import { buildDesiredState, removedServers } from "../model/desired-state";
 import type { ReadinessProbe } from "../docker/readiness";
 import { decideLiveness } from "../model/liveness";
 import type { SerfSource } from "../serf/serf-rpc";
@@ -78,7 +78,6 @@ export class Reconciler {
     private readonly opts: ReconcilerOptions,
   ) {}
 
-  /** Records what an event says about a container shutting down (before the listing shows it). */
   /**
    * Records an event. Returns the routed servers of containers that this event starts draining:
    * routing to them must stop now, not after the next pass.
@@ -163,23 +162,37 @@ export class Reconciler {
     return this.finish({ ok: true, at, outcome, state, excluded, awaitingReadiness });
   }
 
+  /**
+   * The listing, minus what the gates take out: Docker's own view first (labels, state,
+   * network, health, draining), then the readiness probe and Serf, which can only remove.
+   */
   private async desired(): Promise<ReturnType<typeof buildDesiredState> & { awaitingReadiness: number }> {
     const snapshots = await this.source.list();
     const running = new Set(snapshots.filter((s) => s.running).map((s) => s.id));
     this.draining = pruneDraining(this.draining, running);
     for (const id of this.ready) if (!running.has(id)) this.ready.delete(id);
     for (const id of this.firstUnreadyAt.keys()) if (!running.has(id)) this.firstUnreadyAt.delete(id);
-    const opts = { labelPrefix: this.opts.labelPrefix, defaultService: this.opts.defaultBackend, draining: this.draining };
-    const candidates = buildDesiredState(snapshots, opts);
+    const opts = { labelPrefix: this.opts.labelPrefix, defaultService: this.opts.defaultBackend };
+    const candidates = buildDesiredState(snapshots, { ...opts, draining: this.draining }).state.services.flatMap((s) => s.servers);
 
-    // Readiness: containers with a HEALTHCHECK are gated by Docker's health; the others by a
-    // connect to their port, once, until they answer.
+    const { notListening, awaitingReadiness } = await this.readinessGate(snapshots, candidates);
+    const serfOut = await this.serfGate(snapshots, candidates.filter((b) => !notListening.has(b.containerId)));
+    // this.draining is read again: a drain event may have come in while we waited.
+    return { ...buildDesiredState(snapshots, { ...opts, draining: this.draining, notListening, serfOut }), awaitingReadiness };
+  }
+
+  /**
+   * Containers with a HEALTHCHECK are gated by Docker's health; the others by a connect to their
+   * port, once, until they answer. Newcomers of a burst become ready within a moment of each
+   * other: waiting a little here gives one reload for all of them instead of one per straggler.
+   */
+  private async readinessGate(
+    snapshots: readonly ContainerSnapshot[],
+    candidates: readonly Backend[],
+  ): Promise<{ notListening: ReadonlySet<string>; awaitingReadiness: number }> {
     const health = new Map(snapshots.map((s) => [s.id, s.health]));
-    const toProbe = candidates.state.services.flatMap((s) => s.servers)
-      .filter((b) => health.get(b.containerId) === "none" && !this.ready.has(b.containerId));
-    if (toProbe.length === 0) return { ...(await this.crossCheckSerf(snapshots, opts, new Set(), candidates)), awaitingReadiness: 0 };
-    // Newcomers of a burst become ready within a moment of each other: waiting a little here
-    // gives one reload for all of them instead of one per straggler.
+    const toProbe = candidates.filter((b) => health.get(b.containerId) === "none" && !this.ready.has(b.containerId));
+    if (toProbe.length === 0) return { notListening: new Set(), awaitingReadiness: 0 };
     const notListening = await this.waitUntilListening(toProbe);
     const now = Date.now();
     let awaitingReadiness = 0;
@@ -188,20 +201,16 @@ export class Reconciler {
       this.firstUnreadyAt.set(id, since);
       if (now - since < READINESS_PATIENCE_MS) awaitingReadiness++;
     }
-    // Built again: a drain event may have come in while we waited.
-    const built = buildDesiredState(snapshots, { ...opts, draining: this.draining, notListening });
-    return { ...(await this.crossCheckSerf(snapshots, opts, notListening, built)), awaitingReadiness };
+    return { notListening, awaitingReadiness };
   }
 
   /** Serf can take a container out of rotation (failed, or no member past the grace time), never add one. */
-  private async crossCheckSerf(
+  private async serfGate(
     snapshots: readonly ContainerSnapshot[],
-    opts: BuildOptions,
-    notListening: ReadonlySet<string>,
-    built: ReturnType<typeof buildDesiredState>,
-  ): Promise<ReturnType<typeof buildDesiredState>> {
+    backends: readonly Backend[],
+  ): Promise<ReadonlyMap<string, "serf-failed" | "serf-missing">> {
     const serf = this.opts.serf;
-    if (!serf) return built;
+    if (!serf) return new Map();
     let members: SerfMember[] | null;
     try {
       members = await serf.source.members();
@@ -215,7 +224,7 @@ export class Reconciler {
       members = null;
     }
     const decision = decideLiveness({
-      backends: built.state.services.flatMap((s) => s.servers),
+      backends,
       containerAddresses: new Set(snapshots.map((s) => s.ip).filter((ip): ip is string => ip !== null)),
       members,
       missingSince: this.missingSince,
@@ -224,9 +233,7 @@ export class Reconciler {
     });
     this.missingSince = decision.missingSince;
     this.serfView = { reachable: members !== null, liveness: Object.fromEntries(decision.liveness), drift: decision.drift };
-    if (decision.out.size === 0) return built;
-    const serfOut = new Map([...decision.out].map((id) => [id, decision.liveness.get(id) === "failed" ? "serf-failed" as const : "serf-missing" as const]));
-    return buildDesiredState(snapshots, { ...opts, draining: this.draining, notListening, serfOut });
+    return new Map([...decision.out].map((id) => [id, decision.liveness.get(id) === "failed" ? "serf-failed" as const : "serf-missing" as const]));
   }
 
   /** Probes until every backend listens, the wait is over, or a drain event cuts it short. */

@@ -1,12 +1,18 @@
-import { CoalescingTrigger } from "../../sidecar/reconcile/trigger";
+import { CoalescingTrigger, type TriggerOptions } from "../../sidecar/reconcile/trigger";
+
+beforeEach(() => jest.useFakeTimers());
+afterEach(() => jest.useRealTimers());
+
+/** A trigger around a recording run that does nothing. */
+function trigger(opts: TriggerOptions): { run: jest.Mock<Promise<undefined>, []>; t: CoalescingTrigger } {
+  const run = jest.fn(async () => undefined);
+  return { run, t: new CoalescingTrigger(run, opts) };
+}
 
 describe("CoalescingTrigger", () => {
-  beforeEach(() => jest.useFakeTimers());
-  afterEach(() => jest.useRealTimers());
 
   it("turns a burst into one run after the quiet time", async () => {
-    const run = jest.fn(async () => undefined);
-    const t = new CoalescingTrigger(run, { quietMs: 100, maxWaitMs: 1000 });
+    const { run, t } = trigger({ quietMs: 100, maxWaitMs: 1000 });
     for (let i = 0; i < 10; i++) {
       t.poke();
       await jest.advanceTimersByTimeAsync(50);
@@ -18,8 +24,7 @@ describe("CoalescingTrigger", () => {
   });
 
   it("runs at the maximum wait when the burst never goes quiet", async () => {
-    const run = jest.fn(async () => undefined);
-    const t = new CoalescingTrigger(run, { quietMs: 100, maxWaitMs: 300 });
+    const { run, t } = trigger({ quietMs: 100, maxWaitMs: 300 });
     for (let i = 0; i < 12; i++) {
       t.poke();
       await jest.advanceTimersByTimeAsync(50);
@@ -58,8 +63,7 @@ describe("CoalescingTrigger", () => {
   });
 
   it("does nothing after stop", async () => {
-    const run = jest.fn(async () => undefined);
-    const t = new CoalescingTrigger(run, { quietMs: 10, maxWaitMs: 100 });
+    const { run, t } = trigger({ quietMs: 10, maxWaitMs: 100 });
     t.poke();
     t.stop();
     t.poke();
@@ -69,13 +73,10 @@ describe("CoalescingTrigger", () => {
 });
 
 describe("CoalescingTrigger with a hold", () => {
-  beforeEach(() => jest.useFakeTimers());
-  afterEach(() => jest.useRealTimers());
 
   it("fires only at the maximum wait while held, and at quiet once the hold ends", async () => {
     let held = true;
-    const run = jest.fn(async () => undefined);
-    const t = new CoalescingTrigger(run, { quietMs: 100, maxWaitMs: 1000, hold: () => held });
+    const { run, t } = trigger({ quietMs: 100, maxWaitMs: 1000, hold: () => held });
     t.poke();
     await jest.advanceTimersByTimeAsync(500);
     expect(run).not.toHaveBeenCalled();
@@ -92,12 +93,9 @@ describe("CoalescingTrigger with a hold", () => {
 });
 
 describe("CoalescingTrigger urgent pokes", () => {
-  beforeEach(() => jest.useFakeTimers());
-  afterEach(() => jest.useRealTimers());
 
   it("runs within the urgent delay, ignoring the quiet time and any hold, once for a group", async () => {
-    const run = jest.fn(async () => undefined);
-    const t = new CoalescingTrigger(run, { quietMs: 200, maxWaitMs: 4000, hold: () => true });
+    const { run, t } = trigger({ quietMs: 200, maxWaitMs: 4000, hold: () => true });
     t.pokeUrgent(30);
     await jest.advanceTimersByTimeAsync(10);
     t.pokeUrgent(30);
