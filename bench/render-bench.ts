@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { buildDesiredState } from "../sidecar/model/desired-state";
-import type { ContainerSnapshot } from "../sidecar/model/types";
+import type { BackendSnapshot } from "../sidecar/model/types";
 import { compileTemplate, renderConfig } from "../sidecar/render/render";
 
 const templatePath = process.argv[2] ?? "/app/templates/haproxy.cfg.hbs";
@@ -13,15 +13,18 @@ const source = readFileSync(templatePath, "utf8");
 const template = compileTemplate(source);
 const paths = { runtimeSocket: "/tmp/bench.sock", serverStateFile: "/tmp/bench-state" };
 
-function snapshots(n: number): ContainerSnapshot[] {
+function snapshots(n: number): BackendSnapshot[] {
   return Array.from({ length: n }, (_, i) => ({
     id: i.toString(16).padStart(64, "0"),
     name: `compose_webapp_${i + 1}`,
+    group: "webapp",
     running: true,
     paused: false,
     health: "none" as const,
-    ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
-    labels: { "heig.lb.enable": "true", "com.docker.compose.service": "webapp" },
+    address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+    leaving: false,
+    oneOff: false,
+    labels: { "heig.lb.enable": "true" },
   }));
 }
 
@@ -34,7 +37,11 @@ const results = [10, 100, 1000, 5000].map((n) => {
   let text = "";
   for (let i = 0; i < 21; i++) {
     const t0 = process.hrtime.bigint();
-    const state = buildDesiredState(snaps, { labelPrefix: "heig.lb", defaultService: "webapp", draining: new Set() }).state;
+    const state = buildDesiredState(snaps, {
+      labelPrefix: "heig.lb",
+      defaultService: "webapp",
+      draining: new Set(),
+    }).state;
     text = renderConfig(template, source, state, paths).text;
     renders.push(ms(t0));
   }
@@ -46,6 +53,12 @@ const results = [10, 100, 1000, 5000].map((n) => {
     execFileSync("haproxy", ["-c", "-q", "-f", file], { stdio: "ignore" });
     validates.push(ms(t0));
   }
-  return { backends: n, bytes: text.length, renderMsMedian: median(renders), renderMsMax: Math.max(...renders.slice(1)), validateMsMedian: median(validates) };
+  return {
+    backends: n,
+    bytes: text.length,
+    renderMsMedian: median(renders),
+    renderMsMax: Math.max(...renders.slice(1)),
+    validateMsMedian: median(validates),
+  };
 });
 process.stdout.write(`${JSON.stringify(results)}\n`);

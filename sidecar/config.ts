@@ -1,4 +1,7 @@
 import { BACKEND_NAME_RE } from "./model/labels";
+import { SETTINGS } from "./settings";
+
+export { SETTINGS };
 
 /** Validated sidecar settings. Nothing else in the sidecar reads process.env. */
 export interface Config {
@@ -27,6 +30,8 @@ export interface Config {
   /** Serf agent RPC address for the health cross-reference, or null (LB_SERF_RPC=none). */
   readonly serfRpc: { readonly host: string; readonly port: number } | null;
   readonly serfGraceMs: number;
+  /** Serf tag `key=value` of members meant to be backends (the others are never drift). */
+  readonly serfMemberTag: { readonly key: string; readonly value: string };
   /** `user:password` protecting the HAProxy stats page, or null. */
   readonly statsAuth: string | null;
 }
@@ -38,32 +43,6 @@ export class ConfigError extends Error {
     super(`invalid settings:\n  - ${problems.join("\n  - ")}`);
   }
 }
-
-/** One documented setting: its env name, default and meaning (used by the README table too). */
-export const SETTINGS = {
-  LB_NETWORK: { def: "heig", doc: "Docker network whose containers are backends; their IP on it is used" },
-  LB_LABEL_PREFIX: { def: "heig.lb", doc: "prefix of the labels read (`<prefix>.enable`, `.port`, `.backend`, `.weight`)" },
-  LB_DEFAULT_BACKEND: { def: "webapp", doc: "HAProxy backend for containers with no `backend` label and no compose service" },
-  LB_TEMPLATE: { def: "/app/templates/haproxy.cfg.hbs", doc: "Handlebars template of haproxy.cfg" },
-  LB_OUTPUT: { def: "/var/lib/ha-sidecar/haproxy.cfg", doc: "config file HAProxy reads (on the shared volume)" },
-  LB_RUNTIME_SOCKET: { def: "/var/lib/ha-sidecar/run/admin.sock", doc: "HAProxy runtime socket on the shared volume" },
-  LB_SERVER_STATE_FILE: { def: "/var/lib/ha-sidecar/server-state", doc: "where server state is saved before each reload" },
-  LB_MASTER_SOCKET: { def: "/var/lib/ha-sidecar/run/master.sock", doc: "HAProxy master CLI socket, used by `sidecar cli --master`" },
-  LB_QUIET_MS: { def: "100", doc: "coalescing: reconcile once events have been quiet this long" },
-  LB_MAX_WAIT_MS: { def: "4000", doc: "coalescing: reconcile at the latest this long after the first event of a burst" },
-  LB_RESYNC_MS: { def: "30000", doc: "full resync period, whatever the events say" },
-  LB_RELOAD_CONFIRM_MS: { def: "2000", doc: "how long to wait for HAProxy to report the new config before signalling again" },
-  LB_HAPROXY_SELECTOR: { def: "heig.lb.role=haproxy", doc: "label `key=value` of the HAProxy container to send SIGUSR2 to" },
-  LB_HAPROXY_BIN: { def: "haproxy", doc: "haproxy binary used for `haproxy -c` validation" },
-  DOCKER_SOCKET: { def: "/var/run/docker.sock", doc: "Docker Engine API socket" },
-  LB_LOG_LEVEL: { def: "info", doc: "pino level: fatal, error, warn, info, debug, trace" },
-  LB_STATUS_PORT: { def: "8080", doc: "port of the status server (/healthz, /status)" },
-  LB_SERF_RPC: { def: "serf:7373", doc: "Serf agent RPC `host:port` for the health cross-reference; `none` to use Docker alone" },
-  LB_SERF_GRACE_MS: { def: "15000", doc: "a routed container with no live Serf member for this long leaves rotation (a `failed` one leaves at once)" },
-  LB_STATS_USER: { def: "", doc: "user for the HAProxy stats page (with LB_STATS_PASSWORD); empty: no authentication" },
-  LB_STATS_PASSWORD: { def: "", doc: "password for the HAProxy stats page" },
-  LB_READINESS: { def: "tcp", doc: "`tcp`: route a container without HEALTHCHECK once its port accepts a connection from the sidecar; `none`: at once" },
-} as const;
 
 type SettingName = keyof typeof SETTINGS;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
@@ -107,7 +86,8 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   const masterSocket = path("LB_MASTER_SOCKET");
   const quietMs = int("LB_QUIET_MS", 0, 60_000);
   const maxWaitMs = int("LB_MAX_WAIT_MS", 1, 600_000);
-  if (maxWaitMs < quietMs) problems.push(`LB_MAX_WAIT_MS (${maxWaitMs}) must not be less than LB_QUIET_MS (${quietMs})`);
+  if (maxWaitMs < quietMs)
+    problems.push(`LB_MAX_WAIT_MS (${maxWaitMs}) must not be less than LB_QUIET_MS (${quietMs})`);
   const resyncMs = int("LB_RESYNC_MS", 1_000, 86_400_000);
   const reloadConfirmMs = int("LB_RELOAD_CONFIRM_MS", 100, 60_000);
   const selector = match("LB_HAPROXY_SELECTOR", SELECTOR_RE, "must be a label selector key=value");
@@ -122,26 +102,44 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   const readiness = match("LB_READINESS", /^(tcp|none)$/, "must be tcp or none");
   const serfRaw = match("LB_SERF_RPC", /^(none|[A-Za-z0-9][A-Za-z0-9_.-]*:[0-9]{1,5})$/, "must be host:port or none");
   const serfPort = Number(serfRaw.split(":")[1]);
-  if (serfRaw !== "none" && (serfPort < 1 || serfPort > 65535)) problems.push(`LB_SERF_RPC=${JSON.stringify(serfRaw)}: port must be 1-65535`);
+  if (serfRaw !== "none" && (serfPort < 1 || serfPort > 65535))
+    problems.push(`LB_SERF_RPC=${JSON.stringify(serfRaw)}: port must be 1-65535`);
   const serfGraceMs = int("LB_SERF_GRACE_MS", 0, 3_600_000);
+  const memberTag = SELECTOR_RE.exec(match("LB_SERF_MEMBER_TAG", SELECTOR_RE, "must be a tag key=value"));
   const statsUser = raw("LB_STATS_USER");
   const statsPassword = raw("LB_STATS_PASSWORD");
-  if ((statsUser === "") !== (statsPassword === "")) problems.push("LB_STATS_USER and LB_STATS_PASSWORD: set both or neither");
-  if (statsUser !== "" && !/^[A-Za-z0-9._-]{1,64}$/.test(statsUser)) problems.push("LB_STATS_USER: 1-64 letters, digits, '.', '_' or '-'");
+  if ((statsUser === "") !== (statsPassword === ""))
+    problems.push("LB_STATS_USER and LB_STATS_PASSWORD: set both or neither");
+  if (statsUser !== "" && !/^[A-Za-z0-9._-]{1,64}$/.test(statsUser))
+    problems.push("LB_STATS_USER: 1-64 letters, digits, '.', '_' or '-'");
   // Printed into haproxy.cfg: no whitespace, quotes, '#' or '\\' that could end the directive.
-  if (statsPassword !== "" && !/^[\x21-\x7e]{1,128}$/.test(statsPassword) || /["'#\\]/.test(statsPassword)) {
+  if ((statsPassword !== "" && !/^[\x21-\x7e]{1,128}$/.test(statsPassword)) || /["'#\\]/.test(statsPassword)) {
     problems.push("LB_STATS_PASSWORD: 1-128 printable ASCII characters, no spaces, quotes, '#' or backslash");
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
-    network, labelPrefix, defaultBackend, templatePath, outputPath, runtimeSocket, serverStateFile, masterSocket,
-    quietMs, maxWaitMs, resyncMs, reloadConfirmMs,
+    network,
+    labelPrefix,
+    defaultBackend,
+    templatePath,
+    outputPath,
+    runtimeSocket,
+    serverStateFile,
+    masterSocket,
+    quietMs,
+    maxWaitMs,
+    resyncMs,
+    reloadConfirmMs,
     haproxySelector: Object.freeze({ key: sel![1]!, value: sel![2]! }),
-    haproxyBin, dockerSocket, logLevel: level as Config["logLevel"], statusPort,
+    haproxyBin,
+    dockerSocket,
+    logLevel: level as Config["logLevel"],
+    statusPort,
     readiness: readiness as Config["readiness"],
     serfRpc: serfRaw === "none" ? null : Object.freeze({ host: serfRaw.split(":")[0]!, port: serfPort }),
     serfGraceMs,
+    serfMemberTag: Object.freeze({ key: memberTag?.[1] ?? "role", value: memberTag?.[2] ?? "webapp" }),
     statsAuth: statsUser === "" ? null : `${statsUser}:${statsPassword}`,
   });
 }

@@ -31,10 +31,11 @@ const IP = process.env.BACKEND_IP || ownIp();
 if (!process.env.TAG) {
   // PTR of our address from Docker's embedded DNS: "<container name>.<network>".
   const arpa = `${IP.split(".").reverse().join(".")}.in-addr.arpa`;
-  const lookUp = (triesLeft) => dns.resolvePtr(arpa, (err, names) => {
-    if (!err && names && names[0]) TAG = names[0].split(".")[0];
-    else if (triesLeft > 0) setTimeout(() => lookUp(triesLeft - 1), 500).unref();
-  });
+  const lookUp = (triesLeft) =>
+    dns.resolvePtr(arpa, (err, names) => {
+      if (!err && names && names[0]) TAG = names[0].split(".")[0];
+      else if (triesLeft > 0) setTimeout(() => lookUp(triesLeft - 1), 500).unref();
+    });
   lookUp(10);
 }
 
@@ -89,12 +90,19 @@ const server = http.createServer((req, res) => {
   }
   if (req.method === "POST" && path === "/delay") {
     let raw = "";
-    req.on("data", (c) => { raw += c; if (raw.length > 10000) req.destroy(); });
+    req.on("data", (c) => {
+      raw += c;
+      if (raw.length > 10000) req.destroy();
+    });
     req.on("end", () => {
       let delay;
-      try { delay = JSON.parse(raw || "{}").delay; } catch { delay = undefined; }
+      try {
+        delay = JSON.parse(raw || "{}").delay;
+      } catch {
+        delay = undefined;
+      }
       if (!Number.isInteger(delay) || delay < 0 || delay > 600000) {
-        return send(res, 400, { error: "body must be JSON {\"delay\": <ms from 0 to 600000>}" });
+        return send(res, 400, { error: 'body must be JSON {"delay": <ms from 0 to 600000>}' });
       }
       delayMs = delay;
       return send(res, 200, { message: `New timeout of ${delay}ms configured.`, delay });
@@ -105,7 +113,9 @@ const server = http.createServer((req, res) => {
 });
 
 server.keepAliveTimeout = 65000; // longer than HAProxy's, so HAProxy closes idle connections first
-server.listen(PORT, () => console.log(JSON.stringify({ msg: "webapp listening", port: PORT, ip: IP, network: NETWORK })));
+server.listen(PORT, () =>
+  console.log(JSON.stringify({ msg: "webapp listening", port: PORT, ip: IP, network: NETWORK })),
+);
 
 // On SIGTERM keep serving a moment: the sidecar takes us out of rotation on Docker's kill
 // event, and requests already routed here must still be answered. Then stop accepting, finish

@@ -1,9 +1,11 @@
 import type { Logger } from "pino";
+import type { Reloader } from "../haproxy/reloader";
+import type { RuntimeClient } from "../haproxy/runtime-client";
+import { toError } from "../lib/errors";
 import type { ServerRef } from "../model/types";
 import type { Rendered } from "../render/render";
 import { sha256Hex } from "../render/render";
 import type { ConfigStore } from "./config-file";
-import type { HaproxyControl } from "./haproxy-control";
 import type { Validator } from "./haproxy-check";
 
 /** What one apply did. */
@@ -20,6 +22,17 @@ export type ApplyOutcome =
 /** Raised for what is worth retrying (I/O, Docker, an unconfirmed reload). */
 export class ApplyError extends Error {
   override readonly name = "ApplyError";
+}
+
+/** What the applier works with: the files on the shared volume and the running HAProxy. */
+export interface ApplierPorts {
+  /** The live haproxy.cfg. */
+  readonly config: ConfigStore;
+  /** The server-state file the next worker loads (`server-state-file`). */
+  readonly serverState: ConfigStore;
+  readonly validator: Validator;
+  readonly reloader: Reloader;
+  readonly runtime: RuntimeClient;
 }
 
 export interface ApplierOptions {
@@ -44,9 +57,7 @@ export class Applier {
   private rejected: { sha: string; message: string } | null = null;
 
   constructor(
-    private readonly store: ConfigStore,
-    private readonly validator: Validator,
-    private readonly haproxy: HaproxyControl,
+    private readonly ports: ApplierPorts,
     private readonly log: Logger,
     private readonly opts: ApplierOptions,
   ) {}
@@ -61,34 +72,34 @@ export class Applier {
     }
     if (this.liveSha === undefined) {
       // Seeded from disk so that a restarted sidecar does not rewrite or reload for nothing.
-      const current = await this.store.read();
+      const current = await this.ports.config.read();
       this.liveSha = current === null ? null : sha256Hex(current);
     }
 
     let written = false;
     if (this.liveSha !== rendered.sha256) {
-      const staged = await this.store.stage(rendered.text);
+      const staged = await this.ports.config.stage(rendered.text);
       let verdict;
       try {
-        verdict = await this.validator.validate(staged);
+        verdict = await this.ports.validator.validate(staged);
       } catch (err) {
-        await this.store.discard(staged);
-        throw new ApplyError(`could not run the config check: ${(err as Error).message}`);
+        await this.ports.config.discard(staged);
+        throw new ApplyError(`could not run the config check: ${toError(err).message}`, { cause: err });
       }
       if (!verdict.ok) {
-        await this.store.discard(staged);
+        await this.ports.config.discard(staged);
         this.rejected = { sha: rendered.sha256, message: verdict.message };
         return { kind: "rejected", message: verdict.message, repeated: false };
       }
       if (leaving.length > 0) await this.drain(leaving);
       await this.saveServerState();
-      await this.store.commit(staged);
+      await this.ports.config.commit(staged);
       this.liveSha = rendered.sha256;
       written = true;
     }
     this.rejected = null;
 
-    if ((await this.haproxy.runningConfigId()) === rendered.configId) {
+    if ((await this.ports.runtime.runningConfigId()) === rendered.configId) {
       return written ? { kind: "reloaded", written, signals: 0 } : { kind: "unchanged" };
     }
     return this.reloadUntilConfirmed(rendered.configId, written);
@@ -100,16 +111,16 @@ export class Applier {
     const pollMs = this.opts.pollMs ?? 50;
     const maxSignals = this.opts.maxSignals ?? 3;
     for (let signals = 1; signals <= maxSignals; signals++) {
-      const sent = await this.haproxy.signalReload().catch((err: Error) => {
-        throw new ApplyError(`could not signal haproxy: ${err.message}`);
+      const sent = await this.ports.reloader.reload().catch((err: unknown) => {
+        throw new ApplyError(`could not signal haproxy: ${toError(err).message}`, { cause: err });
       });
-      if (sent === "no-container") return { kind: "no-haproxy", written };
+      if (sent === "no-target") return { kind: "no-haproxy", written };
       // HAProxy ignores a SIGUSR2 that arrives too soon after the previous reload: wait for
       // the worker to report the new id, and signal again if it does not.
       const deadline = now() + this.opts.reloadConfirmMs;
       while (now() < deadline) {
         await sleep(pollMs);
-        if ((await this.haproxy.runningConfigId()) === configId) return { kind: "reloaded", written, signals };
+        if ((await this.ports.runtime.runningConfigId()) === configId) return { kind: "reloaded", written, signals };
       }
       this.log.warn({ configId, signals }, "haproxy has not loaded the new config yet, signalling again");
     }
@@ -118,19 +129,21 @@ export class Applier {
 
   private async drain(leaving: readonly ServerRef[]): Promise<void> {
     try {
-      await this.haproxy.drainServers(leaving);
+      await this.ports.runtime.drainServers(leaving);
     } catch (err) {
-      // HAProxy not reachable: the reload still takes the servers out of the new worker.
-      this.log.debug({ err, servers: leaving.length }, "servers not drained before reload");
+      // HAProxy not reachable: the reload still takes the servers out of the new worker, but
+      // old workers may send them requests until they finish.
+      this.log.warn({ err: toError(err), servers: leaving.length }, "servers not drained before reload");
     }
   }
 
   private async saveServerState(): Promise<void> {
     try {
-      await this.haproxy.saveServerState();
+      const dump = await this.ports.runtime.serverStateDump();
+      await this.ports.serverState.commit(await this.ports.serverState.stage(dump));
     } catch (err) {
-      // Without a saved state the new worker starts its servers fresh: worth a note, not a stop.
-      this.log.debug({ err }, "server state not saved before reload");
+      // Without a saved state the new worker starts its servers fresh: worth a warning, not a stop.
+      this.log.warn({ err: toError(err) }, "server state not saved before reload");
     }
   }
 }

@@ -22,7 +22,10 @@ export async function writeFileAtomic(target: string, text: string, mode = 0o644
 }
 
 export class FileConfigStore implements ConfigStore {
-  constructor(private readonly target: string, private readonly mode = 0o644) {}
+  constructor(
+    private readonly target: string,
+    private readonly mode = 0o644,
+  ) {}
 
   async read(): Promise<string | null> {
     try {

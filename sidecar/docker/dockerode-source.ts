@@ -1,8 +1,10 @@
 import type Docker from "dockerode";
 import type { Logger } from "pino";
-import type { ContainerSnapshot } from "../model/types";
-import { Backoff } from "../reconcile/backoff";
-import type { BackendSource, SourceSignal } from "./source";
+import { Backoff } from "../lib/backoff";
+import { toError } from "../lib/errors";
+import { LineSplitter } from "../lib/json-lines";
+import type { BackendSnapshot } from "../model/types";
+import type { BackendSource, SourceSignal } from "../source/backend-source";
 import { mapContainerSummary, mapDockerEvent, type DockerContainerSummary, type DockerEventMessage } from "./map";
 
 /** Containers on one Docker host, through dockerode. */
@@ -14,12 +16,13 @@ export class DockerodeSource implements BackendSource {
     private readonly log: Logger,
   ) {}
 
-  async list(): Promise<ContainerSnapshot[]> {
+  async list(signal?: AbortSignal): Promise<BackendSnapshot[]> {
     // Filter on the key only: a container with a malformed enable value must still be seen,
     // so that it can be reported instead of silently ignored.
     const items = (await this.docker.listContainers({
       all: false,
       filters: { label: [`${this.labelPrefix}.enable`] },
+      ...(signal ? { abortSignal: signal } : {}),
     })) as unknown as DockerContainerSummary[];
     return items.map((c) => mapContainerSummary(c, this.network));
   }
@@ -27,6 +30,14 @@ export class DockerodeSource implements BackendSource {
   watch(listener: (s: SourceSignal) => void, signal: AbortSignal): void {
     const backoff = new Backoff(250, 10_000);
     let connected: boolean | null = null;
+    let retryTimer: ReturnType<typeof setTimeout> | null = null;
+    signal.addEventListener(
+      "abort",
+      () => {
+        if (retryTimer !== null) clearTimeout(retryTimer);
+      },
+      { once: true },
+    );
 
     const retry = (err: Error): void => {
       if (signal.aborted) return;
@@ -36,53 +47,59 @@ export class DockerodeSource implements BackendSource {
       }
       const delayMs = backoff.next();
       this.log.debug({ err, delayMs, attempt: backoff.failures }, "event stream reconnect scheduled");
-      const t = setTimeout(connect, delayMs);
-      signal.addEventListener("abort", () => clearTimeout(t), { once: true });
+      retryTimer = setTimeout(connect, delayMs);
     };
 
     const connect = (): void => {
+      retryTimer = null;
       if (signal.aborted) return;
       this.docker
         .getEvents({ filters: { type: ["container", "network"] } })
         .then((stream) => {
-          const readable = stream as NodeJS.ReadableStream & { destroy?: () => void };
-          let buffered = "";
-          let ended = false;
-          const onAbort = (): void => readable.destroy?.();
-          signal.addEventListener("abort", onAbort, { once: true });
-          const finish = (err: Error): void => {
-            if (ended) return;
-            ended = true;
-            signal.removeEventListener("abort", onAbort);
-            retry(err);
-          };
           backoff.reset();
           connected = true;
-          listener({ kind: "connected" });
-          readable.on("data", (chunk: Buffer | string) => {
-            buffered += chunk.toString();
-            let nl: number;
-            while ((nl = buffered.indexOf("\n")) >= 0) {
-              const line = buffered.slice(0, nl).trim();
-              buffered = buffered.slice(nl + 1);
-              if (line === "") continue;
-              let msg: DockerEventMessage;
-              try {
-                msg = JSON.parse(line) as DockerEventMessage;
-              } catch {
-                this.log.warn({ line: line.slice(0, 200) }, "unparsable docker event skipped");
-                continue;
-              }
-              const event = mapDockerEvent(msg, this.network);
-              if (event !== null) listener({ kind: "event", event });
-            }
-          });
-          readable.on("error", (err: Error) => finish(err));
-          readable.on("end", () => finish(new Error("docker event stream ended")));
-          readable.on("close", () => finish(new Error("docker event stream closed")));
+          this.follow(stream, listener, signal, retry);
         })
-        .catch((err: Error) => retry(err));
+        .catch((err: unknown) => retry(toError(err)));
     };
     connect();
+  }
+
+  /** Reads one event stream until it ends; `onEnd` is called once, unless `signal` aborted. */
+  private follow(
+    readable: NodeJS.ReadableStream & { destroy?: () => void },
+    listener: (s: SourceSignal) => void,
+    signal: AbortSignal,
+    onEnd: (err: Error) => void,
+  ): void {
+    let ended = false;
+    const onAbort = (): void => readable.destroy?.();
+    signal.addEventListener("abort", onAbort, { once: true });
+    const finish = (err: Error): void => {
+      if (ended) return;
+      ended = true;
+      signal.removeEventListener("abort", onAbort);
+      if (!signal.aborted) onEnd(err);
+    };
+    const lines = new LineSplitter(
+      (line) => {
+        let msg: DockerEventMessage;
+        try {
+          msg = JSON.parse(line) as DockerEventMessage;
+        } catch {
+          this.log.warn({ line: line.slice(0, 200) }, "unparsable docker event skipped");
+          return;
+        }
+        const hint = mapDockerEvent(msg, this.network);
+        if (hint !== null) listener({ kind: "hint", hint });
+      },
+      1 << 20,
+      (droppedBytes) => this.log.warn({ droppedBytes }, "oversized docker event line dropped"),
+    );
+    listener({ kind: "connected" });
+    readable.on("data", (chunk: Buffer | string) => lines.push(chunk));
+    readable.on("error", (err: Error) => finish(err));
+    readable.on("end", () => finish(new Error("docker event stream ended")));
+    readable.on("close", () => finish(new Error("docker event stream closed")));
   }
 }

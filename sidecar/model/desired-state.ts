@@ -1,51 +1,48 @@
-import type { Backend, ContainerSnapshot, DesiredState, Exclusion, ServerRef, Service } from "./types";
+import type { Backend, BackendSnapshot, DesiredState, Exclusion, ServerRef, Service } from "./types";
 import { BACKEND_NAME_RE, parseLbLabels } from "./labels";
 
 export interface BuildOptions {
   /** Label prefix, e.g. `heig.lb`. */
   readonly labelPrefix: string;
-  /** Backend a container joins when it has no `backend` label and no usable compose service. */
+  /** Backend a member joins when it has no `backend` label and no usable group name. */
   readonly defaultService: string;
-  /** Containers known (from events) to be stopping: kept out of rotation while still listed. */
+  /** Backends known (from change hints) to be shutting down: kept out while still listed. */
   readonly draining: ReadonlySet<string>;
-  /** Containers whose app does not accept connections yet (readiness probe). */
+  /** Backends whose app does not accept connections yet (readiness probe). */
   readonly notListening?: ReadonlySet<string>;
-  /** Containers Serf takes out of rotation, and why. */
+  /** Backends Serf takes out of rotation, and why. */
   readonly serfOut?: ReadonlyMap<string, "serf-failed" | "serf-missing">;
 }
 
 export interface BuildResult {
   readonly state: DesiredState;
-  /** Every container that was looked at and left out, with why; sorted by name. */
+  /** Every labelled backend that was looked at and left out, with why; sorted by name. */
   readonly excluded: readonly Exclusion[];
 }
 
-const COMPOSE_SERVICE = "com.docker.compose.service";
-const COMPOSE_ONEOFF = "com.docker.compose.oneoff";
-
-/** Makes a container name safe as an HAProxy server name. */
+/** Makes a name safe as an HAProxy server name. */
 export function sanitizeServerName(name: string): string {
   const cleaned = name.replace(/^\/+/, "").replace(/[^A-Za-z0-9_.-]/g, "_");
   return cleaned.length > 0 ? cleaned : "unnamed";
 }
 
-const byName = <T extends { readonly name: string }>(a: T, b: T): number =>
-  a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const byName = <T extends { readonly name: string }>(a: T, b: T): number => compareText(a.name, b.name);
 
 /**
- * Pure: Docker's snapshot → the servers HAProxy must route to. One bad container is excluded
- * with a reason and never affects the others. Output is sorted, so equal input gives equal output.
+ * Pure: the source's snapshot → the servers HAProxy must route to. One bad backend is excluded
+ * with a reason and never affects the others. Output is sorted: equal input, equal output.
  */
-export function buildDesiredState(snapshots: readonly ContainerSnapshot[], opts: BuildOptions): BuildResult {
+export function buildDesiredState(snapshots: readonly BackendSnapshot[], opts: BuildOptions): BuildResult {
   const excluded: Exclusion[] = [];
   const groups = new Map<string, Backend[]>();
   const sticky = new Set<string>();
   const usedNames = new Set<string>();
 
-  const sorted = [...snapshots].sort((a, b) => byName(a, b) || (a.id < b.id ? -1 : 1));
+  const sorted = [...snapshots].sort((a, b) => byName(a, b) || compareText(a.id, b.id));
   for (const c of sorted) {
     const skip = (reason: Exclusion["reason"], extra: Partial<Exclusion> = {}): void => {
-      excluded.push({ containerId: c.id, containerName: c.name, reason, ...extra });
+      excluded.push({ sourceId: c.id, name: c.name, reason, ...extra });
     };
     const parsed = parseLbLabels(c.labels, opts.labelPrefix);
     if (!parsed.ok) {
@@ -54,27 +51,19 @@ export function buildDesiredState(snapshots: readonly ContainerSnapshot[], opts:
     }
     const lb = parsed.value;
     if (!lb.enabled) continue; // not ours: not worth reporting
-    if (c.labels[COMPOSE_ONEOFF] === "True") { skip("one-off"); continue; }
-    if (!c.running) { skip("not-running"); continue; }
-    if (c.paused) { skip("paused"); continue; }
-    if (opts.draining.has(c.id)) { skip("draining"); continue; }
-    if (c.ip === null) { skip("not-on-network"); continue; }
-    if (c.health === "starting") { skip("health-starting"); continue; }
-    if (c.health === "unhealthy") { skip("unhealthy"); continue; }
-    if (opts.notListening?.has(c.id)) { skip("not-listening"); continue; }
-    const serfReason = opts.serfOut?.get(c.id);
-    if (serfReason !== undefined) { skip(serfReason); continue; }
+    const reason = exclusionOf(c, opts);
+    if (reason !== null) {
+      skip(reason);
+      continue;
+    }
 
-    const composeService = c.labels[COMPOSE_SERVICE];
-    const service = lb.backend
-      ?? (composeService !== undefined && BACKEND_NAME_RE.test(composeService) ? composeService : opts.defaultService);
-
+    const service = lb.backend ?? (c.group !== null && BACKEND_NAME_RE.test(c.group) ? c.group : opts.defaultService);
     let name = sanitizeServerName(c.name);
     if (usedNames.has(name)) name = `${name}-${c.id.slice(0, 12)}`;
     usedNames.add(name);
 
     const servers = groups.get(service) ?? [];
-    servers.push({ name, containerId: c.id, address: c.ip, port: lb.port, weight: lb.weight });
+    servers.push({ name, sourceId: c.id, address: c.address!, port: lb.port, weight: lb.weight });
     if (lb.sticky) sticky.add(service);
     groups.set(service, servers);
   }
@@ -87,14 +76,30 @@ export function buildDesiredState(snapshots: readonly ContainerSnapshot[], opts:
 
   return {
     state: { defaultService: opts.defaultService, services },
-    excluded: excluded.sort((a, b) => (a.containerName < b.containerName ? -1 : a.containerName > b.containerName ? 1 : 0)),
+    excluded: excluded.sort((a, b) => compareText(a.name, b.name)),
   };
+}
+
+/** Why a labelled, opted-in backend is not routed; null when it is. Checked in this order. */
+function exclusionOf(c: BackendSnapshot, opts: BuildOptions): Exclusion["reason"] | null {
+  if (c.oneOff) return "one-off";
+  if (!c.running) return "not-running";
+  if (c.paused) return "paused";
+  if (c.leaving || opts.draining.has(c.id)) return "draining";
+  if (c.address === null) return "not-on-network";
+  if (c.health === "starting") return "health-starting";
+  if (c.health === "unhealthy") return "unhealthy";
+  if (opts.notListening?.has(c.id)) return "not-listening";
+  return opts.serfOut?.get(c.id) ?? null;
+}
+
+/** Every server of a state, as `backend/server` references. */
+export function serverRefs(state: DesiredState): ServerRef[] {
+  return state.services.flatMap((s) => s.servers.map((b) => ({ backend: s.name, server: b.name })));
 }
 
 /** Servers routed in `prev` and gone from `next`: the ones to drain before the reload. */
 export function removedServers(prev: DesiredState, next: DesiredState): ServerRef[] {
-  const kept = new Set(next.services.flatMap((s) => s.servers.map((b) => `${s.name}/${b.name}`)));
-  return prev.services
-    .flatMap((s) => s.servers.map((b) => ({ backend: s.name, server: b.name })))
-    .filter((r) => !kept.has(`${r.backend}/${r.server}`));
+  const kept = new Set(serverRefs(next).map((r) => `${r.backend}/${r.server}`));
+  return serverRefs(prev).filter((r) => !kept.has(`${r.backend}/${r.server}`));
 }

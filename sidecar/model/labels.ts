@@ -31,7 +31,8 @@ export function parseLbLabels(labels: Readonly<Record<string, string>>, prefix: 
   const fail = (k: string, detail: string): LabelResult => ({ ok: false, label: key(k), detail });
 
   const enable = labels[key("enable")];
-  if (enable === undefined) return { ok: true, value: { enabled: false, port: DEFAULT_PORT, backend: null, weight: null, sticky: false } };
+  if (enable === undefined)
+    return { ok: true, value: { enabled: false, port: DEFAULT_PORT, backend: null, weight: null, sticky: false } };
   if (!BOOL_RE.test(enable)) return fail("enable", "must be true or false");
 
   let port = DEFAULT_PORT;
@@ -46,7 +47,10 @@ export function parseLbLabels(labels: Readonly<Record<string, string>>, prefix: 
   const rawBackend = labels[key("backend")];
   if (rawBackend !== undefined) {
     if (!BACKEND_NAME_RE.test(rawBackend)) {
-      return fail("backend", "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit");
+      return fail(
+        "backend",
+        "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit",
+      );
     }
     backend = rawBackend;
   }

@@ -1,24 +1,56 @@
-/** Health as Docker reports it; `none` when the image has no HEALTHCHECK. */
-export type DockerHealth = "none" | "starting" | "healthy" | "unhealthy";
+/** Health as the source reports it; `none` when the backend has no health check of its own. */
+export type BackendHealth = "none" | "starting" | "healthy" | "unhealthy";
 
-/** Docker's view of one container, mapped from the Engine API at the adapter boundary. */
-export interface ContainerSnapshot {
+/**
+ * One candidate backend as a source sees it (a container, a task), in neutral terms: the model
+ * knows no Docker, Compose or Swarm vocabulary. Mapped at the adapter boundary.
+ */
+export interface BackendSnapshot {
+  /** Stable id (container id, task id). */
   readonly id: string;
-  /** Container name without Docker's leading slash. */
+  /** Human name, used for the HAProxy server name (`compose_webapp_3`, `heig_webapp.3.<task>`). */
   readonly name: string;
+  /** The group it was deployed in (compose service, swarm service): the default backend name. */
+  readonly group: string | null;
   readonly running: boolean;
   readonly paused: boolean;
-  readonly health: DockerHealth;
-  /** Address on the watched network, or null when the container is not attached to it. */
-  readonly ip: string | null;
+  readonly health: BackendHealth;
+  /** Address on the watched network, or null when not attached to it. */
+  readonly address: string | null;
+  /** The source already knows it is going away (Swarm: desired state shutdown). */
+  readonly leaving: boolean;
+  /** A one-off run (`docker-compose run`) that inherited the labels: never routed. */
+  readonly oneOff: boolean;
   readonly labels: Readonly<Record<string, string>>;
 }
 
+/**
+ * What a source's change notification says about one backend. Hints only trigger passes and
+ * fold into short-lived state (leaving, pending starts); the listing stays the truth.
+ */
+export type ChangeHint =
+  /** It is shutting down but may still be listed as running: route nothing new to it. */
+  | { readonly kind: "leaving"; readonly id: string; readonly cause: string }
+  /** It started (again): whatever was said about its leaving is over. */
+  | { readonly kind: "started"; readonly id: string; readonly cause: string }
+  /** It was created, not started yet, with these labels: a burst may be under way. */
+  | {
+      readonly kind: "created";
+      readonly id: string;
+      readonly cause: string;
+      readonly labels: Readonly<Record<string, string>>;
+    }
+  /** It is gone for good. */
+  | { readonly kind: "gone"; readonly id: string; readonly cause: string }
+  /** Something that may change routing (health, network, pause…): look again. */
+  | { readonly kind: "changed"; readonly id: string; readonly cause: string };
+
 /** One HAProxy server line. */
 export interface Backend {
-  /** HAProxy server name: the sanitized container name. */
+  /** HAProxy server name: the sanitized backend name. */
   readonly name: string;
-  readonly containerId: string;
+  /** Id of the snapshot it comes from. */
+  readonly sourceId: string;
   readonly address: string;
   readonly port: number;
   /** HAProxy weight 0–256, or null for HAProxy's default. */
@@ -28,7 +60,7 @@ export interface Backend {
 /** One HAProxy backend: a group of servers sharing the `backend` label. */
 export interface Service {
   readonly name: string;
-  /** Cookie stickiness: set when any of its containers asks for it (`sticky=true`). */
+  /** Cookie stickiness: set when any of its members asks for it (`sticky=true`). */
   readonly sticky: boolean;
   /** Sorted by name. */
   readonly servers: readonly Backend[];
@@ -46,9 +78,8 @@ export interface DesiredState {
   readonly services: readonly Service[];
 }
 
-/** Why a container is not (or no longer) in rotation. */
+/** Why a backend is not (or no longer) in rotation. */
 export type ExclusionReason =
-  | "not-opted-in"
   | "bad-label"
   | "not-running"
   | "paused"
@@ -62,8 +93,8 @@ export type ExclusionReason =
   | "serf-missing";
 
 export interface Exclusion {
-  readonly containerId: string;
-  readonly containerName: string;
+  readonly sourceId: string;
+  readonly name: string;
   readonly reason: ExclusionReason;
   /** Human detail, e.g. which label was wrong. */
   readonly detail?: string;
@@ -74,7 +105,7 @@ export interface Exclusion {
 /** A Serf cluster member, as the agent reports it. */
 export interface SerfMember {
   readonly name: string;
-  /** The member's gossip address: the container's IP on the watched network. */
+  /** The member's gossip address: the backend's address on the watched network. */
   readonly address: string;
   /** alive, leaving, left, failed. */
   readonly status: string;

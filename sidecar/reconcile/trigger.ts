@@ -1,4 +1,5 @@
 import pDebounce from "p-debounce";
+import type { Clock, TimerHandle } from "../lib/clock";
 
 export interface TriggerOptions {
   /** Run once no poke has come for this long. */
@@ -10,67 +11,60 @@ export interface TriggerOptions {
 }
 
 /**
- * Coalesces pokes into runs of `run`: a burst of events becomes one run after `quietMs` of
+ * Coalesces pokes into runs of `run`: a burst of pokes becomes one run after `quietMs` of
  * silence, or after `maxWaitMs` if the burst never goes quiet. At most one run is in flight;
- * pokes during a run queue exactly one more (p-debounce's `promise` with `after`). While `hold`
+ * fires during a run queue exactly one more (p-debounce's `promise` with `after`). While `hold`
  * is true, only the maximum wait fires: the poke that ends the hold restarts the quiet timer.
  */
 export class CoalescingTrigger {
   private readonly serial: () => Promise<void>;
-  private quiet!: () => Promise<void>;
-  private abort!: AbortController;
-  private maxTimer: ReturnType<typeof setTimeout> | null = null;
-  private urgentTimer: ReturnType<typeof setTimeout> | null = null;
+  private quietTimer: TimerHandle | null = null;
+  private maxTimer: TimerHandle | null = null;
+  private urgentTimer: TimerHandle | null = null;
   private stopped = false;
 
-  constructor(run: () => Promise<void>, private readonly opts: TriggerOptions) {
+  constructor(
+    run: () => Promise<void>,
+    private readonly opts: TriggerOptions,
+    private readonly clock: Clock,
+  ) {
     this.serial = pDebounce.promise(run, { after: true });
-    this.arm();
   }
 
   /** Asks for a run soon. Never throws; `run` handles its own errors. */
   poke(): void {
     if (this.stopped) return;
-    this.maxTimer ??= setTimeout(() => void this.fire(), this.opts.maxWaitMs);
-    this.quiet().catch(() => undefined); // rejected only when a max-wait fire cancelled it
+    this.maxTimer ??= this.clock.setTimeout(() => void this.fire(), this.opts.maxWaitMs);
+    if (this.quietTimer !== null) this.clock.clearTimeout(this.quietTimer);
+    this.quietTimer = this.clock.setTimeout(() => {
+      this.quietTimer = null;
+      if (!this.opts.hold?.()) void this.fire();
+    }, this.opts.quietMs);
   }
 
   /**
-   * Asks for a run within `delayMs`, whatever the quiet time: for a container that is going away,
+   * Asks for a run within `delayMs`, whatever the quiet time: for a backend that is going away,
    * routing must stop now. The short delay still gathers the kills of one scale-down.
    */
   pokeUrgent(delayMs: number): void {
     if (this.stopped) return;
     this.poke();
-    this.urgentTimer ??= setTimeout(() => void this.fire(), delayMs);
+    this.urgentTimer ??= this.clock.setTimeout(() => void this.fire(), delayMs);
   }
 
-  /** Runs now (after any run in flight), cancelling the pending quiet timer. */
+  /** Runs now (after any run in flight), cancelling the pending timers. */
   fire(): Promise<void> {
-    if (this.maxTimer !== null) clearTimeout(this.maxTimer);
-    this.maxTimer = null;
-    if (this.urgentTimer !== null) clearTimeout(this.urgentTimer);
-    this.urgentTimer = null;
-    this.abort.abort();
-    this.arm();
+    this.clearTimers();
     return this.stopped ? Promise.resolve() : this.serial();
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.maxTimer !== null) clearTimeout(this.maxTimer);
-    this.maxTimer = null;
-    if (this.urgentTimer !== null) clearTimeout(this.urgentTimer);
-    this.urgentTimer = null;
-    this.abort.abort();
+    this.clearTimers();
   }
 
-  private arm(): void {
-    this.abort = new AbortController();
-    this.quiet = pDebounce(
-      () => (this.opts.hold?.() ? Promise.resolve() : this.fire()),
-      this.opts.quietMs,
-      { signal: this.abort.signal },
-    );
+  private clearTimers(): void {
+    for (const t of [this.quietTimer, this.maxTimer, this.urgentTimer]) if (t !== null) this.clock.clearTimeout(t);
+    this.quietTimer = this.maxTimer = this.urgentTimer = null;
   }
 }

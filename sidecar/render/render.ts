@@ -24,6 +24,9 @@ export interface RenderPaths {
 
 export type TemplateFn = (context: unknown) => string;
 
+/** Prefix of `global.description` that carries the config id: `description ha-sidecar-{{configId}}`. */
+export const DESCRIPTION_PREFIX = "ha-sidecar-";
+
 /** Raised for a template that does not compile or throws while rendering. */
 export class TemplateError extends Error {
   override readonly name = "TemplateError";
@@ -52,7 +55,12 @@ export function compileTemplate(source: string): TemplateFn {
  * Pure: template + desired state → text. The context is plain data; every list in it is
  * already sorted, so the same state always renders the same bytes.
  */
-export function renderConfig(template: TemplateFn, templateSource: string, state: DesiredState, paths: RenderPaths): Rendered {
+export function renderConfig(
+  template: TemplateFn,
+  templateSource: string,
+  state: DesiredState,
+  paths: RenderPaths,
+): Rendered {
   const configId = sha256Hex(`${templateSource}\0${JSON.stringify(state)}\0${JSON.stringify(paths)}`).slice(0, 16);
   const context = {
     configId,

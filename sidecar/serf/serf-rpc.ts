@@ -22,7 +22,8 @@ export function serfAddr(addr: Uint8Array | undefined): string {
   if (!addr) return "";
   const b = Array.from(addr);
   if (b.length === 4) return b.join(".");
-  if (b.length === 16 && b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return b.slice(12).join(".");
+  if (b.length === 16 && b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff)
+    return b.slice(12).join(".");
   const words: string[] = [];
   for (let i = 0; i + 1 < b.length; i += 2) words.push(((b[i]! << 8) | b[i + 1]!).toString(16));
   return words.join(":");
@@ -37,7 +38,11 @@ export function mapMember(m: RpcMember): SerfMember {
  * agent's rpc-addr; answers are a header `{Seq, Error}` and, for some commands, a body.
  */
 export class SerfRpcClient implements SerfSource {
-  constructor(private readonly host: string, private readonly port: number, private readonly timeoutMs = 1_000) {}
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly timeoutMs = 1_000,
+  ) {}
 
   async members(): Promise<SerfMember[]> {
     const session = await this.open();
@@ -56,7 +61,10 @@ export class SerfRpcClient implements SerfSource {
     const onAbort = (): void => session.close();
     signal.addEventListener("abort", onAbort, { once: true });
     try {
-      session.send({ Command: "stream", Seq: 1 }, { Type: "member-join,member-leave,member-failed,member-update,member-reap" });
+      session.send(
+        { Command: "stream", Seq: 1 },
+        { Type: "member-join,member-leave,member-failed,member-update,member-reap" },
+      );
       await session.header(1);
       for (;;) {
         await session.header(1);
@@ -72,8 +80,14 @@ export class SerfRpcClient implements SerfSource {
   private open(withTimeout = true): Promise<Session> {
     return new Promise((resolve, reject) => {
       const sock = net.connect({ host: this.host, port: this.port });
-      const fail = (err: Error): void => { sock.destroy(); reject(err); };
-      if (withTimeout) sock.setTimeout(this.timeoutMs, () => fail(new Error(`serf rpc ${this.host}:${this.port}: no answer within ${this.timeoutMs} ms`)));
+      const fail = (err: Error): void => {
+        sock.destroy();
+        reject(err);
+      };
+      if (withTimeout)
+        sock.setTimeout(this.timeoutMs, () =>
+          fail(new Error(`serf rpc ${this.host}:${this.port}: no answer within ${this.timeoutMs} ms`)),
+        );
       sock.once("error", fail);
       sock.once("connect", () => {
         const session = new Session(sock);

@@ -1,35 +1,72 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { SyncResult } from "../reconcile/reconciler";
+import type { ChangeHint } from "../model/types";
+import type { LoopObserver, PassReport } from "../reconcile/types";
 
 /** Prometheus metrics of the sidecar (prom-client), served at /metrics. */
-export class Metrics {
+export class Metrics implements LoopObserver {
   readonly registry = new Registry();
-  private readonly reloads = new Counter({ name: "ha_sidecar_reloads_total", help: "HAProxy reloads confirmed by the sidecar", registers: [this.registry] });
-  private readonly rejections = new Counter({ name: "ha_sidecar_rejected_configs_total", help: "Rendered configs that haproxy -c refused", registers: [this.registry] });
-  private readonly passes = new Histogram({
-    name: "ha_sidecar_reconcile_duration_seconds", help: "Duration of one reconcile pass", labelNames: ["result"],
-    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [this.registry],
+  private readonly reloads = new Counter({
+    name: "ha_sidecar_reloads_total",
+    help: "HAProxy reloads confirmed by the sidecar",
+    registers: [this.registry],
   });
-  private readonly backends = new Gauge({ name: "ha_sidecar_backends", help: "Containers by state after the last pass (routed, or why not)", labelNames: ["state"], registers: [this.registry] });
-  private readonly events = new Counter({ name: "ha_sidecar_docker_events_total", help: "Docker events received", labelNames: ["action"], registers: [this.registry] });
-  readonly eventStreamUp = new Gauge({ name: "ha_sidecar_event_stream_connected", help: "1 while the Docker event stream is connected", registers: [this.registry] });
-  readonly serfReachable = new Gauge({ name: "ha_sidecar_serf_reachable", help: "1 when Serf answered on the last pass", registers: [this.registry] });
+  private readonly rejections = new Counter({
+    name: "ha_sidecar_rejected_configs_total",
+    help: "Rendered configs that haproxy -c refused",
+    registers: [this.registry],
+  });
+  private readonly passes = new Histogram({
+    name: "ha_sidecar_reconcile_duration_seconds",
+    help: "Duration of one reconcile pass",
+    labelNames: ["result"],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+    registers: [this.registry],
+  });
+  private readonly backends = new Gauge({
+    name: "ha_sidecar_backends",
+    help: "Containers by state after the last pass (routed, or why not)",
+    labelNames: ["state"],
+    registers: [this.registry],
+  });
+  private readonly events = new Counter({
+    name: "ha_sidecar_docker_events_total",
+    help: "Docker events received",
+    labelNames: ["action"],
+    registers: [this.registry],
+  });
+  private readonly eventStreamUp = new Gauge({
+    name: "ha_sidecar_event_stream_connected",
+    help: "1 while the Docker event stream is connected",
+    registers: [this.registry],
+  });
+  private readonly serfReachable = new Gauge({
+    name: "ha_sidecar_serf_reachable",
+    help: "1 when Serf answered on the last pass",
+    registers: [this.registry],
+  });
 
   constructor() {
     // A coarse event-loop monitor: the default 10 ms precision wakes an idle sidecar 100 times a second.
     collectDefaultMetrics({ register: this.registry, prefix: "ha_sidecar_", eventLoopMonitoringPrecision: 500 });
   }
 
-  observeEvent(action: string): void {
-    this.events.inc({ action: action.split(":")[0] ?? action });
+  hint(hint: ChangeHint): void {
+    this.events.inc({ action: hint.cause });
   }
 
-  observeSync(result: SyncResult, durationS: number): void {
+  streamConnected(connected: boolean): void {
+    this.eventStreamUp.set(connected ? 1 : 0);
+  }
+
+  pass({ result, durationS, serf }: PassReport): void {
+    this.serfReachable.set(serf?.reachable ? 1 : 0);
     this.passes.observe({ result: result.ok ? "ok" : result.stage }, durationS);
     if (!result.ok) return;
     if (result.outcome.kind === "reloaded" && result.outcome.signals > 0) this.reloads.inc();
     if (result.outcome.kind === "rejected" && !result.outcome.repeated) this.rejections.inc();
-    const counts = new Map<string, number>([["routed", result.state.services.reduce((n, s) => n + s.servers.length, 0)]]);
+    const counts = new Map<string, number>([
+      ["routed", result.state.services.reduce((n, s) => n + s.servers.length, 0)],
+    ]);
     for (const e of result.excluded) counts.set(e.reason, (counts.get(e.reason) ?? 0) + 1);
     this.backends.reset();
     for (const [state, n] of counts) this.backends.set({ state }, n);

@@ -1,16 +1,12 @@
 import * as http from "node:http";
-import type { SerfView, SyncResult } from "../reconcile/reconciler";
+import type { LoopView } from "../reconcile/types";
 import { buildCrossReference } from "./cross-reference";
 import type { Metrics } from "./metrics";
 import { STATUS_PAGE } from "./status-page";
 
-/** What the status server reads; filled by main. */
+/** What the status server reads. */
 export interface StatusView {
-  readonly eventsConnected: () => boolean;
-  readonly lastSync: () => SyncResult | null;
-  readonly lastReload: () => { at: number; reason: string } | null;
-  readonly lastRejected: () => { at: number; message: string } | null;
-  readonly serf: () => SerfView | null;
+  readonly loop: () => LoopView;
   /** HAProxy's server statuses (`backend/server` → status), null when HAProxy cannot be asked. */
   readonly haproxyStatuses: () => Promise<ReadonlyMap<string, string> | null>;
   readonly metrics: Metrics;
@@ -20,18 +16,18 @@ const iso = (ms: number | undefined): string | null => (ms === undefined ? null 
 
 /** The JSON of /status: the cross-reference table and the sidecar's recent history. */
 export async function statusDocument(view: StatusView): Promise<unknown> {
-  const last = view.lastSync();
-  const serf = view.serf();
+  const { last, serf, lastReload: reload, lastRejected: rejected, eventsConnected } = view.loop();
   const haproxy = await view.haproxyStatuses();
-  const reload = view.lastReload();
-  const rejected = view.lastRejected();
   return {
-    eventsConnected: view.eventsConnected(),
+    eventsConnected,
     haproxyReachable: haproxy !== null,
     serf: serf === null ? { configured: false } : { configured: true, reachable: serf.reachable, drift: serf.drift },
-    lastSync: last === null ? null : last.ok
-      ? { ok: true, at: iso(last.at), outcome: last.outcome.kind, awaitingReadiness: last.awaitingReadiness }
-      : { ok: false, at: iso(last.at), stage: last.stage, error: last.error },
+    lastSync:
+      last === null
+        ? null
+        : last.ok
+          ? { ok: true, at: iso(last.at), outcome: last.outcome.kind, awaitingReadiness: last.awaitingReadiness }
+          : { ok: false, at: iso(last.at), stage: last.stage, error: last.error.message },
     lastReload: reload === null ? null : { at: iso(reload.at), reason: reload.reason },
     lastRejected: rejected === null ? null : { at: iso(rejected.at), message: rejected.message },
     backends: buildCrossReference(last, serf, haproxy),
@@ -49,16 +45,19 @@ export function startStatusServer(port: number, view: StatusView): http.Server {
       res.writeHead(code, { "content-type": type, "cache-control": "no-store" });
       res.end(body);
     };
-    const json = (code: number, body: unknown): void => send(code, "application/json", `${JSON.stringify(body, null, 2)}\n`);
+    const json = (code: number, body: unknown): void =>
+      send(code, "application/json", `${JSON.stringify(body, null, 2)}\n`);
     const fail = (err: Error): void => json(500, { error: err.message });
     if (url === "/healthz") {
-      const last = view.lastSync();
-      const ok = view.eventsConnected() && last !== null && (last.ok || last.stage === "template");
-      return json(ok ? 200 : 503, { ok, eventsConnected: view.eventsConnected(), lastSyncOk: last?.ok ?? null });
+      const { last, eventsConnected } = view.loop();
+      const ok = eventsConnected && last !== null && (last.ok || last.stage === "template");
+      return json(ok ? 200 : 503, { ok, eventsConnected, lastSyncOk: last?.ok ?? null });
     }
     if (url === "/status") return void statusDocument(view).then((doc) => json(200, doc), fail);
     if (url === "/metrics") {
-      return void view.metrics.registry.metrics().then((text) => send(200, view.metrics.registry.contentType, text), fail);
+      return void view.metrics.registry
+        .metrics()
+        .then((text) => send(200, view.metrics.registry.contentType, text), fail);
     }
     if (url === "/" || url === "/index.html") return send(200, "text/html; charset=utf-8", STATUS_PAGE);
     json(404, { error: "not found", paths: ["/", "/status", "/healthz", "/metrics"] });

@@ -1,8 +1,9 @@
 import pino from "pino";
 import { Applier, ApplyError } from "../../sidecar/apply/applier";
 import type { ConfigStore } from "../../sidecar/apply/config-file";
-import type { HaproxyControl } from "../../sidecar/apply/haproxy-control";
 import type { ValidationResult, Validator } from "../../sidecar/apply/haproxy-check";
+import type { Reloader } from "../../sidecar/haproxy/reloader";
+import type { RuntimeClient } from "../../sidecar/haproxy/runtime-client";
 import type { ServerRef } from "../../sidecar/model/types";
 import { sha256Hex, type Rendered } from "../../sidecar/render/render";
 
@@ -10,7 +11,13 @@ const log = pino({ level: "silent" });
 const rendered = (text: string, configId = `id-${text}`): Rendered => ({ text, sha256: sha256Hex(text), configId });
 
 /** Records every call; HAProxy "loads" the live file's config id when signalled, unless told to swallow signals. */
-class World implements ConfigStore, Validator, HaproxyControl {
+class World
+  implements
+    ConfigStore,
+    Validator,
+    Reloader,
+    Pick<RuntimeClient, "runningConfigId" | "serverStateDump" | "drainServers">
+{
   calls: string[] = [];
   live: string | null = null;
   staged = new Map<string, string>();
@@ -20,30 +27,78 @@ class World implements ConfigStore, Validator, HaproxyControl {
   container = true;
   idOf = new Map<string, string>();
 
-  async read() { this.calls.push("read"); return this.live; }
-  async stage(text: string) { const p = `tmp${this.staged.size}`; this.staged.set(p, text); this.calls.push("stage"); return p; }
-  async commit(p: string) { this.live = this.staged.get(p)!; this.staged.delete(p); this.calls.push("commit"); }
-  async discard(p: string) { this.staged.delete(p); this.calls.push("discard"); }
-  async validate() { this.calls.push("validate"); return this.verdict; }
-  async runningConfigId() { return this.running; }
-  async saveServerState() { this.calls.push("save-state"); }
-  async drainServers(servers: readonly ServerRef[]) { this.calls.push(`drain ${servers.map((s) => `${s.backend}/${s.server}`).join(",")}`); }
-  async signalReload(): Promise<"sent" | "no-container"> {
+  async read() {
+    this.calls.push("read");
+    return this.live;
+  }
+  async stage(text: string) {
+    const p = `tmp${this.staged.size}`;
+    this.staged.set(p, text);
+    this.calls.push("stage");
+    return p;
+  }
+  async commit(p: string) {
+    this.live = this.staged.get(p)!;
+    this.staged.delete(p);
+    this.calls.push("commit");
+  }
+  async discard(p: string) {
+    this.staged.delete(p);
+    this.calls.push("discard");
+  }
+  async validate() {
+    this.calls.push("validate");
+    return this.verdict;
+  }
+  async runningConfigId() {
+    return this.running;
+  }
+  async serverStateDump() {
+    this.calls.push("save-state");
+    return "1\n# be_id be_name\n";
+  }
+  async drainServers(servers: readonly ServerRef[]) {
+    this.calls.push(`drain ${servers.map((s) => `${s.backend}/${s.server}`).join(",")}`);
+  }
+  async reload(): Promise<"sent" | "no-target"> {
     this.calls.push("signal");
-    if (!this.container) return "no-container";
-    if (this.swallowSignals > 0) { this.swallowSignals--; return "sent"; }
+    if (!this.container) return "no-target";
+    if (this.swallowSignals > 0) {
+      this.swallowSignals--;
+      return "sent";
+    }
     this.running = this.idOf.get(this.live ?? "") ?? null;
     return "sent";
   }
 }
 
+/** The server-state file: written quietly, not part of the recorded order. */
+const stateFile: ConfigStore = {
+  read: async () => null,
+  stage: async () => "state.tmp",
+  commit: async () => undefined,
+  discard: async () => undefined,
+};
+
 function setup(w = new World()) {
   let t = 0;
-  const applier = new Applier(w, w, w, log, {
-    reloadConfirmMs: 1000, pollMs: 100, maxSignals: 3,
-    sleep: async (ms) => { t += ms; }, now: () => t,
-  });
-  const apply = (r: Rendered, leaving: ServerRef[] = []) => { w.idOf.set(r.text, r.configId); return applier.apply(r, leaving); };
+  const applier = new Applier(
+    { config: w, serverState: stateFile, validator: w, reloader: w, runtime: w as unknown as RuntimeClient },
+    log,
+    {
+      reloadConfirmMs: 1000,
+      pollMs: 100,
+      maxSignals: 3,
+      sleep: async (ms: number) => {
+        t += ms;
+      },
+      now: () => t,
+    },
+  );
+  const apply = (r: Rendered, leaving: ServerRef[] = []) => {
+    w.idOf.set(r.text, r.configId);
+    return applier.apply(r, leaving);
+  };
   return { w, apply };
 }
 
@@ -77,7 +132,11 @@ describe("Applier", () => {
     await apply(rendered("good"));
     w.verdict = { ok: false, message: "[ALERT] parsing [x:3]: unknown keyword 'bogus'" };
     w.calls = [];
-    await expect(apply(rendered("bad"))).resolves.toEqual({ kind: "rejected", message: expect.stringContaining("bogus"), repeated: false });
+    await expect(apply(rendered("bad"))).resolves.toEqual({
+      kind: "rejected",
+      message: expect.stringContaining("bogus"),
+      repeated: false,
+    });
     expect(w.calls).toEqual(["stage", "validate", "discard"]);
     expect(w.live).toBe("good");
     expect(w.running).toBe("id-good");
@@ -141,7 +200,9 @@ describe("Applier", () => {
   it("surfaces a failed write as an error and leaves the live file", async () => {
     const w = new World();
     w.live = "old";
-    w.stage = async () => { throw new Error("ENOSPC: no space left on device"); };
+    w.stage = async () => {
+      throw new Error("ENOSPC: no space left on device");
+    };
     const { apply } = setup(w);
     await expect(apply(rendered("new"))).rejects.toThrow(/ENOSPC/);
     expect(w.live).toBe("old");

@@ -1,4 +1,4 @@
-import { Backoff } from "../../sidecar/reconcile/backoff";
+import { Backoff } from "../../sidecar/lib/backoff";
 
 describe("Backoff", () => {
   it("doubles from the base up to the cap, never giving up, and resets", () => {

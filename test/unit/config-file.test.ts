@@ -5,7 +5,9 @@ import { FileConfigStore, writeFileAtomic } from "../../sidecar/apply/config-fil
 
 describe("FileConfigStore", () => {
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(path.join(tmpdir(), "ha-sidecar-")); });
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "ha-sidecar-"));
+  });
 
   it("reads null when there is no file yet", async () => {
     await expect(new FileConfigStore(path.join(dir, "haproxy.cfg")).read()).resolves.toBeNull();

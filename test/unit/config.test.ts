@@ -23,20 +23,37 @@ describe("parseConfig", () => {
       readiness: "tcp",
       serfRpc: { host: "serf", port: 7373 },
       serfGraceMs: 15000,
+      serfMemberTag: { key: "role", value: "webapp" },
       statsAuth: null,
     });
   });
 
   it("reads overrides and returns a frozen object", () => {
-    const c = parseConfig({ LB_NETWORK: "front", LB_QUIET_MS: "50", LB_MAX_WAIT_MS: "500", LB_HAPROXY_SELECTOR: "role=lb" });
-    expect(c).toMatchObject({ network: "front", quietMs: 50, maxWaitMs: 500, haproxySelector: { key: "role", value: "lb" } });
+    const c = parseConfig({
+      LB_NETWORK: "front",
+      LB_QUIET_MS: "50",
+      LB_MAX_WAIT_MS: "500",
+      LB_HAPROXY_SELECTOR: "role=lb",
+    });
+    expect(c).toMatchObject({
+      network: "front",
+      quietMs: 50,
+      maxWaitMs: 500,
+      haproxySelector: { key: "role", value: "lb" },
+    });
     expect(Object.isFrozen(c)).toBe(true);
   });
 
   it("lists every bad setting by name in one error", () => {
     let err: unknown;
     try {
-      parseConfig({ LB_QUIET_MS: "soon", LB_OUTPUT: "relative/haproxy.cfg", LB_LOG_LEVEL: "loud", LB_LABEL_PREFIX: "Heig LB", LB_HAPROXY_SELECTOR: "ha" });
+      parseConfig({
+        LB_QUIET_MS: "soon",
+        LB_OUTPUT: "relative/haproxy.cfg",
+        LB_LOG_LEVEL: "loud",
+        LB_LABEL_PREFIX: "Heig LB",
+        LB_HAPROXY_SELECTOR: "ha",
+      });
     } catch (e) {
       err = e;
     }

@@ -1,31 +1,39 @@
 import { buildDesiredState, removedServers, sanitizeServerName } from "../../sidecar/model/desired-state";
-import type { ContainerSnapshot } from "../../sidecar/model/types";
+import type { BackendSnapshot } from "../../sidecar/model/types";
 import { snap } from "./fixtures";
 
 const opts = { labelPrefix: "heig.lb", defaultService: "webapp", draining: new Set<string>() };
-const serverNames = (snaps: ContainerSnapshot[], draining = new Set<string>()): Record<string, string[]> =>
+const serverNames = (snaps: BackendSnapshot[], draining = new Set<string>()): Record<string, string[]> =>
   Object.fromEntries(
     buildDesiredState(snaps, { ...opts, draining }).state.services.map((s) => [s.name, s.servers.map((b) => b.name)]),
   );
 
 describe("buildDesiredState", () => {
   it("has an empty default backend when nothing runs", () => {
-    expect(buildDesiredState([], opts)).toEqual({ state: { defaultService: "webapp", services: [{ name: "webapp", sticky: false, servers: [] }] }, excluded: [] });
+    expect(buildDesiredState([], opts)).toEqual({
+      state: { defaultService: "webapp", services: [{ name: "webapp", sticky: false, servers: [] }] },
+      excluded: [],
+    });
   });
 
   it("builds sorted servers named after their containers, with IP, port and weight", () => {
     const result = buildDesiredState(
-      [snap("compose_webapp_2"), snap("compose_webapp_1", { extraLabels: { "heig.lb.port": "8080", "heig.lb.weight": "10" } })],
+      [
+        snap("compose_webapp_2"),
+        snap("compose_webapp_1", { extraLabels: { "heig.lb.port": "8080", "heig.lb.weight": "10" } }),
+      ],
       opts,
     );
-    expect(result.state.services).toEqual([{
-      name: "webapp",
-      sticky: false,
-      servers: [
-        { name: "compose_webapp_1", containerId: expect.any(String), address: "172.18.0.11", port: 8080, weight: 10 },
-        { name: "compose_webapp_2", containerId: expect.any(String), address: "172.18.0.12", port: 3000, weight: null },
-      ],
-    }]);
+    expect(result.state.services).toEqual([
+      {
+        name: "webapp",
+        sticky: false,
+        servers: [
+          { name: "compose_webapp_1", sourceId: expect.any(String), address: "172.18.0.11", port: 8080, weight: 10 },
+          { name: "compose_webapp_2", sourceId: expect.any(String), address: "172.18.0.12", port: 3000, weight: null },
+        ],
+      },
+    ]);
   });
 
   it("gives the same output whatever the listing order", () => {
@@ -33,30 +41,36 @@ describe("buildDesiredState", () => {
     expect(buildDesiredState([...a].reverse(), opts)).toEqual(buildDesiredState(a, opts));
   });
 
-  it("groups by backend label, then compose service, then the default", () => {
-    expect(serverNames([
-      snap("a_1", { extraLabels: { "heig.lb.backend": "api" } }),
-      snap("b_1", { labels: { "heig.lb.enable": "true", "com.docker.compose.service": "shop" } }),
-      snap("c_1", { labels: { "heig.lb.enable": "true" } }),
-    ])).toEqual({ api: ["a_1"], shop: ["b_1"], webapp: ["c_1"] });
+  it("groups by backend label, then the source's group (compose service), then the default", () => {
+    expect(
+      serverNames([
+        snap("a_1", { extraLabels: { "heig.lb.backend": "api" } }),
+        snap("b_1", { group: "shop" }),
+        snap("c_1", { group: null }),
+        snap("d_1", { group: "not a backend name!" }),
+      ]),
+    ).toEqual({ api: ["a_1"], shop: ["b_1"], webapp: ["c_1", "d_1"] });
   });
 
-  it.each<[string, Partial<ContainerSnapshot> & { extraLabels?: Record<string, string> }, string]>([
+  it.each<[string, Partial<BackendSnapshot> & { extraLabels?: Record<string, string> }, string]>([
     ["not running", { running: false }, "not-running"],
     ["paused", { paused: true }, "paused"],
-    ["not on the network", { ip: null }, "not-on-network"],
+    ["not on the network", { address: null }, "not-on-network"],
     ["health starting", { health: "starting" }, "health-starting"],
     ["unhealthy", { health: "unhealthy" }, "unhealthy"],
-    ["a one-off compose run", { extraLabels: { "com.docker.compose.oneoff": "True" } }, "one-off"],
+    ["a one-off run", { oneOff: true }, "one-off"],
+    ["that its source says is leaving", { leaving: true }, "draining"],
     ["carrying a bad label", { extraLabels: { "heig.lb.port": "80\nserver x 1.1.1.1:80" } }, "bad-label"],
   ])("leaves out a container %s and keeps the others", (_what, over, reason) => {
     const result = buildDesiredState([snap("good_1"), snap("bad_2", over)], opts);
     expect(result.state.services[0]!.servers.map((s) => s.name)).toEqual(["good_1"]);
-    expect(result.excluded).toEqual([expect.objectContaining({ containerName: "bad_2", reason })]);
+    expect(result.excluded).toEqual([expect.objectContaining({ name: "bad_2", reason })]);
   });
 
   it("routes healthy containers and those without a healthcheck", () => {
-    expect(serverNames([snap("a_1", { health: "healthy" }), snap("b_2", { health: "none" })])).toEqual({ webapp: ["a_1", "b_2"] });
+    expect(serverNames([snap("a_1", { health: "healthy" }), snap("b_2", { health: "none" })])).toEqual({
+      webapp: ["a_1", "b_2"],
+    });
   });
 
   it("leaves out draining containers that are still listed as running", () => {
@@ -87,9 +101,15 @@ describe("sanitizeServerName", () => {
 
 describe("removedServers", () => {
   it("lists the servers of the old state that the new one drops", () => {
-    const prev = buildDesiredState([snap("a_1"), snap("b_2"), snap("c_3", { extraLabels: { "heig.lb.backend": "api" } })], opts).state;
+    const prev = buildDesiredState(
+      [snap("a_1"), snap("b_2"), snap("c_3", { extraLabels: { "heig.lb.backend": "api" } })],
+      opts,
+    ).state;
     const next = buildDesiredState([snap("a_1")], opts).state;
-    expect(removedServers(prev, next)).toEqual([{ backend: "api", server: "c_3" }, { backend: "webapp", server: "b_2" }]);
+    expect(removedServers(prev, next)).toEqual([
+      { backend: "api", server: "c_3" },
+      { backend: "webapp", server: "b_2" },
+    ]);
     expect(removedServers(next, prev)).toEqual([]);
   });
 });

@@ -5,10 +5,14 @@ describe("parseLbLabels", () => {
     [{}, { enabled: false, port: 3000, backend: null, weight: null, sticky: false }],
     [{ "heig.lb.enable": "true" }, { enabled: true, port: 3000, backend: null, weight: null, sticky: false }],
     [{ "heig.lb.enable": "false" }, { enabled: false, port: 3000, backend: null, weight: null, sticky: false }],
-    [{ "heig.lb.enable": "true", "heig.lb.port": "8080", "heig.lb.backend": "api.v2", "heig.lb.weight": "0" },
-      { enabled: true, port: 8080, backend: "api.v2", weight: 0, sticky: false }],
-    [{ "heig.lb.enable": "true", "heig.lb.weight": "256", "heig.lb.port": "65535" },
-      { enabled: true, port: 65535, backend: null, weight: 256, sticky: false }],
+    [
+      { "heig.lb.enable": "true", "heig.lb.port": "8080", "heig.lb.backend": "api.v2", "heig.lb.weight": "0" },
+      { enabled: true, port: 8080, backend: "api.v2", weight: 0, sticky: false },
+    ],
+    [
+      { "heig.lb.enable": "true", "heig.lb.weight": "256", "heig.lb.port": "65535" },
+      { enabled: true, port: 65535, backend: null, weight: 256, sticky: false },
+    ],
   ])("accepts %j", (labels, expected) => {
     expect(parseLbLabels(labels, "heig.lb")).toEqual({ ok: true, value: expected });
   });
@@ -28,7 +32,7 @@ describe("parseLbLabels", () => {
     ["heig.lb.backend", "web app"],
     ["heig.lb.backend", "webapp\nbackend evil"],
     ["heig.lb.backend", "x#y"],
-    ["heig.lb.backend", "\"quoted\""],
+    ["heig.lb.backend", '"quoted"'],
     ["heig.lb.backend", "wébapp"],
     ["heig.lb.backend", "-leading-dash"],
     ["heig.lb.backend", ""],
@@ -39,12 +43,16 @@ describe("parseLbLabels", () => {
   });
 
   it("reads stickiness", () => {
-    expect(parseLbLabels({ "heig.lb.enable": "true", "heig.lb.sticky": "true" }, "heig.lb"))
-      .toEqual({ ok: true, value: { enabled: true, port: 3000, backend: null, weight: null, sticky: true } });
+    expect(parseLbLabels({ "heig.lb.enable": "true", "heig.lb.sticky": "true" }, "heig.lb")).toEqual({
+      ok: true,
+      value: { enabled: true, port: 3000, backend: null, weight: null, sticky: true },
+    });
   });
 
   it("reads labels under another prefix", () => {
-    expect(parseLbLabels({ "acme.lb.enable": "true", "acme.lb.port": "81" }, "acme.lb"))
-      .toEqual({ ok: true, value: { enabled: true, port: 81, backend: null, weight: null, sticky: false } });
+    expect(parseLbLabels({ "acme.lb.enable": "true", "acme.lb.port": "81" }, "acme.lb")).toEqual({
+      ok: true,
+      value: { enabled: true, port: 81, backend: null, weight: null, sticky: false },
+    });
   });
 });

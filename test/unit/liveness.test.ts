@@ -1,9 +1,27 @@
 import { decideLiveness } from "../../sidecar/model/liveness";
 import type { Backend, SerfMember } from "../../sidecar/model/types";
 
-const backend = (n: number): Backend => ({ name: `compose_webapp_${n}`, containerId: `c${n}`, address: `172.18.0.${n}`, port: 3000, weight: null });
-const member = (n: number, status: string, role = "webapp"): SerfMember => ({ name: `h${n}`, address: `172.18.0.${n}`, status, tags: { role } });
-const base = { backends: [backend(1), backend(2)], containerAddresses: new Set(["172.18.0.1", "172.18.0.2"]), missingSince: new Map<string, number>(), nowMs: 1000, graceMs: 500 };
+const backend = (n: number): Backend => ({
+  name: `compose_webapp_${n}`,
+  sourceId: `c${n}`,
+  address: `172.18.0.${n}`,
+  port: 3000,
+  weight: null,
+});
+const member = (n: number, status: string, role = "webapp"): SerfMember => ({
+  name: `h${n}`,
+  address: `172.18.0.${n}`,
+  status,
+  tags: { role },
+});
+const base = {
+  backends: [backend(1), backend(2)],
+  listedAddresses: new Set(["172.18.0.1", "172.18.0.2"]),
+  missingSince: new Map<string, number>(),
+  nowMs: 1000,
+  graceMs: 500,
+  memberTag: { key: "role", value: "webapp" },
+};
 
 describe("decideLiveness", () => {
   it("keeps everything on Docker's view when Serf cannot be asked", () => {
@@ -22,10 +40,20 @@ describe("decideLiveness", () => {
     const first = decideLiveness({ ...base, members: [member(1, "alive")] });
     expect([...first.out]).toEqual([]);
     expect(first.liveness.get("c2")).toBe("missing");
-    const later = decideLiveness({ ...base, members: [member(1, "alive")], missingSince: first.missingSince, nowMs: 1500 });
+    const later = decideLiveness({
+      ...base,
+      members: [member(1, "alive")],
+      missingSince: first.missingSince,
+      nowMs: 1500,
+    });
     expect([...later.out]).toEqual(["c2"]);
     // Back in Serf: back in rotation, and the clock is reset.
-    const back = decideLiveness({ ...base, members: [member(1, "alive"), member(2, "alive")], missingSince: later.missingSince, nowMs: 1600 });
+    const back = decideLiveness({
+      ...base,
+      members: [member(1, "alive"), member(2, "alive")],
+      missingSince: later.missingSince,
+      nowMs: 1600,
+    });
     expect([...back.out]).toEqual([]);
     expect(back.missingSince.size).toBe(0);
   });
@@ -36,13 +64,34 @@ describe("decideLiveness", () => {
   });
 
   it("prefers an alive member when an old one shares the address", () => {
-    const d = decideLiveness({ ...base, members: [member(1, "failed"), { ...member(1, "alive"), name: "new" }, member(2, "alive")] });
+    const d = decideLiveness({
+      ...base,
+      members: [member(1, "failed"), { ...member(1, "alive"), name: "new" }, member(2, "alive")],
+    });
     expect([...d.out]).toEqual([]);
   });
 
-  it("reports live webapp members with no container as drift, never as backends", () => {
-    const d = decideLiveness({ ...base, members: [member(1, "alive"), member(2, "alive"), member(9, "alive"), member(8, "alive", "seed"), member(7, "failed")] });
+  it("reports live backend members with no container as drift, never as backends", () => {
+    const d = decideLiveness({
+      ...base,
+      members: [
+        member(1, "alive"),
+        member(2, "alive"),
+        member(9, "alive"),
+        member(8, "alive", "seed"),
+        member(7, "failed"),
+      ],
+    });
     expect(d.drift.map((m) => m.name)).toEqual(["h9"]);
     expect(d.liveness.size).toBe(2);
+  });
+
+  it("counts as drift only the members carrying the configured tag", () => {
+    const d = decideLiveness({
+      ...base,
+      memberTag: { key: "role", value: "api" },
+      members: [member(9, "alive"), member(8, "alive", "api")],
+    });
+    expect(d.drift.map((m) => m.name)).toEqual(["h8"]);
   });
 });

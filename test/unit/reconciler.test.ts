@@ -3,40 +3,89 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import pino from "pino";
 import type { Applier, ApplyOutcome } from "../../sidecar/apply/applier";
-import type { BackendSource } from "../../sidecar/docker/source";
-import type { ReadinessProbe } from "../../sidecar/docker/readiness";
-import type { ContainerSnapshot, SerfMember, ServerRef } from "../../sidecar/model/types";
-import type { Rendered } from "../../sidecar/render/render";
+import { systemClock } from "../../sidecar/lib/clock";
+import type { BackendSnapshot, ChangeHint, SerfMember, ServerRef } from "../../sidecar/model/types";
+import type { ReadinessProbe } from "../../sidecar/probe/readiness";
+import { ReadinessGate } from "../../sidecar/reconcile/readiness-gate";
 import { Reconciler } from "../../sidecar/reconcile/reconciler";
+import { SerfGate } from "../../sidecar/reconcile/serf-gate";
+import type { Rendered } from "../../sidecar/render/render";
+import { TemplateFile } from "../../sidecar/render/template-file";
+import type { BackendSource } from "../../sidecar/source/backend-source";
 import { snap } from "./fixtures";
 
 const TEMPLATE = path.resolve(__dirname, "../../templates/haproxy.cfg.hbs");
 
-function setup(templatePath = TEMPLATE, serfMembers?: () => SerfMember[]) {
-  let listing: ContainerSnapshot[] | Error = [];
+const kill = (id: string, signal = "15"): ChangeHint => ({
+  kind: signal === "15" || signal === "9" ? "leaving" : "changed",
+  id,
+  cause: "kill",
+});
+
+function setup(templatePath = TEMPLATE, serfMembers?: () => SerfMember[], readinessWaitMs = 150) {
+  let listing: BackendSnapshot[] | Error = [];
   const applied: Rendered[] = [];
   const leaving: ServerRef[][] = [];
   const listening = new Map<string, boolean>(); // address → listening; absent = listening
   const logs: Array<Record<string, unknown>> = [];
-  const log = pino({ level: "debug" }, { write: (line: string) => { logs.push(JSON.parse(line)); } });
+  const log = pino(
+    { level: "debug" },
+    {
+      write: (line: string) => {
+        logs.push(JSON.parse(line));
+      },
+    },
+  );
   const source: BackendSource = {
-    list: async () => { if (listing instanceof Error) throw listing; return listing; },
+    list: async () => {
+      if (listing instanceof Error) throw listing;
+      return listing;
+    },
     watch: () => undefined,
   };
   const applier = {
-    apply: async (r: Rendered, l: ServerRef[]): Promise<ApplyOutcome> => { applied.push(r); leaving.push(l); return { kind: "unchanged" }; },
-  } as unknown as Applier;
-  const readiness: ReadinessProbe = { isListening: async (address) => listening.get(address) ?? true };
-  const reconciler = new Reconciler(source, applier, readiness, log, {
-    labelPrefix: "heig.lb", defaultBackend: "webapp", templatePath,
-    paths: { runtimeSocket: "/s", serverStateFile: "/f" },
-    readinessWaitMs: 150,
-    serf: serfMembers === undefined ? null : {
-      graceMs: 60_000,
-      source: { members: async () => serfMembers(), stream: async () => undefined },
+    apply: async (r: Rendered, l: ServerRef[]): Promise<ApplyOutcome> => {
+      applied.push(r);
+      leaving.push(l);
+      return { kind: "unchanged" };
     },
-  });
-  return { reconciler, applied, leaving, listening, logs, setListing: (l: ContainerSnapshot[] | Error) => { listing = l; } };
+  } as unknown as Applier;
+  const probe: ReadinessProbe = { isListening: async (address: string) => listening.get(address) ?? true };
+  const serf =
+    serfMembers === undefined
+      ? null
+      : new SerfGate(
+          {
+            graceMs: 60_000,
+            memberTag: { key: "role", value: "webapp" },
+            source: { members: async () => serfMembers(), stream: async () => undefined },
+          },
+          systemClock,
+          log,
+        );
+  const reconciler = new Reconciler(
+    {
+      source,
+      template: new TemplateFile(templatePath, { runtimeSocket: "/s", serverStateFile: "/f" }),
+      applier,
+      readiness: new ReadinessGate(probe, systemClock, readinessWaitMs),
+      serf,
+      clock: systemClock,
+      log,
+    },
+    { labelPrefix: "heig.lb", defaultBackend: "webapp" },
+  );
+  return {
+    reconciler,
+    serf,
+    applied,
+    leaving,
+    listening,
+    logs,
+    setListing: (l: BackendSnapshot[] | Error) => {
+      listing = l;
+    },
+  };
 }
 
 describe("Reconciler", () => {
@@ -52,7 +101,12 @@ describe("Reconciler", () => {
   it("applies nothing when the listing fails, and asks for a retry", async () => {
     const { reconciler, applied, setListing } = setup();
     setListing(new Error("connect ECONNREFUSED /var/run/docker.sock"));
-    await expect(reconciler.sync()).resolves.toMatchObject({ ok: false, stage: "list", retry: true, error: expect.stringContaining("ECONNREFUSED") });
+    await expect(reconciler.sync()).resolves.toMatchObject({
+      ok: false,
+      stage: "list",
+      retry: true,
+      error: expect.objectContaining({ message: expect.stringContaining("ECONNREFUSED") }),
+    });
     expect(applied).toEqual([]);
   });
 
@@ -60,7 +114,7 @@ describe("Reconciler", () => {
     const { reconciler, applied, setListing } = setup();
     const leaving = snap("compose_webapp_2");
     setListing([snap("compose_webapp_1"), leaving]);
-    reconciler.observe({ containerId: leaving.id, action: "kill", signal: "15" });
+    reconciler.observe(kill(leaving.id));
     await reconciler.sync();
     expect(applied[0]!.text).not.toContain("compose_webapp_2");
     expect(applied[0]!.text).toContain("compose_webapp_1");
@@ -82,7 +136,11 @@ describe("Reconciler", () => {
     const tpl = path.join(dir, "t.hbs");
     writeFileSync(tpl, "global\n    maxconn 10\n");
     const { reconciler, applied } = setup(tpl);
-    await expect(reconciler.sync()).resolves.toMatchObject({ ok: false, stage: "template", error: expect.stringContaining("description ha-sidecar-") });
+    await expect(reconciler.sync()).resolves.toMatchObject({
+      ok: false,
+      stage: "template",
+      error: expect.objectContaining({ message: expect.stringContaining("description ha-sidecar-") }),
+    });
     expect(applied).toEqual([]);
   });
 
@@ -101,14 +159,14 @@ describe("Reconciler", () => {
     const { reconciler, applied, listening, setListing } = setup();
     const fresh = snap("compose_webapp_2");
     setListing([snap("compose_webapp_1"), fresh]);
-    listening.set(fresh.ip!, false);
+    listening.set(fresh.address!, false);
     await expect(reconciler.sync()).resolves.toMatchObject({ ok: true, awaitingReadiness: 1 });
     expect(applied[0]!.text).not.toContain("compose_webapp_2");
-    listening.set(fresh.ip!, true);
+    listening.set(fresh.address!, true);
     await expect(reconciler.sync()).resolves.toMatchObject({ ok: true, awaitingReadiness: 0 });
     expect(applied[1]!.text).toContain("server compose_webapp_2 ");
     // Once ready, HAProxy's own checks take over: no probe decides any more.
-    listening.set(fresh.ip!, false);
+    listening.set(fresh.address!, false);
     await reconciler.sync();
     expect(applied[2]!.text).toContain("server compose_webapp_2 ");
   });
@@ -116,7 +174,7 @@ describe("Reconciler", () => {
   it("leaves readiness of containers with a HEALTHCHECK to Docker", async () => {
     const { reconciler, applied, listening, setListing } = setup();
     const c = snap("compose_webapp_1", { health: "healthy" });
-    listening.set(c.ip!, false);
+    listening.set(c.address!, false);
     setListing([c]);
     await reconciler.sync();
     expect(applied[0]!.text).toContain("server compose_webapp_1 ");
@@ -132,14 +190,13 @@ describe("Reconciler", () => {
   });
 
   it("cuts the readiness wait short when a container starts leaving, and leaves it out", async () => {
-    const { reconciler, applied, listening, setListing } = setup();
+    const { reconciler, applied, listening, setListing } = setup(TEMPLATE, undefined, 600_000);
     const slow = snap("compose_webapp_3");
     const leaving = snap("compose_webapp_2");
     setListing([snap("compose_webapp_1"), leaving, slow]);
-    listening.set(slow.ip!, false);
-    (reconciler as unknown as { opts: { readinessWaitMs: number } }).opts.readinessWaitMs = 600_000;
+    listening.set(slow.address!, false);
     const pass = reconciler.sync();
-    setTimeout(() => reconciler.observe({ containerId: leaving.id, action: "kill", signal: "15" }), 50);
+    setTimeout(() => reconciler.observe(kill(leaving.id)), 50);
     await expect(pass).resolves.toMatchObject({ ok: true, awaitingReadiness: 1 });
     expect(applied[0]!.text).toContain("server compose_webapp_1 ");
     expect(applied[0]!.text).not.toContain("compose_webapp_2");
@@ -150,28 +207,30 @@ describe("Reconciler", () => {
     const a = snap("compose_webapp_1");
     const b = snap("compose_webapp_2");
     let members: SerfMember[] = [
-      { name: "x", address: a.ip!, status: "alive", tags: { role: "webapp" } },
-      { name: "y", address: b.ip!, status: "failed", tags: { role: "webapp" } },
+      { name: "x", address: a.address!, status: "alive", tags: { role: "webapp" } },
+      { name: "y", address: b.address!, status: "failed", tags: { role: "webapp" } },
     ];
-    const { reconciler, applied, setListing } = setup(TEMPLATE, () => members);
+    const { reconciler, serf, applied, setListing } = setup(TEMPLATE, () => members);
     setListing([a, b]);
     const r = await reconciler.sync();
     expect(applied[0]!.text).not.toContain("compose_webapp_2");
-    expect(r.ok && r.excluded).toEqual([expect.objectContaining({ containerName: "compose_webapp_2", reason: "serf-failed" })]);
-    expect(reconciler.serfView).toMatchObject({ reachable: true, liveness: { [a.id]: "alive", [b.id]: "failed" } });
+    expect(r.ok && r.excluded).toEqual([expect.objectContaining({ name: "compose_webapp_2", reason: "serf-failed" })]);
+    expect(serf!.view).toMatchObject({ reachable: true, liveness: { [a.id]: "alive", [b.id]: "failed" } });
     members = members.map((m) => ({ ...m, status: "alive" }));
     await reconciler.sync();
     expect(applied[1]!.text).toContain("server compose_webapp_2 ");
   });
 
   it("routes on Docker's view alone when Serf is unreachable, and says so once", async () => {
-    const { reconciler, applied, logs, setListing } = setup(TEMPLATE, () => { throw new Error("connect ECONNREFUSED serf:7373"); });
+    const { reconciler, serf, applied, logs, setListing } = setup(TEMPLATE, () => {
+      throw new Error("connect ECONNREFUSED serf:7373");
+    });
     setListing([snap("compose_webapp_1")]);
     await reconciler.sync();
     await reconciler.sync();
     expect(applied[1]!.text).toContain("server compose_webapp_1 ");
     expect(logs.filter((l) => l["msg"] === "serf unreachable, routing on Docker's view alone")).toHaveLength(1);
-    expect(reconciler.serfView).toMatchObject({ reachable: false });
+    expect(serf!.view).toMatchObject({ reachable: false });
   });
 
   it("names the routed servers that a kill event starts draining, for the runtime fast path", async () => {
@@ -180,8 +239,8 @@ describe("Reconciler", () => {
     const b = snap("compose_webapp_2");
     setListing([a, b]);
     await reconciler.sync();
-    expect(reconciler.observe({ containerId: b.id, action: "kill", signal: "1" })).toEqual([]);
-    expect(reconciler.observe({ containerId: b.id, action: "kill", signal: "15" })).toEqual([{ backend: "webapp", server: "compose_webapp_2" }]);
-    expect(reconciler.observe({ containerId: b.id, action: "stop" })).toEqual([]);
+    expect(reconciler.observe(kill(b.id, "1"))).toEqual([]);
+    expect(reconciler.observe(kill(b.id, "15"))).toEqual([{ backend: "webapp", server: "compose_webapp_2" }]);
+    expect(reconciler.observe({ kind: "leaving", id: b.id, cause: "stop" })).toEqual([]);
   });
 });

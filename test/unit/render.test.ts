@@ -7,19 +7,27 @@ import { snap } from "./fixtures";
 const root = path.resolve(__dirname, "../..");
 const templateSource = readFileSync(path.join(root, "templates/haproxy.cfg.hbs"), "utf8");
 const template = compileTemplate(templateSource);
-const paths = { runtimeSocket: "/var/lib/ha-sidecar/run/admin.sock", serverStateFile: "/var/lib/ha-sidecar/server-state" };
+const paths = {
+  runtimeSocket: "/var/lib/ha-sidecar/run/admin.sock",
+  serverStateFile: "/var/lib/ha-sidecar/server-state",
+};
 const opts = { labelPrefix: "heig.lb", defaultService: "webapp", draining: new Set<string>() };
 const render = (snaps: Parameters<typeof buildDesiredState>[0], statsAuth: string | null = null) =>
   renderConfig(template, templateSource, buildDesiredState(snaps, opts).state, { ...paths, statsAuth });
 
-/** Golden files are compared byte for byte; UPDATE_GOLDEN=1 rewrites them after a deliberate change. */
+/**
+ * Golden files are compared byte for byte. After a deliberate change, `UPDATE_GOLDEN=1 npx jest
+ * render` rewrites them and fails on purpose, so that a run that rewrites can never pass.
+ */
 export const GOLDEN_CASES = {
   empty: [],
   "two-servers": [snap("compose_webapp_1"), snap("compose_webapp_2")],
   "several-backends": [
     snap("compose_webapp_1", { extraLabels: { "heig.lb.weight": "0" } }),
     snap("compose_webapp_2", { extraLabels: { "heig.lb.weight": "200" } }),
-    snap("compose_api_1", { extraLabels: { "heig.lb.backend": "api", "heig.lb.port": "8080", "heig.lb.sticky": "true" } }),
+    snap("compose_api_1", {
+      extraLabels: { "heig.lb.backend": "api", "heig.lb.port": "8080", "heig.lb.sticky": "true" },
+    }),
     snap("compose_api_2", { extraLabels: { "heig.lb.backend": "api", "heig.lb.port": "8080" } }),
     snap("compose_broken_3", { extraLabels: { "heig.lb.port": "80\n  server evil 10.9.9.9:80" } }),
   ],
@@ -27,9 +35,15 @@ export const GOLDEN_CASES = {
 
 describe("rendering templates/haproxy.cfg.hbs", () => {
   it.each(Object.keys(GOLDEN_CASES))("matches the golden file %s.cfg byte for byte", (name) => {
-    const text = render(GOLDEN_CASES[name as keyof typeof GOLDEN_CASES], name === "several-backends" ? "admin:s3cr3t" : null).text;
+    const text = render(
+      GOLDEN_CASES[name as keyof typeof GOLDEN_CASES],
+      name === "several-backends" ? "admin:s3cr3t" : null,
+    ).text;
     const file = path.join(root, "test/fixtures/golden", `${name}.cfg`);
-    if (process.env.UPDATE_GOLDEN === "1") writeFileSync(file, text);
+    if (process.env.UPDATE_GOLDEN === "1") {
+      writeFileSync(file, text);
+      throw new Error(`rewrote ${name}.cfg: review the diff, then run the tests again without UPDATE_GOLDEN`);
+    }
     expect(text).toBe(readFileSync(file, "utf8"));
   });
 
@@ -61,6 +75,8 @@ describe("rendering templates/haproxy.cfg.hbs", () => {
 
   it("fails on a template that refers to a field the state does not have", () => {
     const bad = compileTemplate("global\n  description ha-sidecar-{{configId}}\n  {{nosuchfield.inner}}\n");
-    expect(() => renderConfig(bad, "x", buildDesiredState([], opts).state, paths)).toThrow(/template failed to render: .*not defined/);
+    expect(() => renderConfig(bad, "x", buildDesiredState([], opts).state, paths)).toThrow(
+      /template failed to render: .*not defined/,
+    );
   });
 });

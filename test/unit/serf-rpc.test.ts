@@ -2,47 +2,65 @@ import * as net from "node:net";
 import { decodeMultiStream, encode } from "@msgpack/msgpack";
 import { SerfRpcClient, serfAddr } from "../../sidecar/serf/serf-rpc";
 
-/** A tiny Serf agent RPC endpoint on 127.0.0.1 speaking the real msgpack framing. */
-function fakeAgent(members: unknown[], events: string[] = []): Promise<{ port: number; commands: string[]; close: () => void }> {
+/**
+ * A tiny Serf agent RPC endpoint on 127.0.0.1 speaking the real msgpack framing. It records what
+ * it was sent; the tests assert on the record (an assertion in here would be swallowed).
+ */
+function fakeAgent(
+  members: unknown[],
+  events: string[] = [],
+): Promise<{ port: number; commands: string[]; bodies: unknown[]; close: () => void }> {
   const commands: string[] = [];
-  const server = net.createServer(async (sock) => {
-    const objects = decodeMultiStream(sock as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
-    const next = async () => (await objects.next()).value as Record<string, unknown>;
-    try {
-      for (;;) {
-        const header = await next();
-        if (!header) return;
-        const command = String(header["Command"]);
-        commands.push(command);
-        const seq = header["Seq"];
-        if (command === "handshake") {
-          expect(await next()).toEqual({ Version: 1 });
-          sock.write(encode({ Seq: seq, Error: "" }));
-        } else if (command === "members") {
-          sock.write(encode({ Seq: seq, Error: "" }));
-          sock.write(encode({ Members: members }));
-        } else if (command === "stream") {
-          await next();
-          sock.write(encode({ Seq: seq, Error: "" }));
-          for (const e of events) {
-            sock.write(encode({ Seq: seq, Error: "" }));
-            sock.write(encode({ Event: e, Members: [] }));
+  const bodies: unknown[] = [];
+  const server = net.createServer(
+    (sock) =>
+      void (async () => {
+        const objects = decodeMultiStream(sock as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+        const next = async () => (await objects.next()).value as Record<string, unknown>;
+        try {
+          for (;;) {
+            const header = await next();
+            if (!header) return;
+            const command = String(header["Command"]);
+            commands.push(command);
+            const seq = header["Seq"];
+            if (command === "handshake") {
+              bodies.push(await next());
+              sock.write(encode({ Seq: seq, Error: "" }));
+            } else if (command === "members") {
+              sock.write(encode({ Seq: seq, Error: "" }));
+              sock.write(encode({ Members: members }));
+            } else if (command === "stream") {
+              bodies.push(await next());
+              sock.write(encode({ Seq: seq, Error: "" }));
+              for (const e of events) {
+                sock.write(encode({ Seq: seq, Error: "" }));
+                sock.write(encode({ Event: e, Members: [] }));
+              }
+            }
           }
+        } catch {
+          sock.destroy();
         }
-      }
-    } catch {
-      sock.destroy();
-    }
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => {
-    resolve({ port: (server.address() as net.AddressInfo).port, commands, close: () => server.close() });
-  }));
+      })(),
+  );
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => {
+      resolve({ port: (server.address() as net.AddressInfo).port, commands, bodies, close: () => server.close() });
+    }),
+  );
 }
 
 describe("SerfRpcClient", () => {
   it("handshakes and lists members with their addresses", async () => {
     const agent = await fakeAgent([
-      { Name: "a1b2", Addr: new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 172, 18, 0, 5]), Port: 7946, Tags: { role: "webapp" }, Status: "alive" },
+      {
+        Name: "a1b2",
+        Addr: new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 172, 18, 0, 5]),
+        Port: 7946,
+        Tags: { role: "webapp" },
+        Status: "alive",
+      },
       { Name: "c3d4", Addr: new Uint8Array([172, 18, 0, 6]), Port: 7946, Tags: {}, Status: "failed" },
     ]);
     const members = await new SerfRpcClient("127.0.0.1", agent.port).members();
@@ -51,6 +69,7 @@ describe("SerfRpcClient", () => {
       { name: "c3d4", address: "172.18.0.6", status: "failed", tags: {} },
     ]);
     expect(agent.commands).toEqual(["handshake", "members"]);
+    expect(agent.bodies).toEqual([{ Version: 1 }]);
     agent.close();
   });
 
@@ -64,12 +83,19 @@ describe("SerfRpcClient", () => {
     }, abort.signal);
     await expect(done).rejects.toThrow();
     expect(seen).toEqual(["member-join", "member-failed"]);
+    expect(agent.commands).toEqual(["handshake", "stream"]);
+    expect(agent.bodies).toEqual([
+      { Version: 1 },
+      { Type: "member-join,member-leave,member-failed,member-update,member-reap" },
+    ]);
     agent.close();
   });
 
   it("rejects when no agent answers", async () => {
     const server = net.createServer();
-    const port = await new Promise<number>((r) => server.listen(0, "127.0.0.1", () => r((server.address() as net.AddressInfo).port)));
+    const port = await new Promise<number>((r) =>
+      server.listen(0, "127.0.0.1", () => r((server.address() as net.AddressInfo).port)),
+    );
     server.close();
     await expect(new SerfRpcClient("127.0.0.1", port).members()).rejects.toThrow();
   });

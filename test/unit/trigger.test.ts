@@ -1,3 +1,4 @@
+import { systemClock } from "../../sidecar/lib/clock";
 import { CoalescingTrigger, type TriggerOptions } from "../../sidecar/reconcile/trigger";
 
 beforeEach(() => jest.useFakeTimers());
@@ -6,11 +7,10 @@ afterEach(() => jest.useRealTimers());
 /** A trigger around a recording run that does nothing. */
 function trigger(opts: TriggerOptions): { run: jest.Mock<Promise<undefined>, []>; t: CoalescingTrigger } {
   const run = jest.fn(async () => undefined);
-  return { run, t: new CoalescingTrigger(run, opts) };
+  return { run, t: new CoalescingTrigger(run, opts, systemClock) };
 }
 
 describe("CoalescingTrigger", () => {
-
   it("turns a burst into one run after the quiet time", async () => {
     const { run, t } = trigger({ quietMs: 100, maxWaitMs: 1000 });
     for (let i = 0; i < 10; i++) {
@@ -49,7 +49,7 @@ describe("CoalescingTrigger", () => {
       await new Promise((r) => setTimeout(r, 500));
       inFlight--;
     });
-    const t = new CoalescingTrigger(run, { quietMs: 10, maxWaitMs: 20 });
+    const t = new CoalescingTrigger(run, { quietMs: 10, maxWaitMs: 20 }, systemClock);
     t.poke();
     await jest.advanceTimersByTimeAsync(20); // first run starts
     for (let i = 0; i < 5; i++) {
@@ -73,7 +73,6 @@ describe("CoalescingTrigger", () => {
 });
 
 describe("CoalescingTrigger with a hold", () => {
-
   it("fires only at the maximum wait while held, and at quiet once the hold ends", async () => {
     let held = true;
     const { run, t } = trigger({ quietMs: 100, maxWaitMs: 1000, hold: () => held });
@@ -93,7 +92,6 @@ describe("CoalescingTrigger with a hold", () => {
 });
 
 describe("CoalescingTrigger urgent pokes", () => {
-
   it("runs within the urgent delay, ignoring the quiet time and any hold, once for a group", async () => {
     const { run, t } = trigger({ quietMs: 200, maxWaitMs: 4000, hold: () => true });
     t.pokeUrgent(30);

@@ -29,7 +29,7 @@ export class TcpReadinessProbe implements ReadinessProbe {
 
 /** No gate: every candidate counts as ready (LB_READINESS=none). */
 export class AlwaysReady implements ReadinessProbe {
-  async isListening(): Promise<boolean> {
-    return true;
+  isListening(): Promise<boolean> {
+    return Promise.resolve(true);
   }
 }

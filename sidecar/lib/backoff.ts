@@ -4,7 +4,10 @@
  */
 export class Backoff {
   private attempt = 0;
-  constructor(private readonly baseMs = 250, private readonly capMs = 30_000) {}
+  constructor(
+    private readonly baseMs = 250,
+    private readonly capMs = 30_000,
+  ) {}
 
   /** Delay before the next attempt, and counts the attempt. */
   next(): number {

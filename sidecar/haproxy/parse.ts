@@ -1,0 +1,59 @@
+/** Pure parsers of HAProxy's CLI answers. */
+import { DESCRIPTION_PREFIX } from "../render/render";
+
+/** Extracts `description` from the output of `show info`, or null when it is absent. */
+export function parseDescription(showInfo: string): string | null {
+  const m = /^description: (.*)$/m.exec(showInfo);
+  return m ? m[1]!.trim() : null;
+}
+
+/** The config id carried by `description`, "" when the worker runs a config that has none. */
+export function configIdOf(showInfo: string): string {
+  const description = parseDescription(showInfo);
+  return description?.startsWith(DESCRIPTION_PREFIX) ? description.slice(DESCRIPTION_PREFIX.length) : "";
+}
+
+/** `show stat` CSV → `backend/server` → status, servers only. */
+export function parseShowStat(csv: string): Map<string, string> {
+  const lines = csv.trim().split("\n");
+  const header = (lines[0] ?? "").replace(/^# /, "").split(",");
+  const px = header.indexOf("pxname");
+  const sv = header.indexOf("svname");
+  const st = header.indexOf("status");
+  const out = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    const c = line.split(",");
+    const server = c[sv];
+    if (!server || server === "FRONTEND" || server === "BACKEND") continue;
+    out.set(`${c[px]}/${server}`, c[st] ?? "");
+  }
+  return out;
+}
+
+/** Worker pids from the master CLI's `show proc` (current and old workers). */
+export function parseWorkerPids(showProc: string): number[] {
+  const workers = showProc.split("# workers")[1]?.split("# programs")[0] ?? "";
+  return workers
+    .split("\n")
+    .map((l) => /^(\d+)\s+worker\b/.exec(l.trim())?.[1])
+    .filter((p): p is string => p !== undefined)
+    .map(Number);
+}
+
+/** The master's reload counter from `show proc`, or null when the master line is missing. */
+export function parseReloadCount(showProc: string): number | null {
+  const line = showProc.split("\n").find((l) => /^\d+\s+master\s/.test(l.trim()));
+  const n = line?.trim().split(/\s+/)[2];
+  return n !== undefined && /^\d+$/.test(n) ? Number(n) : null;
+}
+
+// Answers HAProxy gives to a command it refused. Commands that succeed answer nothing, a known
+// success sentence, or data that never starts like these.
+const ERROR_REPLY =
+  /^(Unknown command|Permission denied|No such|Require|Can't|Cannot|Invalid|Missing|Unable|Error|'[^']*' only supports|[A-Za-z ]*: unknown|Already exists|Not found)/i;
+
+/** The refusal in a CLI answer, or null when the answer is not one. */
+export function replyError(reply: string): string | null {
+  const first = reply.trimStart().split("\n")[0] ?? "";
+  return ERROR_REPLY.test(first) ? reply.trim() : null;
+}

@@ -1,0 +1,97 @@
+import type { ServerRef } from "../model/types";
+import { configIdOf, parseShowStat, parseWorkerPids, replyError } from "./parse";
+import { socketCommand } from "./socket";
+
+/** HAProxy refused a CLI command; `reply` is HAProxy's own message. */
+export class RuntimeCommandError extends Error {
+  override readonly name = "RuntimeCommandError";
+  constructor(
+    readonly command: string,
+    readonly reply: string,
+  ) {
+    super(`haproxy refused "${command}": ${reply}`);
+  }
+}
+
+/** The running HAProxy, through its runtime API (the serving worker) and its master CLI. */
+export interface RuntimeClient {
+  /** One command to the serving worker; its answer, or RuntimeCommandError when refused. */
+  command(command: string): Promise<string>;
+  /** One command to the master CLI (`@!<pid> …` reaches one worker, old ones included). */
+  masterCommand(command: string): Promise<string>;
+  /** Config id the serving worker loaded ("" for a config without one); null when unreachable. */
+  runningConfigId(): Promise<string | null>;
+  /** Server statuses (`backend/server` → UP, DOWN, MAINT…) of the serving worker, or null. */
+  serverStatuses(): Promise<Map<string, string> | null>;
+  /** `show servers state`: what the next worker loads to keep servers' state across a reload. */
+  serverStateDump(): Promise<string>;
+  /** Sets servers to maintenance in every running worker, old ones included. */
+  drainServers(servers: readonly ServerRef[]): Promise<void>;
+}
+
+/** The runtime and master sockets on the volume shared with `ha`. */
+export class SocketRuntimeClient implements RuntimeClient {
+  constructor(
+    private readonly runtimeSocket: string,
+    private readonly masterSocket: string,
+    private readonly timeoutMs = 2_000,
+  ) {}
+
+  async command(command: string): Promise<string> {
+    return checked(command, await socketCommand(this.runtimeSocket, command, this.timeoutMs));
+  }
+
+  async masterCommand(command: string): Promise<string> {
+    return checked(command, await socketCommand(this.masterSocket, command, this.timeoutMs));
+  }
+
+  async runningConfigId(): Promise<string | null> {
+    try {
+      return configIdOf(await this.command("show info"));
+    } catch {
+      return null;
+    }
+  }
+
+  async serverStatuses(): Promise<Map<string, string> | null> {
+    try {
+      return parseShowStat(await this.command("show stat"));
+    } catch {
+      return null;
+    }
+  }
+
+  serverStateDump(): Promise<string> {
+    return this.command("show servers state");
+  }
+
+  async drainServers(servers: readonly ServerRef[]): Promise<void> {
+    if (servers.length === 0) return;
+    const pids = parseWorkerPids(await this.masterCommand("show proc"));
+    const commands = servers.map((s) => `set server ${s.backend}/${s.server} state maint`).join("; ");
+    // One connection per worker. A worker that never had the server answers "No such server":
+    // that is the state we want, not a failure.
+    await Promise.all(
+      pids.map(async (pid) => {
+        const reply = await socketCommand(this.masterSocket, prefixEach(commands, `@!${pid}`), this.timeoutMs);
+        const refusal = replyError(reply);
+        if (refusal !== null && !/^No such (server|backend)/im.test(refusal)) {
+          throw new RuntimeCommandError(`@!${pid} ${commands}`, refusal);
+        }
+      }),
+    );
+  }
+}
+
+function prefixEach(commands: string, prefix: string): string {
+  return commands
+    .split("; ")
+    .map((c) => `${prefix} ${c}`)
+    .join("; ");
+}
+
+function checked(command: string, reply: string): string {
+  const refusal = replyError(reply);
+  if (refusal !== null) throw new RuntimeCommandError(command, refusal);
+  return reply;
+}

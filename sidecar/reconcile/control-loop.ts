@@ -1,0 +1,182 @@
+import type { Logger } from "pino";
+import type { RuntimeClient } from "../haproxy/runtime-client";
+import { Backoff } from "../lib/backoff";
+import type { Clock, TimerHandle } from "../lib/clock";
+import { toError } from "../lib/errors";
+import type { SerfSource } from "../serf/serf-rpc";
+import type { BackendSource, SourceSignal } from "../source/backend-source";
+import type { SerfView } from "./serf-gate";
+import { watchSerf } from "./serf-watch";
+import { CoalescingTrigger } from "./trigger";
+import type { LoopObserver, LoopOptions, LoopView, PassRunner, SyncResult } from "./types";
+
+/** A backend that does not listen yet is looked at again this soon, not at the next resync. */
+const READINESS_RECHECK_MS = 200;
+/** A backend being stopped leaves rotation this soon after its hint (not after the quiet time). */
+const DRAIN_DELAY_MS = 30;
+
+export interface LoopParts {
+  readonly reconciler: PassRunner;
+  readonly source: BackendSource;
+  readonly serf: { readonly source: SerfSource; readonly view: () => SerfView | null } | null;
+  readonly runtime: RuntimeClient;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly observer: LoopObserver;
+}
+
+/**
+ * The whole control loop, in one place: source signals and Serf events become pokes; pokes are
+ * coalesced into passes (one in flight); failed passes are retried with capped backoff; backends
+ * that do not listen yet are looked at again shortly; everything resyncs on a timer. Every
+ * timer runs on the injected clock.
+ */
+export class ControlLoop {
+  private readonly trigger: CoalescingTrigger;
+  private readonly retry = new Backoff(250, 30_000);
+  private readonly abort = new AbortController();
+  private pendingReasons = new Set<string>();
+  private retryTimer: TimerHandle | null = null;
+  private recheckTimer: TimerHandle | null = null;
+  private resyncTimer: TimerHandle | null = null;
+  private firstPass = true;
+  private inFlight: Promise<void> | null = null;
+  private state: Omit<LoopView, "last" | "serf"> = { eventsConnected: false, lastReload: null, lastRejected: null };
+
+  constructor(
+    private readonly parts: LoopParts,
+    private readonly opts: LoopOptions,
+  ) {
+    this.trigger = new CoalescingTrigger(
+      () => this.pass(),
+      {
+        quietMs: opts.quietMs,
+        maxWaitMs: opts.maxWaitMs,
+        hold: () => parts.reconciler.burstUnderway(),
+      },
+      parts.clock,
+    );
+  }
+
+  get view(): LoopView {
+    return { ...this.state, last: this.parts.reconciler.last, serf: this.parts.serf?.view() ?? null };
+  }
+
+  /** Starts following the source (and Serf) and resyncing; the first `connected` makes the first pass. */
+  start(): void {
+    this.parts.source.watch((s) => this.onSource(s), this.abort.signal);
+    const serf = this.parts.serf;
+    if (serf !== null)
+      watchSerf(serf.source, (event) => this.poke(event), this.parts.clock, this.parts.log, this.abort.signal);
+    this.scheduleResync();
+  }
+
+  /** Stops every timer and watcher; resolves once the pass in flight (if any) is over. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.trigger.stop();
+    for (const t of [this.retryTimer, this.recheckTimer, this.resyncTimer])
+      if (t !== null) this.parts.clock.clearTimeout(t);
+    await this.inFlight;
+  }
+
+  /** Asks for a pass; `urgent` (a backend is leaving) skips the quiet time. */
+  poke(reason: string, urgent = false): void {
+    if (this.abort.signal.aborted) return;
+    this.pendingReasons.add(reason);
+    if (urgent) this.trigger.pokeUrgent(DRAIN_DELAY_MS);
+    else this.trigger.poke();
+  }
+
+  private onSource(s: SourceSignal): void {
+    const log = this.parts.log;
+    if (s.kind === "connected") {
+      this.state = { ...this.state, eventsConnected: true };
+      this.parts.observer.streamConnected(true);
+      log.info("docker event stream connected, resyncing");
+      this.poke("connected");
+    } else if (s.kind === "disconnected") {
+      this.state = { ...this.state, eventsConnected: false };
+      this.parts.observer.streamConnected(false);
+      log.warn({ err: s.err }, "docker event stream lost, reconnecting");
+    } else {
+      const leaving = this.parts.reconciler.observe(s.hint);
+      this.parts.observer.hint(s.hint);
+      log.debug({ id: s.hint.id.slice(0, 12), cause: s.hint.cause, kind: s.hint.kind }, "change hint");
+      if (leaving.length > 0) {
+        // Fast path: stop new requests to it in every worker right away through the runtime
+        // API; the pass that follows takes it out of haproxy.cfg.
+        this.parts.runtime
+          .drainServers(leaving)
+          .catch((err: unknown) => log.warn({ err: toError(err), servers: leaving }, "early drain failed"));
+      }
+      this.poke(s.hint.cause, leaving.length > 0);
+    }
+  }
+
+  private scheduleResync(): void {
+    this.resyncTimer = this.parts.clock.setTimeout(() => {
+      this.poke("resync");
+      this.scheduleResync();
+    }, this.opts.resyncMs);
+  }
+
+  private pass(): Promise<void> {
+    this.inFlight = this.runPass().finally(() => {
+      this.inFlight = null;
+    });
+    return this.inFlight;
+  }
+
+  private async runPass(): Promise<void> {
+    const reasons = this.pendingReasons.size > 0 ? [...this.pendingReasons].sort() : ["resync"];
+    this.pendingReasons = new Set();
+    const clock = this.parts.clock;
+    const startedAt = clock.now();
+    const result = await this.parts.reconciler.sync();
+    this.parts.observer.pass({
+      result,
+      durationS: (clock.now() - startedAt) / 1000,
+      reasons,
+      serf: this.parts.serf?.view() ?? null,
+    });
+    this.afterPass(result, reasons.join(","));
+  }
+
+  private afterPass(result: SyncResult, reasons: string): void {
+    const log = this.parts.log;
+    if (result.ok && result.outcome.kind === "rejected" && !result.outcome.repeated) {
+      this.state = { ...this.state, lastRejected: { at: result.at, message: result.outcome.message } };
+    }
+    if (!result.ok && result.stage === "template")
+      this.state = { ...this.state, lastRejected: { at: result.at, message: result.error.message } };
+    if (this.firstPass) {
+      this.firstPass = false;
+      log.info(
+        result.ok ? { outcome: result.outcome.kind } : { stage: result.stage, err: result.error },
+        "first reconcile done",
+      );
+    }
+    if (result.ok) {
+      if (this.retry.failures > 0) log.info({ after: this.retry.failures }, "reconcile recovered");
+      this.retry.reset();
+      if (result.outcome.kind === "reloaded")
+        this.state = { ...this.state, lastReload: { at: result.at, reason: reasons } };
+      if (result.awaitingReadiness > 0)
+        this.recheckTimer = this.replace(this.recheckTimer, () => this.poke("readiness"), READINESS_RECHECK_MS);
+    } else if (result.retry) {
+      const delayMs = this.retry.next();
+      // Logged at every failure, with the attempt count, so that a stuck loop is visible.
+      log.warn(
+        { stage: result.stage, err: result.error, delayMs, attempt: this.retry.failures },
+        "reconcile failed, will retry",
+      );
+      this.retryTimer = this.replace(this.retryTimer, () => this.poke("retry"), delayMs);
+    }
+  }
+
+  private replace(timer: TimerHandle | null, fn: () => void, ms: number): TimerHandle | null {
+    if (timer !== null) this.parts.clock.clearTimeout(timer);
+    return this.abort.signal.aborted ? null : this.parts.clock.setTimeout(fn, ms);
+  }
+}

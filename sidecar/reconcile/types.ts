@@ -1,0 +1,64 @@
+import type { ApplyOutcome } from "../apply/applier";
+import type { ChangeHint, DesiredState, Exclusion, ServerRef } from "../model/types";
+import type { SerfView } from "./serf-gate";
+
+/** The result of one pass. */
+export type SyncResult =
+  | {
+      readonly ok: true;
+      readonly at: number;
+      readonly outcome: ApplyOutcome;
+      readonly state: DesiredState;
+      readonly excluded: readonly Exclusion[];
+      /** Backends that do not listen yet but soon may: worth another pass shortly. */
+      readonly awaitingReadiness: number;
+    }
+  | {
+      readonly ok: false;
+      readonly at: number;
+      readonly stage: "list" | "template" | "apply";
+      readonly error: Error;
+      readonly retry: boolean;
+    };
+
+export interface LoopOptions {
+  readonly quietMs: number;
+  readonly maxWaitMs: number;
+  readonly resyncMs: number;
+}
+
+/** One pass, as the loop reports it. */
+export interface PassReport {
+  readonly result: SyncResult;
+  readonly durationS: number;
+  /** What asked for it: hint causes (`start`, `kill`…), `connected`, `resync`, `retry`, `readiness`, Serf events. */
+  readonly reasons: readonly string[];
+  readonly serf: SerfView | null;
+}
+
+/** Who wants to know what the loop does (metrics). */
+export interface LoopObserver {
+  pass(report: PassReport): void;
+  hint(hint: ChangeHint): void;
+  streamConnected(connected: boolean): void;
+}
+
+/** The pass the loop drives: the Reconciler in production, a recording fake in tests. */
+export interface PassRunner {
+  /** Folds a hint in; returns the routed servers it starts draining (to stop routing to now). */
+  observe(hint: ChangeHint): ServerRef[];
+  /** True while more of a burst is known to come. */
+  burstUnderway(): boolean;
+  /** One pass; never throws. */
+  sync(): Promise<SyncResult>;
+  readonly last: SyncResult | null;
+}
+
+/** What the status server reads. */
+export interface LoopView {
+  readonly eventsConnected: boolean;
+  readonly last: SyncResult | null;
+  readonly lastReload: { readonly at: number; readonly reason: string } | null;
+  readonly lastRejected: { readonly at: number; readonly message: string } | null;
+  readonly serf: SerfView | null;
+}

@@ -1,0 +1,47 @@
+import { promises as fs } from "node:fs";
+import type { DesiredState } from "../model/types";
+import {
+  compileTemplate,
+  DESCRIPTION_PREFIX,
+  renderConfig,
+  TemplateError,
+  type RenderPaths,
+  type Rendered,
+  type TemplateFn,
+} from "./render";
+
+/**
+ * The template on disk, read at every render (an operator may edit it in place) and compiled
+ * again only when its text changed. The one piece of render/ that does I/O.
+ */
+export class TemplateFile {
+  private compiled: { source: string; fn: TemplateFn } | null = null;
+
+  constructor(
+    private readonly path: string,
+    private readonly paths: RenderPaths,
+  ) {}
+
+  /** Renders `state`; throws TemplateError for a template that cannot be read, compiled or used. */
+  async render(state: DesiredState): Promise<Rendered> {
+    const t = await this.load();
+    const rendered = renderConfig(t.fn, t.source, state, this.paths);
+    if (!rendered.text.includes(`description ${DESCRIPTION_PREFIX}${rendered.configId}`)) {
+      throw new TemplateError(
+        `template must keep "description ${DESCRIPTION_PREFIX}{{configId}}" in its global section: the sidecar reads it back to confirm reloads`,
+      );
+    }
+    return rendered;
+  }
+
+  private async load(): Promise<{ source: string; fn: TemplateFn }> {
+    let source: string;
+    try {
+      source = await fs.readFile(this.path, "utf8");
+    } catch (err) {
+      throw new TemplateError(`cannot read template ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+    if (this.compiled?.source !== source) this.compiled = { source, fn: compileTemplate(source) };
+    return this.compiled;
+  }
+}

@@ -1,0 +1,60 @@
+/** The sidecar's settings (environment variables), each with its default and meaning. */
+/** One documented setting: its env name, default and meaning (the README table is checked against it). */
+export const SETTINGS = {
+  LB_NETWORK: { def: "heig", doc: "Docker network whose containers are backends; their IP on it is used" },
+  LB_LABEL_PREFIX: {
+    def: "heig.lb",
+    doc: "prefix of the labels read (`<prefix>.enable`, `.port`, `.backend`, `.weight`)",
+  },
+  LB_DEFAULT_BACKEND: {
+    def: "webapp",
+    doc: "HAProxy backend for containers with no `backend` label and no compose service",
+  },
+  LB_TEMPLATE: { def: "/app/templates/haproxy.cfg.hbs", doc: "Handlebars template of haproxy.cfg" },
+  LB_OUTPUT: { def: "/var/lib/ha-sidecar/haproxy.cfg", doc: "config file HAProxy reads (on the shared volume)" },
+  LB_RUNTIME_SOCKET: { def: "/var/lib/ha-sidecar/run/admin.sock", doc: "HAProxy runtime socket on the shared volume" },
+  LB_SERVER_STATE_FILE: {
+    def: "/var/lib/ha-sidecar/server-state",
+    doc: "where server state is saved before each reload",
+  },
+  LB_MASTER_SOCKET: {
+    def: "/var/lib/ha-sidecar/run/master.sock",
+    doc: "HAProxy master CLI socket, used by `sidecar cli --master`",
+  },
+  LB_QUIET_MS: { def: "100", doc: "coalescing: reconcile once events have been quiet this long" },
+  LB_MAX_WAIT_MS: {
+    def: "4000",
+    doc: "coalescing: reconcile at the latest this long after the first event of a burst",
+  },
+  LB_RESYNC_MS: { def: "30000", doc: "full resync period, whatever the events say" },
+  LB_RELOAD_CONFIRM_MS: {
+    def: "2000",
+    doc: "how long to wait for HAProxy to report the new config before signalling again",
+  },
+  LB_HAPROXY_SELECTOR: {
+    def: "heig.lb.role=haproxy",
+    doc: "label `key=value` of the HAProxy container to send SIGUSR2 to",
+  },
+  LB_HAPROXY_BIN: { def: "haproxy", doc: "haproxy binary used for `haproxy -c` validation" },
+  DOCKER_SOCKET: { def: "/var/run/docker.sock", doc: "Docker Engine API socket" },
+  LB_LOG_LEVEL: { def: "info", doc: "pino level: fatal, error, warn, info, debug, trace" },
+  LB_STATUS_PORT: { def: "8080", doc: "port of the status server (/healthz, /status)" },
+  LB_SERF_RPC: {
+    def: "serf:7373",
+    doc: "Serf agent RPC `host:port` for the health cross-reference; `none` to use Docker alone",
+  },
+  LB_SERF_GRACE_MS: {
+    def: "15000",
+    doc: "a routed container with no live Serf member for this long leaves rotation (a `failed` one leaves at once)",
+  },
+  LB_SERF_MEMBER_TAG: {
+    def: "role=webapp",
+    doc: "Serf tag `key=value` of the agents that run beside backends; a live one that matches no container is reported as drift",
+  },
+  LB_STATS_USER: { def: "", doc: "user for the HAProxy stats page (with LB_STATS_PASSWORD); empty: no authentication" },
+  LB_STATS_PASSWORD: { def: "", doc: "password for the HAProxy stats page" },
+  LB_READINESS: {
+    def: "tcp",
+    doc: "`tcp`: route a container without HEALTHCHECK once its port accepts a connection from the sidecar; `none`: at once",
+  },
+} as const;

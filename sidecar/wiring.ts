@@ -1,0 +1,78 @@
+import Docker from "dockerode";
+import type { Logger } from "pino";
+import { Applier } from "./apply/applier";
+import { FileConfigStore } from "./apply/config-file";
+import { HaproxyCheckValidator } from "./apply/haproxy-check";
+import type { Config } from "./config";
+import { DockerodeSource } from "./docker/dockerode-source";
+import { DockerSignalReloader } from "./haproxy/docker-signal-reloader";
+import { SocketRuntimeClient } from "./haproxy/runtime-client";
+import { systemClock } from "./lib/clock";
+import { AlwaysReady, TcpReadinessProbe } from "./probe/readiness";
+import { ControlLoop } from "./reconcile/control-loop";
+import { ReadinessGate } from "./reconcile/readiness-gate";
+import { Reconciler } from "./reconcile/reconciler";
+import { SerfGate } from "./reconcile/serf-gate";
+import { TemplateFile } from "./render/template-file";
+import { SerfRpcClient } from "./serf/serf-rpc";
+import { Metrics } from "./status/metrics";
+
+/** Within one pass, how long to wait for new backends to listen. */
+const READINESS_WAIT_MS = 1_500;
+
+/** Every adapter and the loop, built from the settings. Nothing here decides anything. */
+export function wire(config: Config, log: Logger) {
+  const clock = systemClock;
+  const docker = new Docker({ socketPath: config.dockerSocket });
+  const source = new DockerodeSource(docker, config.network, config.labelPrefix, log.child({ component: "docker" }));
+  const runtime = new SocketRuntimeClient(config.runtimeSocket, config.masterSocket);
+  const applier = new Applier(
+    {
+      config: new FileConfigStore(config.outputPath),
+      serverState: new FileConfigStore(config.serverStateFile),
+      validator: new HaproxyCheckValidator(config.haproxyBin),
+      reloader: new DockerSignalReloader(docker, config.haproxySelector),
+      runtime,
+    },
+    log.child({ component: "apply" }),
+    { reloadConfirmMs: config.reloadConfirmMs },
+  );
+  const serfClient = config.serfRpc === null ? null : new SerfRpcClient(config.serfRpc.host, config.serfRpc.port);
+  const reconcileLog = log.child({ component: "reconcile" });
+  const serfGate =
+    serfClient === null
+      ? null
+      : new SerfGate(
+          { source: serfClient, graceMs: config.serfGraceMs, memberTag: config.serfMemberTag },
+          clock,
+          reconcileLog,
+        );
+  const template = new TemplateFile(config.templatePath, {
+    runtimeSocket: config.runtimeSocket,
+    serverStateFile: config.serverStateFile,
+    statsAuth: config.statsAuth,
+  });
+  const readiness = new ReadinessGate(
+    config.readiness === "tcp" ? new TcpReadinessProbe() : new AlwaysReady(),
+    clock,
+    READINESS_WAIT_MS,
+  );
+  const reconciler = new Reconciler(
+    { source, template, applier, readiness, serf: serfGate, clock, log: reconcileLog },
+    { labelPrefix: config.labelPrefix, defaultBackend: config.defaultBackend },
+  );
+  const metrics = new Metrics();
+  const loop = new ControlLoop(
+    {
+      reconciler,
+      source,
+      serf: serfClient === null || serfGate === null ? null : { source: serfClient, view: () => serfGate.view },
+      runtime,
+      clock,
+      log: reconcileLog,
+      observer: metrics,
+    },
+    { quietMs: config.quietMs, maxWaitMs: config.maxWaitMs, resyncMs: config.resyncMs },
+  );
+  return { loop, reconciler, runtime, metrics };
+}

@@ -1,0 +1,295 @@
+import pino from "pino";
+import type { RuntimeClient } from "../../sidecar/haproxy/runtime-client";
+import { systemClock } from "../../sidecar/lib/clock";
+import type { ChangeHint, ServerRef } from "../../sidecar/model/types";
+import { ControlLoop } from "../../sidecar/reconcile/control-loop";
+import type { PassReport, PassRunner, SyncResult } from "../../sidecar/reconcile/types";
+import type { SerfSource } from "../../sidecar/serf/serf-rpc";
+import type { SourceSignal } from "../../sidecar/source/backend-source";
+
+beforeEach(() => jest.useFakeTimers({ now: 0 }));
+afterEach(() => jest.useRealTimers());
+
+const OPTS = { quietMs: 100, maxWaitMs: 4000, resyncMs: 30_000 };
+const ok = (over: Partial<Extract<SyncResult, { ok: true }>> = {}): SyncResult => ({
+  ok: true,
+  at: 0,
+  outcome: { kind: "unchanged" },
+  state: { defaultService: "webapp", services: [] },
+  excluded: [],
+  awaitingReadiness: 0,
+  ...over,
+});
+const failed = (stage: "list" | "template" | "apply", retry: boolean): SyncResult => ({
+  ok: false,
+  at: 0,
+  stage,
+  error: new Error(`${stage} failed`),
+  retry,
+});
+const hint = (kind: "leaving" | "started" | "changed", id: string, cause: string = kind): SignalStep => ({
+  kind: "hint",
+  hint: { kind, id, cause },
+});
+const created = (id: string): SignalStep => ({
+  kind: "hint",
+  hint: { kind: "created", id, cause: "create", labels: { "heig.lb.enable": "true" } },
+});
+type SignalStep = SourceSignal;
+
+/**
+ * A loop around recording fakes: the pass returns scripted results and takes `passMs`; a hint
+ * for a routed id (`routed-*`) starts draining it; creations hold the burst until a start.
+ */
+function harness(script: { results?: SyncResult[]; passMs?: number; serf?: SerfSource } = {}) {
+  const passes: Array<{ at: number; reasons: readonly string[] }> = [];
+  const drains: Array<{ at: number; servers: readonly ServerRef[] }> = [];
+  const results = [...(script.results ?? [])];
+  const pending = new Set<string>();
+  let listener: (s: SourceSignal) => void = () => undefined;
+  let last: SyncResult | null = null;
+  const runner: PassRunner = {
+    observe: (h: ChangeHint) => {
+      if (h.kind === "created") pending.add(h.id);
+      if (h.kind === "started") pending.delete(h.id);
+      return h.kind === "leaving" && h.id.startsWith("routed") ? [{ backend: "webapp", server: h.id }] : [];
+    },
+    burstUnderway: () => pending.size > 0,
+    sync: async () => {
+      if (script.passMs) await new Promise((r) => setTimeout(r, script.passMs));
+      last = results.shift() ?? ok();
+      return last;
+    },
+    get last() {
+      return last;
+    },
+  };
+  const runtime = {
+    drainServers: async (servers: readonly ServerRef[]) => {
+      drains.push({ at: Date.now(), servers });
+    },
+  } as unknown as RuntimeClient;
+  const loop = new ControlLoop(
+    {
+      reconciler: runner,
+      source: {
+        list: async () => [],
+        watch: (l) => {
+          listener = l;
+        },
+      },
+      serf: script.serf ? { source: script.serf, view: () => null } : null,
+      runtime,
+      clock: systemClock,
+      log: pino({ level: "silent" }),
+      observer: {
+        pass: (r: PassReport) => passes.push({ at: Date.now(), reasons: r.reasons }),
+        hint: () => undefined,
+        streamConnected: () => undefined,
+      },
+    },
+    OPTS,
+  );
+  loop.start();
+  const emit = (s: SourceSignal): void => listener(s);
+  return { loop, passes, drains, emit };
+}
+
+/** Runs `steps` (a signal at a time in ms) and lets the clock run to `untilMs`. */
+async function play(h: ReturnType<typeof harness>, steps: Array<[number, SignalStep]>, untilMs: number): Promise<void> {
+  for (const [at, signal] of steps) {
+    await jest.advanceTimersByTimeAsync(at - Date.now());
+    h.emit(signal);
+  }
+  await jest.advanceTimersByTimeAsync(untilMs - Date.now());
+}
+
+describe("ControlLoop: events in → passes out", () => {
+  it.each<[string, Array<[number, SignalStep]>, number, Array<[number, string[]]>]>([
+    [
+      "the first connection makes a pass after the quiet time",
+      [[0, { kind: "connected" }]],
+      1000,
+      [[100, ["connected"]]],
+    ],
+    [
+      "a burst of changes 20 ms apart is one pass, quiet time after the last",
+      [
+        [0, hint("changed", "a", "start")],
+        [20, hint("changed", "b", "start")],
+        [40, hint("changed", "c", "health_status")],
+      ],
+      1000,
+      [[140, ["health_status", "start"]]],
+    ],
+    [
+      "a routed backend leaving makes a pass 30 ms later, not after the quiet time",
+      [[0, hint("leaving", "routed-1", "kill")]],
+      1000,
+      [[30, ["kill"]]],
+    ],
+    [
+      "a leaving backend nobody routed waits for the quiet time like any change",
+      [[0, hint("leaving", "other", "kill")]],
+      1000,
+      [[100, ["kill"]]],
+    ],
+    [
+      "while created backends have not started, only the maximum wait fires",
+      [
+        [0, created("n1")],
+        [10, hint("changed", "x", "start")],
+      ],
+      5000,
+      [[4000, ["create", "start"]]],
+    ],
+    [
+      "the start that ends a burst restarts the quiet timer",
+      [
+        [0, created("n1")],
+        [500, hint("started", "n1", "start")],
+      ],
+      5000,
+      [[600, ["create", "start"]]],
+    ],
+    ["a disconnection alone makes no pass", [[0, { kind: "disconnected", err: new Error("EOF") }]], 5000, []],
+    [
+      "nothing at all: the resync asks for a pass every resync period",
+      [],
+      61_000,
+      [
+        [30_100, ["resync"]],
+        [60_100, ["resync"]],
+      ],
+    ],
+  ])("%s", async (_what, steps, untilMs, expected) => {
+    const h = harness();
+    await play(h, steps, untilMs);
+    expect(h.passes.map((p) => [p.at, p.reasons])).toEqual(expected);
+    await h.loop.stop();
+  });
+
+  it("drains a leaving routed backend in every worker at once, before the pass", async () => {
+    const h = harness();
+    await play(h, [[5, hint("leaving", "routed-2", "kill")]], 100);
+    expect(h.drains).toEqual([{ at: 5, servers: [{ backend: "webapp", server: "routed-2" }] }]);
+    expect(h.passes.map((p) => p.at)).toEqual([35]);
+    await h.loop.stop();
+  });
+
+  it("keeps one pass in flight and queues exactly one more for the hints that came meanwhile", async () => {
+    const h = harness({ passMs: 500 });
+    await play(
+      h,
+      [
+        [0, hint("changed", "a")],
+        [200, hint("changed", "b", "die")],
+        [300, hint("changed", "c", "start")],
+      ],
+      3000,
+    );
+    // The first pass runs 100–600; the second starts when it ends and reports at 1100.
+    expect(h.passes.map((p) => [p.at, p.reasons])).toEqual([
+      [600, ["changed"]],
+      [1100, ["die", "start"]],
+    ]);
+    await h.loop.stop();
+  });
+});
+
+describe("ControlLoop: results in → retries out", () => {
+  // Retries and rechecks are pokes like any other: the pass follows after the quiet time.
+  const connected: Array<[number, SignalStep]> = [[0, { kind: "connected" }]];
+  it.each<[string, SyncResult[], Array<[number, SignalStep]>, number, number[]]>([
+    [
+      "a failed listing is retried with capped exponential backoff",
+      [failed("list", true), failed("list", true), failed("list", true), ok()],
+      connected,
+      3000,
+      [100, 450, 1050, 2150],
+    ],
+    ["a failed apply is retried too", [failed("apply", true), ok()], connected, 3000, [100, 450]],
+    [
+      "a template error is not retried: the input must change first",
+      [failed("template", false)],
+      connected,
+      10_000,
+      [100],
+    ],
+    [
+      "a backend that does not listen yet is looked at again 200 ms later",
+      [ok({ awaitingReadiness: 1 }), ok()],
+      connected,
+      3000,
+      [100, 400],
+    ],
+    [
+      "success after failures resets the backoff",
+      [failed("list", true), ok(), failed("list", true), ok()],
+      [
+        [0, { kind: "connected" }],
+        [1000, hint("changed", "x")],
+      ],
+      3000,
+      [100, 450, 1100, 1450],
+    ],
+  ])("%s", async (_what, results, steps, untilMs, expectedAt) => {
+    const h = harness({ results });
+    await play(h, steps, untilMs);
+    expect(h.passes.map((p) => p.at)).toEqual(expectedAt);
+    await h.loop.stop();
+  });
+
+  it("says why each retry happened", async () => {
+    const h = harness({ results: [failed("list", true), ok({ awaitingReadiness: 1 }), ok()] });
+    await play(h, [[0, { kind: "connected" }]], 2000);
+    expect(h.passes.map((p) => p.reasons)).toEqual([["connected"], ["retry"], ["readiness"]]);
+    await h.loop.stop();
+  });
+});
+
+describe("ControlLoop: lifecycle", () => {
+  it("stops every timer: no pass after stop, and stop waits for the pass in flight", async () => {
+    const h = harness({ passMs: 500 });
+    await play(h, [[0, { kind: "connected" }]], 200);
+    let stopped = false;
+    const stopping = h.loop.stop().then(() => {
+      stopped = true;
+    });
+    await jest.advanceTimersByTimeAsync(100);
+    expect(stopped).toBe(false);
+    await jest.advanceTimersByTimeAsync(400);
+    await stopping;
+    expect(h.passes.map((p) => p.at)).toEqual([600]);
+    h.emit(hint("changed", "late"));
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect(h.passes).toHaveLength(1);
+  });
+
+  it("turns Serf membership events into passes and reconnects its stream with backoff", async () => {
+    let streams = 0;
+    const serf: SerfSource = {
+      members: async () => [],
+      stream: async (onEvent) => {
+        streams++;
+        onEvent("member-join");
+        throw new Error("serf stream closed");
+      },
+    };
+    const h = harness({ serf });
+    await jest.advanceTimersByTimeAsync(2000);
+    // Connected at 0 → pass at 100; reconnects at 500 (backoff reset by the event) and 1000, 1500…
+    expect(streams).toBeGreaterThanOrEqual(3);
+    expect(h.passes[0]).toEqual({ at: 100, reasons: ["member-join"] });
+    await h.loop.stop();
+  });
+
+  it("tells the view whether the event stream is connected, and the last reload", async () => {
+    const h = harness({ results: [ok({ outcome: { kind: "reloaded", written: true, signals: 1 }, at: 100 })] });
+    await play(h, [[0, { kind: "connected" }]], 500);
+    expect(h.loop.view).toMatchObject({ eventsConnected: true, lastReload: { at: 100, reason: "connected" } });
+    h.emit({ kind: "disconnected", err: new Error("EOF") });
+    expect(h.loop.view.eventsConnected).toBe(false);
+    await h.loop.stop();
+  });
+});

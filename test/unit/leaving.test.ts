@@ -1,0 +1,66 @@
+import {
+  foldLeaving,
+  foldPendingStart,
+  hasPendingStarts,
+  pruneLeaving,
+  prunePendingStarts,
+} from "../../sidecar/model/leaving";
+import type { ChangeHint } from "../../sidecar/model/types";
+
+const hint = (kind: Exclude<ChangeHint["kind"], "created">, id = "c1"): ChangeHint => ({ kind, id, cause: kind });
+const created = (id: string, enable = "true"): ChangeHint => ({
+  kind: "created",
+  id,
+  cause: "create",
+  labels: { "heig.lb.enable": enable },
+});
+
+describe("foldLeaving", () => {
+  const empty: ReadonlySet<string> = new Set();
+  it.each([
+    ["leaving", true],
+    ["started", false],
+    ["gone", false],
+    ["changed", false],
+  ] as const)("%s → draining %s", (kind, expected) => {
+    expect(foldLeaving(empty, hint(kind)).has("c1")).toBe(expected);
+  });
+
+  it.each(["started", "gone"] as const)("forgets a leaving backend once %s", (kind) => {
+    expect(foldLeaving(foldLeaving(empty, hint("leaving")), hint(kind)).has("c1")).toBe(false);
+  });
+
+  it("returns the same set when nothing changes", () => {
+    const draining = new Set(["c1"]);
+    expect(foldLeaving(draining, hint("changed", "c2"))).toBe(draining);
+    expect(foldLeaving(draining, hint("leaving", "c1"))).toBe(draining);
+  });
+});
+
+describe("pruneLeaving", () => {
+  it("forgets backends that stopped running", () => {
+    expect([...pruneLeaving(new Set(["a", "b"]), new Set(["a"]))]).toEqual(["a"]);
+  });
+});
+
+describe("pending starts", () => {
+  it("counts labelled creations until they start, leave or are gone", () => {
+    let p = foldPendingStart(new Map(), created("a"), 0, "heig.lb");
+    p = foldPendingStart(p, created("b"), 0, "heig.lb");
+    p = foldPendingStart(p, created("c", "false"), 0, "heig.lb");
+    p = foldPendingStart(p, created("d"), 0, "heig.lb");
+    expect([...p.keys()]).toEqual(["a", "b", "d"]);
+    p = foldPendingStart(p, hint("started", "a"), 10, "heig.lb");
+    p = foldPendingStart(p, hint("gone", "b"), 10, "heig.lb");
+    p = foldPendingStart(p, hint("leaving", "d"), 10, "heig.lb");
+    expect(hasPendingStarts(p, 10, 1000)).toBe(false);
+  });
+
+  it("stops waiting for a creation that never starts, and forgets it", () => {
+    const p = foldPendingStart(new Map(), created("a"), 0, "heig.lb");
+    expect(hasPendingStarts(p, 999, 1000)).toBe(true);
+    expect(hasPendingStarts(p, 1000, 1000)).toBe(false);
+    expect(prunePendingStarts(p, 999, 1000)).toBe(p);
+    expect(prunePendingStarts(p, 1000, 1000).size).toBe(0);
+  });
+});
