@@ -9,7 +9,7 @@ export SIDECAR_STATUS_PORT ?= 8080
 # docker-compose 1.29 builds through the Python client: quiet, and no BuildKit needed.
 export COMPOSE_DOCKER_CLI_BUILD ?= 0
 
-.PHONY: bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps typecheck test test-unit test-e2e clean
+.PHONY: bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps lint format typecheck test test-unit test-integration test-e2e clean
 
 help:
 	@echo "make up            start ha, sidecar, serf and 2 webapps on network 'heig'"
@@ -17,7 +17,9 @@ help:
 	@echo "make down          stop and remove everything (containers, network, volume)"
 	@echo "make logs          follow the logs"
 	@echo "make render        print the haproxy.cfg the sidecar would write now"
-	@echo "make test          unit + end-to-end tests (needs root for the Docker engine)"
+	@echo "make test          lint, unit and end-to-end tests (needs root for the Docker engine);"
+	@echo "                   the tests run a stack of their own: a running 'make up' keeps running"
+	@echo "make lint          ESLint and Prettier (make format rewrites the layout)"
 	@echo "make bench         load + scaling benchmark, results in .bench/ (see BENCHMARKS.md)"
 
 deps: node_modules/.package-lock.json
@@ -75,22 +77,34 @@ typecheck: deps
 	@echo "==> typecheck"
 	@npx tsc --noEmit -p .
 
+lint: deps
+	@echo "==> lint (eslint, prettier)"
+	@npx eslint --max-warnings 0 .
+	@npx prettier --check --log-level warn .
+
+format: deps
+	@npx prettier --write --log-level warn .
+
 test-unit: deps
 	@echo "==> unit tests"
 	@npx jest --selectProjects unit
+
+test-integration: images
+	@echo "==> integration tests (each adapter against a real dockerd, HAProxy, HTTP)"
+	@npx jest --selectProjects integration --runInBand
 
 test-e2e: images
 	@scripts/ensure-chromium.sh
 	@echo "==> end-to-end tests (real dockerd, real HAProxy, real Serf, headless Chromium)"
 	@npx jest --selectProjects e2e --runInBand
 
-test: typecheck test-unit test-e2e
+test: lint typecheck test-unit test-integration test-e2e
 
 # Benchmarks are not tests: numbers go to .bench/ (see BENCHMARKS.md). The smoke run is part of
-# the e2e suite.
+# the e2e suite. The benchmark runs a stack of its own (project hsbench, ports 28080/28936).
 bench: images
-	@echo "==> benchmark: load on 127.0.0.1:$(HTTP_PORT) while scaling 2 → 10 → 2, a restart, 20 config changes"
-	@node dist/bench.js
+	@echo "==> benchmark: load on 127.0.0.1:28080 while scaling 2 → 10 → 2, a restart, 20 config changes"
+	@env -u HTTP_PORT -u STATS_PORT -u SIDECAR_STATUS_PORT -u COMPOSE_PROJECT_NAME -u LB_NETWORK node dist/bench.js
 
 clean:
 	rm -rf dist coverage .run

@@ -1,5 +1,20 @@
-/** Unit tests run in parallel with no daemon; end-to-end tests run in band against real Docker. */
-const tsJest = ["ts-jest", { tsconfig: { module: "commonjs", moduleResolution: "node", allowJs: true, isolatedModules: true, esModuleInterop: true, verbatimModuleSyntax: false } }];
+/**
+ * Unit tests are pure and run in parallel; integration tests put one adapter against the real
+ * thing (dockerd, HAProxy, HTTP); end-to-end tests run the whole stack, in band.
+ */
+const tsJest = [
+  "ts-jest",
+  {
+    tsconfig: {
+      module: "commonjs",
+      moduleResolution: "node",
+      allowJs: true,
+      isolatedModules: true,
+      esModuleInterop: true,
+      verbatimModuleSyntax: false,
+    },
+  },
+];
 const common = {
   testEnvironment: "node",
   transform: { "^.+\\.[tj]s$": tsJest },
@@ -9,6 +24,13 @@ const common = {
 module.exports = {
   projects: [
     { ...common, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
-    { ...common, displayName: "e2e", testMatch: ["<rootDir>/test/e2e/**/*.test.ts"], slowTestThreshold: 120 },
+    { ...common, displayName: "integration", testMatch: ["<rootDir>/test/integration/**/*.test.ts"] },
+    {
+      ...common,
+      displayName: "e2e",
+      testMatch: ["<rootDir>/test/e2e/**/*.test.ts"],
+      setupFiles: ["<rootDir>/test/e2e/env.ts"],
+      slowTestThreshold: 120,
+    },
   ],
 };

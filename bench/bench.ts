@@ -12,12 +12,26 @@ import autocannon from "autocannon";
 const ROOT = path.resolve(__dirname, "..");
 const SMOKE = process.argv.includes("--smoke");
 const OUT_DIR = path.join(ROOT, ".bench");
-const HTTP_PORT = Number(process.env.HTTP_PORT ?? 80);
-const STATS_PORT = Number(process.env.STATS_PORT ?? 1936);
+// The benchmark's own stack (see the Makefile's bench target; the e2e suite sets its own).
+const PROJECT = process.env.COMPOSE_PROJECT_NAME ?? "hsbench";
+const NETWORK = process.env.LB_NETWORK ?? "hsbench-heig";
+const HTTP_PORT = Number(process.env.HTTP_PORT ?? 28080);
+const STATS_PORT = Number(process.env.STATS_PORT ?? 28936);
+const SIDECAR = `${PROJECT}_sidecar_1`;
+// make and docker-compose, run from here, act on the same stack.
+Object.assign(process.env, {
+  COMPOSE_PROJECT_NAME: PROJECT,
+  LB_NETWORK: NETWORK,
+  HTTP_PORT: String(HTTP_PORT),
+  STATS_PORT: String(STATS_PORT),
+  SIDECAR_STATUS_PORT: process.env.SIDECAR_STATUS_PORT ?? "28081",
+});
 const KEEPALIVE_RATE = SMOKE ? 200 : 500; // requests/s over keep-alive connections
 const NEWCONN_WORKERS = SMOKE ? 2 : 3; // sequential new-connection loops
 
-const log = (msg: string): void => { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 23)}] ${msg}\n`); };
+const log = (msg: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
+};
 
 function sh(cmd: string): string {
   const r = spawnSync("bash", ["-c", cmd], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
@@ -28,14 +42,19 @@ function sh(cmd: string): string {
 function run(cmd: string): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile("bash", ["-c", cmd], { cwd: ROOT, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${cmd} failed: ${err.message}\n${stdout}${stderr}`)) : resolve(stdout));
+      err ? reject(new Error(`${cmd} failed: ${err.message}\n${stdout}${stderr}`)) : resolve(stdout),
+    );
   });
 }
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await Promise.resolve().then(fn).catch(() => false))) {
+  while (
+    !(await Promise.resolve()
+      .then(fn)
+      .catch(() => false))
+  ) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(200);
   }
@@ -47,7 +66,9 @@ function getOnce(port: number, urlPath: string): Promise<{ status: number; ip: s
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, ip: String(res.headers["x-backend-ip"] ?? ""), body }));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, ip: String(res.headers["x-backend-ip"] ?? ""), body }),
+      );
     });
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.on("error", reject);
@@ -56,11 +77,14 @@ function getOnce(port: number, urlPath: string): Promise<{ status: number; ip: s
 
 async function upServers(): Promise<string[]> {
   const csv = (await getOnce(STATS_PORT, "/;csv")).body.trim().split("\n").slice(1);
-  return csv.map((l) => l.split(",")).filter((c) => c[0] === "webapp" && c[1] !== "BACKEND" && c[17] === "UP").map((c) => c[1]!);
+  return csv
+    .map((l) => l.split(","))
+    .filter((c) => c[0] === "webapp" && c[1] !== "BACKEND" && c[17] === "UP")
+    .map((c) => c[1]!);
 }
 
 const cli = (cmd: string, master = false): Promise<string> =>
-  run(`docker exec compose_sidecar_1 node /app/sidecar.js cli ${master ? "--master " : ""}${JSON.stringify(cmd)}`);
+  run(`docker exec ${SIDECAR} node /app/sidecar.js cli ${master ? "--master " : ""}${JSON.stringify(cmd)}`);
 async function reloads(): Promise<number> {
   const line = (await cli("show proc", true)).split("\n").find((l) => /^\d+\s+master\s/.test(l))!;
   return Number(line.trim().split(/\s+/)[2]);
@@ -72,12 +96,18 @@ async function workers(): Promise<number> {
 }
 async function configSettled(): Promise<boolean> {
   const running = /^description: (\S+)$/m.exec(await cli("show info"))?.[1];
-  const file = /^\s*description (\S+)$/m.exec(await run("docker exec compose_sidecar_1 cat /var/lib/ha-sidecar/haproxy.cfg"))?.[1];
+  const file = /^\s*description (\S+)$/m.exec(
+    await run(`docker exec ${SIDECAR} cat /var/lib/ha-sidecar/haproxy.cfg`),
+  )?.[1];
   return running !== undefined && running === file;
 }
 
 // --- observation ------------------------------------------------------------------------
-interface Hit { sentMs: number; doneMs: number; ip: string }
+interface Hit {
+  sentMs: number;
+  doneMs: number;
+  ip: string;
+}
 const hits: Hit[] = [];
 const probe = { sent: 0, ok: 0, failed: 0, failures: [] as string[] };
 let probing = true;
@@ -88,8 +118,13 @@ async function newConnectionLoop(): Promise<void> {
     probe.sent++;
     try {
       const r = await getOnce(HTTP_PORT, "/");
-      if (r.status >= 200 && r.status < 300) { probe.ok++; hits.push({ sentMs, doneMs: Date.now(), ip: r.ip }); }
-      else { probe.failed++; probe.failures.push(`HTTP ${r.status} at ${new Date(sentMs).toISOString()}`); }
+      if (r.status >= 200 && r.status < 300) {
+        probe.ok++;
+        hits.push({ sentMs, doneMs: Date.now(), ip: r.ip });
+      } else {
+        probe.failed++;
+        probe.failures.push(`HTTP ${r.status} at ${new Date(sentMs).toISOString()}`);
+      }
     } catch (err) {
       probe.failed++;
       probe.failures.push(`${(err as Error).message} at ${new Date(sentMs).toISOString()}`);
@@ -97,29 +132,69 @@ async function newConnectionLoop(): Promise<void> {
   }
 }
 
-interface Lifecycle { id: string; name: string; action: string; atMs: number; signal?: string; step: string }
+interface Lifecycle {
+  id: string;
+  name: string;
+  action: string;
+  atMs: number;
+  signal?: string;
+  step: string;
+}
 let currentStep = "warm-up";
 const lifecycle: Lifecycle[] = [];
 const ipOf = new Map<string, string>();
 function watchEvents(): ChildProcess {
-  const p = spawn("docker", ["events", "--format", "{{json .}}", "--filter", "type=container", "--filter", "label=com.docker.compose.service=webapp"], { stdio: ["ignore", "pipe", "ignore"] });
+  const p = spawn(
+    "docker",
+    [
+      "events",
+      "--format",
+      "{{json .}}",
+      "--filter",
+      "type=container",
+      "--filter",
+      "label=com.docker.compose.service=webapp",
+      "--filter",
+      `label=com.docker.compose.project=${PROJECT}`,
+    ],
+    { stdio: ["ignore", "pipe", "ignore"] },
+  );
   let buf = "";
-  p.stdout!.on("data", (c: Buffer) => {
+  p.stdout.on("data", (c: Buffer) => {
     buf += c.toString();
     let nl: number;
     while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl); buf = buf.slice(nl + 1);
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
       try {
-        const e = JSON.parse(line) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number };
+        const e = JSON.parse(line) as {
+          Action: string;
+          Actor: { ID: string; Attributes: Record<string, string> };
+          timeNano: number;
+        };
         if (!["start", "kill"].includes(e.Action)) continue;
-        const ev: Lifecycle = { id: e.Actor.ID, name: e.Actor.Attributes["name"] ?? "", action: e.Action, atMs: e.timeNano / 1e6, step: currentStep };
+        const ev: Lifecycle = {
+          id: e.Actor.ID,
+          name: e.Actor.Attributes["name"] ?? "",
+          action: e.Action,
+          atMs: e.timeNano / 1e6,
+          step: currentStep,
+        };
         if (e.Actor.Attributes["signal"]) ev.signal = e.Actor.Attributes["signal"];
         lifecycle.push(ev);
         if (e.Action === "start") {
-          void run(`docker inspect -f '{{(index .NetworkSettings.Networks "heig").IPAddress}}' ${e.Actor.ID}`)
-            .then((ip) => { if (ip.trim()) ipOf.set(e.Actor.ID, ip.trim()); }, () => undefined);
+          void run(
+            `docker inspect -f '{{(index .NetworkSettings.Networks "${NETWORK}").IPAddress}}' ${e.Actor.ID}`,
+          ).then(
+            (ip) => {
+              if (ip.trim()) ipOf.set(e.Actor.ID, ip.trim());
+            },
+            () => undefined,
+          );
         }
-      } catch { /* partial line */ }
+      } catch {
+        /* partial line */
+      }
     }
   });
   return p;
@@ -133,8 +208,10 @@ function percentiles(xs: number[]): { n: number; p50: number | null; p95: number
 }
 
 function convergence(): {
-  startToFirstResponseMs: ReturnType<typeof percentiles>; killToLastRoutedMs: ReturnType<typeof percentiles>;
-  startToFirstResponseByStepMs: Record<string, ReturnType<typeof percentiles>>; unobservedStarts: string[];
+  startToFirstResponseMs: ReturnType<typeof percentiles>;
+  killToLastRoutedMs: ReturnType<typeof percentiles>;
+  startToFirstResponseByStepMs: Record<string, ReturnType<typeof percentiles>>;
+  unobservedStarts: string[];
 } {
   const starts: number[] = [];
   const byStep = new Map<string, number[]>();
@@ -165,7 +242,11 @@ function convergence(): {
 }
 
 // --- scenario ---------------------------------------------------------------------------
-interface Step { name: string; reloads: number; settleMs: number }
+interface Step {
+  name: string;
+  reloads: number;
+  settleMs: number;
+}
 const steps: Step[] = [];
 
 async function step(name: string, action: () => Promise<unknown>, settled: () => Promise<boolean>): Promise<void> {
@@ -197,8 +278,14 @@ async function main(): Promise<void> {
   let keepAlive!: autocannon.Instance;
   const keepAliveDone = new Promise<autocannon.Result>((resolve, reject) => {
     keepAlive = autocannon(
-      { url: `http://127.0.0.1:${HTTP_PORT}/`, connections: 8, overallRate: KEEPALIVE_RATE, duration: 3600, timeout: 10 },
-      (err, res) => (err ? reject(err) : resolve(res)),
+      {
+        url: `http://127.0.0.1:${HTTP_PORT}/`,
+        connections: 8,
+        overallRate: KEEPALIVE_RATE,
+        duration: 3600,
+        timeout: 10,
+      },
+      (err: Error | null, res) => (err ? reject(err) : resolve(res)),
     );
   });
   const loops = Array.from({ length: NEWCONN_WORKERS }, () => newConnectionLoop());
@@ -212,7 +299,11 @@ async function main(): Promise<void> {
     await sleep(5000);
     await step("scale 10 → 2", () => run("make scale N=2 >/dev/null 2>&1"), countUp(2));
     await sleep(3000);
-    await step("restart one webapp", () => run("docker restart compose_webapp_1 >/dev/null"), async () => (await upServers()).includes("compose_webapp_1") && (await upServers()).length === 2);
+    await step(
+      "restart one webapp",
+      () => run(`docker restart ${PROJECT}_webapp_1 >/dev/null`),
+      async () => (await upServers()).includes(`${PROJECT}_webapp_1`) && (await upServers()).length === 2,
+    );
     await sleep(3000);
     const before = await reloads();
     const t0 = Date.now();
@@ -222,13 +313,19 @@ async function main(): Promise<void> {
       // A labelled container in a backend of its own: each run/rm changes haproxy.cfg without
       // touching the servers under load. Each step waits for HAProxy to show it, so that none
       // of the 20 is coalesced with the next.
-      await run("docker run -d --name bench-flap --network heig --label heig.lb.enable=true --label heig.lb.backend=flap ha-sidecar/webapp:latest >/dev/null");
+      await run(
+        `docker run -d --name bench-flap --network ${NETWORK} --label heig.lb.enable=true --label heig.lb.backend=flap ha-sidecar/webapp:latest >/dev/null`,
+      );
       await until("flap listed", async () => (await getOnce(STATS_PORT, "/;csv")).body.includes("flap,bench-flap,"));
       await run("docker rm -f bench-flap >/dev/null");
       await until("flap gone", async () => !(await getOnce(STATS_PORT, "/;csv")).body.includes("flap,bench-flap,"));
     }
     await until("config settled", configSettled);
-    steps.push({ name: "20 back-to-back config changes", reloads: (await reloads()) - before, settleMs: Date.now() - t0 });
+    steps.push({
+      name: "20 back-to-back config changes",
+      reloads: (await reloads()) - before,
+      settleMs: Date.now() - t0,
+    });
     log(`20 changes: ${steps[steps.length - 1]!.reloads} reload(s)`);
     await sleep(3000);
   }
@@ -242,17 +339,20 @@ async function main(): Promise<void> {
 
   log("measuring the sidecar at rest and render/validate times");
   const workersAfter = await workers();
-  const stat = (): number => { const f = sh("docker exec compose_sidecar_1 cat /proc/1/stat").split(") ")[1]!.split(" "); return Number(f[11]) + Number(f[12]); };
+  const stat = (): number => {
+    const f = sh(`docker exec ${SIDECAR} cat /proc/1/stat`).split(") ")[1]!.split(" ");
+    return Number(f[11]) + Number(f[12]);
+  };
   const ticks0 = stat();
   const idleS = SMOKE ? 3 : 10;
   await sleep(idleS * 1000);
   const idleCpuPct = ((stat() - ticks0) / 100 / idleS) * 100; // USER_HZ = 100
-  const peakRssKb = Number(/VmHWM:\s+(\d+)/.exec(sh("docker exec compose_sidecar_1 cat /proc/1/status"))![1]);
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(sh("docker exec compose_sidecar_1 cat /proc/1/status"))![1]);
+  const peakRssKb = Number(/VmHWM:\s+(\d+)/.exec(sh(`docker exec ${SIDECAR} cat /proc/1/status`))![1]);
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(sh(`docker exec ${SIDECAR} cat /proc/1/status`))![1]);
   let render: unknown = null;
   if (!SMOKE) {
-    sh("docker cp dist/render-bench.js compose_sidecar_1:/tmp/render-bench.js");
-    render = JSON.parse(sh("docker exec compose_sidecar_1 node /tmp/render-bench.js"));
+    sh(`docker cp dist/render-bench.js ${SIDECAR}:/tmp/render-bench.js`);
+    render = JSON.parse(sh(`docker exec ${SIDECAR} node /tmp/render-bench.js`));
   }
 
   // autocannon's own "sent" counts each connection's first rate-window at start-up as sent;
@@ -267,14 +367,30 @@ async function main(): Promise<void> {
       sent: kaSent + probe.sent,
       failed: kaFailed + probe.failed,
       keepAlive: {
-        sent: kaSent, ok: ka["2xx"], errors: ka.errors, timeouts: ka.timeouts, non2xx: ka.non2xx, resets: ka.resets,
-        latencyMsP50: ka.latency.p50, latencyMsP99: ka.latency.p99, autocannonSent: ka.requests.sent,
+        sent: kaSent,
+        ok: ka["2xx"],
+        errors: ka.errors,
+        timeouts: ka.timeouts,
+        non2xx: ka.non2xx,
+        resets: ka.resets,
+        latencyMsP50: ka.latency.p50,
+        latencyMsP99: ka.latency.p99,
+        autocannonSent: ka.requests.sent,
       },
-      newConnection: { sent: probe.sent, ok: probe.ok, failed: probe.failed, firstFailures: probe.failures.slice(0, 10) },
+      newConnection: {
+        sent: probe.sent,
+        ok: probe.ok,
+        failed: probe.failed,
+        firstFailures: probe.failures.slice(0, 10),
+      },
     },
     steps,
     convergence: convergence(),
-    sidecar: { peakRssMiB: +(peakRssKb / 1024).toFixed(1), rssAtRestMiB: +(rssKb / 1024).toFixed(1), idleCpuPercentOfOneCore: +idleCpuPct.toFixed(2) },
+    sidecar: {
+      peakRssMiB: +(peakRssKb / 1024).toFixed(1),
+      rssAtRestMiB: +(rssKb / 1024).toFixed(1),
+      idleCpuPercentOfOneCore: +idleCpuPct.toFixed(2),
+    },
     haproxyWorkersAfterRun: workersAfter,
     renderAndValidate: render,
   };
@@ -286,15 +402,27 @@ async function main(): Promise<void> {
       `(keep-alive ${kaSent}, new-connection ${probe.sent})`,
     ...steps.map((s) => `  ${s.name}: ${s.reloads} reload(s), settled in ${s.settleMs} ms`),
     `start → first response through HAProxy: p50 ${c.startToFirstResponseMs.p50} ms, p95 ${c.startToFirstResponseMs.p95} ms, max ${c.startToFirstResponseMs.max} ms (n=${c.startToFirstResponseMs.n})`,
-    ...Object.entries(c.startToFirstResponseByStepMs).map(([k, v]) => `  ${k}: p50 ${v.p50} ms, max ${v.max} ms (n=${v.n})`),
+    ...Object.entries(c.startToFirstResponseByStepMs).map(
+      ([k, v]) => `  ${k}: p50 ${v.p50} ms, max ${v.max} ms (n=${v.n})`,
+    ),
     `kill → last request routed there: p50 ${c.killToLastRoutedMs.p50} ms, p95 ${c.killToLastRoutedMs.p95} ms, max ${c.killToLastRoutedMs.max} ms (n=${c.killToLastRoutedMs.n})`,
     `sidecar: peak RSS ${result.sidecar.peakRssMiB} MiB, idle CPU ${result.sidecar.idleCpuPercentOfOneCore}% of one core`,
     `haproxy worker processes after the run: ${workersAfter}`,
-    ...(Array.isArray(render) ? (render as Array<{ backends: number; renderMsMedian: number; validateMsMedian: number }>).map((r) =>
-      `  ${r.backends} backends: render ${r.renderMsMedian.toFixed(2)} ms, haproxy -c ${r.validateMsMedian.toFixed(0)} ms`) : []),
+    ...(Array.isArray(render)
+      ? (render as Array<{ backends: number; renderMsMedian: number; validateMsMedian: number }>).map(
+          (r) =>
+            `  ${r.backends} backends: render ${r.renderMsMedian.toFixed(2)} ms, haproxy -c ${r.validateMsMedian.toFixed(0)} ms`,
+        )
+      : []),
   ].join("\n");
   writeFileSync(path.join(OUT_DIR, SMOKE ? "smoke.txt" : "summary.txt"), `${summary}\n`);
   process.stdout.write(`${summary}\n`);
 }
 
-main().then(() => process.exit(0), (err: Error) => { log(`failed: ${err.stack ?? err.message}`); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    log(`failed: ${err.stack ?? err.message}`);
+    process.exit(1);
+  },
+);

@@ -3,14 +3,26 @@ import * as http from "node:http";
 import * as path from "node:path";
 
 export const ROOT = path.resolve(__dirname, "../..");
-export const HTTP_PORT = Number(process.env.HTTP_PORT ?? 80);
-export const STATS_PORT = Number(process.env.STATS_PORT ?? 1936);
+// Set for the whole suite by env.ts: the tests' own compose project, ports and network.
+export const PROJECT = process.env.COMPOSE_PROJECT_NAME!;
+export const NETWORK = process.env.LB_NETWORK!;
+export const HTTP_PORT = Number(process.env.HTTP_PORT);
+export const STATS_PORT = Number(process.env.STATS_PORT);
+export const STATUS_PORT = Number(process.env.SIDECAR_STATUS_PORT);
+/** The container compose names `<project>_<service>_<n>`. */
+export const containerOf = (service: string, n = 1): string => `${PROJECT}_${service}_${n}`;
 /** Every container or network a test creates by hand carries this label, for cleanup. */
 export const TEST_LABEL = "ha-sidecar.test=1";
 
 /** Runs a shell command from the repository root; throws with its output when it fails. */
 export function sh(cmd: string, opts: { allowFail?: boolean } = {}): string {
-  const r = spawnSync("bash", ["-c", cmd], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  // env: the suite's own (env.ts); child_process would otherwise read the real process's.
+  const r = spawnSync("bash", ["-c", cmd], {
+    cwd: ROOT,
+    env: process.env,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (r.status !== 0 && !opts.allowFail) {
     throw new Error(`command failed (${r.status}): ${cmd}\n${r.stdout}\n${r.stderr}`);
   }
@@ -73,7 +85,9 @@ export async function statsRows(): Promise<StatsRow[]> {
 
 /** Servers of one backend on the stats page, name → status, sorted by name. */
 export async function statsServers(backend = "webapp"): Promise<Record<string, string>> {
-  const rows = (await statsRows()).filter((r) => r.pxname === backend && r.svname !== "FRONTEND" && r.svname !== "BACKEND");
+  const rows = (await statsRows()).filter(
+    (r) => r.pxname === backend && r.svname !== "FRONTEND" && r.svname !== "BACKEND",
+  );
   return Object.fromEntries(rows.map((r) => [r.svname, r.status]).sort());
 }
 
@@ -90,14 +104,18 @@ export async function spread(n: number): Promise<{ ips: Set<string>; failures: n
 }
 
 /** IP of a container on a network, from Docker. */
-export function containerIp(name: string, network = "heig"): string {
+export function containerIp(name: string, network = NETWORK): string {
   return sh(`docker inspect -f '{{(index .NetworkSettings.Networks "${network}").IPAddress}}' ${name}`).trim();
 }
 
 /** Names of the running replicas of a compose service. */
 export function serviceContainers(service: string): string[] {
-  return sh(`docker ps --filter label=com.docker.compose.project=compose --filter label=com.docker.compose.service=${service} --format '{{.Names}}'`)
-    .split("\n").filter(Boolean).sort();
+  return sh(
+    `docker ps --filter label=com.docker.compose.project=${PROJECT} --filter label=com.docker.compose.service=${service} --format '{{.Names}}'`,
+  )
+    .split("\n")
+    .filter(Boolean)
+    .sort();
 }
 
 export function removeTestLeftovers(): void {
@@ -117,7 +135,9 @@ export function haproxyCli(command: string, master = false): string {
 
 /** How many times the HAProxy master has reloaded, from its own counter (`show proc`). */
 export function haproxyReloads(): number {
-  const line = haproxyCli("show proc", true).split("\n").find((l) => /^\d+\s+master\s/.test(l));
+  const line = haproxyCli("show proc", true)
+    .split("\n")
+    .find((l) => /^\d+\s+master\s/.test(l));
   if (!line) throw new Error("no master line in show proc");
   return Number(line.trim().split(/\s+/)[2]);
 }
@@ -135,11 +155,19 @@ export function sidecarLogs(msg: string): Array<Record<string, unknown>> {
     .split("\n")
     .map((l) => l.slice(l.indexOf("{")))
     .filter((l) => l.startsWith("{"))
-    .map((l) => { try { return JSON.parse(l) as Record<string, unknown>; } catch { return {}; } })
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return {};
+      }
+    })
     .filter((r) => r["msg"] === msg);
 }
 
-/** Starts a labelled webapp container on heig that the test owns. */
+/** Starts a labelled webapp container on the watched network that the test owns. */
 export function runLabelled(name: string, extra = ""): void {
-  sh(`docker run -d --name ${name} --label ${TEST_LABEL} --network heig --label heig.lb.enable=true ${extra} ha-sidecar/webapp:latest`);
+  sh(
+    `docker run -d --name ${name} --label ${TEST_LABEL} --network ${NETWORK} --label heig.lb.enable=true ${extra} ha-sidecar/webapp:latest`,
+  );
 }

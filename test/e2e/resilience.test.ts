@@ -4,20 +4,37 @@
  * sidecar, a restarted HAProxy, reload storms. Real dockerd, HAProxy and Serf; polls, no sleeps.
  */
 import {
-  compose, configIds, containerIp, eventually, haproxyReloads, liveConfig, removeTestLeftovers, runLabelled,
-  serviceContainers, sh, sidecarLogs, spread, statsServers, TEST_LABEL,
+  compose,
+  configIds,
+  containerIp,
+  containerOf,
+  eventually,
+  haproxyReloads,
+  liveConfig,
+  NETWORK,
+  removeTestLeftovers,
+  runLabelled,
+  serviceContainers,
+  sh,
+  sidecarLogs,
+  spread,
+  statsServers,
+  TEST_LABEL,
 } from "./helpers";
 
 jest.setTimeout(300_000);
 
 const upServers = async (): Promise<string[]> =>
-  Object.entries(await statsServers()).filter(([, s]) => s === "UP").map(([n]) => n).sort();
+  Object.entries(await statsServers())
+    .filter(([, s]) => s === "UP")
+    .map(([n]) => n)
+    .sort();
 
 beforeAll(async () => {
   removeTestLeftovers();
   sh("make down");
   sh("make up");
-  await eventually(async () => expect(await upServers()).toEqual(["compose_webapp_1", "compose_webapp_2"]));
+  await eventually(async () => expect(await upServers()).toEqual([containerOf("webapp", 1), containerOf("webapp", 2)]));
 });
 
 afterAll(() => {
@@ -44,8 +61,10 @@ describe("bursts", () => {
 describe("draining and readiness", () => {
   it("takes a container out of rotation on its kill event, while it still runs", async () => {
     // PID 1 ignores SIGTERM and the app never sees it: the container keeps running and serving.
-    sh(`docker run -d --name hs-e2e-stubborn --label ${TEST_LABEL} --network heig --label heig.lb.enable=true ` +
-      `--entrypoint sh ha-sidecar/webapp:latest -c 'trap "" TERM; node /app/app.js & while :; do sleep 1; done'`);
+    sh(
+      `docker run -d --name hs-e2e-stubborn --label ${TEST_LABEL} --network ${NETWORK} --label heig.lb.enable=true ` +
+        `--entrypoint sh ha-sidecar/webapp:latest -c 'trap "" TERM; node /app/app.js & while :; do sleep 1; done'`,
+    );
     await eventually(async () => expect(await upServers()).toContain("hs-e2e-stubborn"));
     sh("docker kill --signal SIGTERM hs-e2e-stubborn");
     await eventually(async () => expect(Object.keys(await statsServers())).not.toContain("hs-e2e-stubborn"));
@@ -54,8 +73,10 @@ describe("draining and readiness", () => {
   });
 
   it("ignores a kill with a signal that does not stop the container", async () => {
-    sh(`docker run -d --name hs-e2e-hup --label ${TEST_LABEL} --network heig --label heig.lb.enable=true ` +
-      `--entrypoint sh ha-sidecar/webapp:latest -c 'trap "" HUP; node /app/app.js & while :; do sleep 1; done'`);
+    sh(
+      `docker run -d --name hs-e2e-hup --label ${TEST_LABEL} --network ${NETWORK} --label heig.lb.enable=true ` +
+        `--entrypoint sh ha-sidecar/webapp:latest -c 'trap "" HUP; node /app/app.js & while :; do sleep 1; done'`,
+    );
     await eventually(async () => expect(await upServers()).toContain("hs-e2e-hup"));
     sh("docker kill --signal SIGHUP hs-e2e-hup");
     runLabelled("hs-e2e-after-hup");
@@ -66,7 +87,11 @@ describe("draining and readiness", () => {
 
   it.each([
     ["pause", "docker pause hs-e2e-out", "docker unpause hs-e2e-out"],
-    ["network disconnect", "docker network disconnect heig hs-e2e-out", "docker network connect heig hs-e2e-out"],
+    [
+      "network disconnect",
+      `docker network disconnect ${NETWORK} hs-e2e-out`,
+      `docker network connect ${NETWORK} hs-e2e-out`,
+    ],
   ])("takes a container out on %s and puts it back on the reverse", async (_what, out, back) => {
     runLabelled("hs-e2e-out");
     await eventually(async () => expect(await upServers()).toContain("hs-e2e-out"));
@@ -81,7 +106,9 @@ describe("draining and readiness", () => {
     runLabelled("hs-e2e-health", "--health-cmd 'test -f /tmp/ready' --health-interval 1s --health-retries 1");
     runLabelled("hs-e2e-health-witness");
     await eventually(async () => expect(await upServers()).toContain("hs-e2e-health-witness"));
-    await eventually(() => expect(sh("docker inspect -f '{{.State.Health.Status}}' hs-e2e-health").trim()).toBe("unhealthy"));
+    await eventually(() =>
+      expect(sh("docker inspect -f '{{.State.Health.Status}}' hs-e2e-health").trim()).toBe("unhealthy"),
+    );
     expect(Object.keys(await statsServers())).not.toContain("hs-e2e-health");
     sh("docker exec hs-e2e-health touch /tmp/ready");
     await eventually(async () => expect(await upServers()).toContain("hs-e2e-health"));
@@ -125,8 +152,8 @@ describe("restarts", () => {
     await eventually(() => expect(configIds().running).toBe(configIds().file));
     const before = haproxyReloads();
     const starts = sidecarLogs("first reconcile done").length;
-    sh("docker kill --signal SIGKILL compose_sidecar_1");
-    sh("docker start compose_sidecar_1");
+    sh(`docker kill --signal SIGKILL ${containerOf("sidecar")}`);
+    sh(`docker start ${containerOf("sidecar")}`);
     await eventually(() => expect(sidecarLogs("first reconcile done")).toHaveLength(starts + 1), 60_000);
     expect(sidecarLogs("first reconcile done").pop()).toMatchObject({ outcome: "unchanged" });
     expect(haproxyReloads()).toBe(before);
@@ -134,7 +161,7 @@ describe("restarts", () => {
 
   it("a restarted ha container serves the current config", async () => {
     const servers = await upServers();
-    sh("docker restart compose_ha_1");
+    sh(`docker restart ${containerOf("ha")}`);
     await eventually(async () => expect(await upServers()).toEqual(servers), 60_000);
     expect(configIds().running).toBe(configIds().file);
   });
@@ -148,17 +175,17 @@ describe("reload storms", () => {
     runLabelled("hs-e2e-flap");
     await eventually(async () => expect(await upServers()).toContain("hs-e2e-flap"));
     for (let i = 0; i < 10; i++) {
-      sh("docker network disconnect heig hs-e2e-flap");
-      sh("docker network connect heig hs-e2e-flap");
+      sh(`docker network disconnect ${NETWORK} hs-e2e-flap`);
+      sh(`docker network connect ${NETWORK} hs-e2e-flap`);
     }
-    sh("docker network disconnect heig hs-e2e-flap");
+    sh(`docker network disconnect ${NETWORK} hs-e2e-flap`);
     await eventually(async () => {
       expect(Object.keys(await statsServers())).not.toContain("hs-e2e-flap");
       const ids = configIds();
       expect(ids.running).toBe(ids.file);
     }, 60_000);
     expect(liveConfig()).not.toContain("hs-e2e-flap");
-    expect(containerIp("compose_webapp_1")).not.toBe("");
+    expect(containerIp(containerOf("webapp", 1))).not.toBe("");
     sh("docker rm -f hs-e2e-flap");
     sh("docker-compose -f compose/docker-compose.yml up -d sidecar");
   });

@@ -3,8 +3,23 @@
  * 127.0.0.1 and the stats CSV. Real dockerd, real HAProxy, real Serf; no sleeps, only polls.
  */
 import {
-  compose, containerIp, eventually, get, HTTP_PORT, liveConfig, removeTestLeftovers, runLabelled, serviceContainers, sh,
-  spread, statsRows, statsServers, TEST_LABEL,
+  compose,
+  containerIp,
+  containerOf,
+  eventually,
+  get,
+  HTTP_PORT,
+  liveConfig,
+  NETWORK,
+  PROJECT,
+  removeTestLeftovers,
+  runLabelled,
+  serviceContainers,
+  sh,
+  spread,
+  statsRows,
+  statsServers,
+  TEST_LABEL,
 } from "./helpers";
 
 jest.setTimeout(240_000);
@@ -33,7 +48,9 @@ describe("the compose stack", () => {
     compose("up -d --scale webapp=2 webapp");
     await eventually(() => expect(serviceContainers("webapp")).toHaveLength(2));
     sh("make up");
-    await eventually(async () => expect(await statsServers()).toEqual({ compose_webapp_1: "UP", compose_webapp_2: "UP" }));
+    await eventually(async () =>
+      expect(await statsServers()).toEqual({ [containerOf("webapp", 1)]: "UP", [containerOf("webapp", 2)]: "UP" }),
+    );
   });
 
   it("make up: two distinct backends answer on 127.0.0.1:80, listed UP under their names", async () => {
@@ -45,7 +62,14 @@ describe("the compose stack", () => {
       expect(ips).toEqual(expected);
     });
     const body = JSON.parse((await get(HTTP_PORT)).body);
-    expect(body).toEqual({ hello: "world!", ip: expect.any(String), host: expect.any(String), tag: expect.stringMatching(/^compose_webapp_\d$/), sessionViews: 1, id: expect.any(Number) });
+    expect(body).toEqual({
+      hello: "world!",
+      ip: expect.any(String),
+      host: expect.any(String),
+      tag: expect.stringMatching(new RegExp(`^${PROJECT}_webapp_\\d$`)),
+      sessionViews: 1,
+      id: expect.any(Number),
+    });
   });
 
   it("scales to 5: five distinct backends answer", async () => {
@@ -71,10 +95,12 @@ describe("the compose stack", () => {
     expect(ips).toEqual(new Set([containerIp(only!)]));
   });
 
-  it("never routes a labelled container on another network, nor an unlabelled one on heig", async () => {
+  it("never routes a labelled container on another network, nor an unlabelled one on the watched network", async () => {
     sh(`docker network create --label ${TEST_LABEL} hs-e2e-other`);
-    sh(`docker run -d --name hs-e2e-elsewhere --label ${TEST_LABEL} --network hs-e2e-other --label heig.lb.enable=true ha-sidecar/webapp:latest`);
-    sh(`docker run -d --name hs-e2e-unlabelled --label ${TEST_LABEL} --network heig ha-sidecar/webapp:latest`);
+    sh(
+      `docker run -d --name hs-e2e-elsewhere --label ${TEST_LABEL} --network hs-e2e-other --label heig.lb.enable=true ha-sidecar/webapp:latest`,
+    );
+    sh(`docker run -d --name hs-e2e-unlabelled --label ${TEST_LABEL} --network ${NETWORK} ha-sidecar/webapp:latest`);
     // A container that must be routed, started last: once it is listed, the sidecar has seen the others.
     runLabelled("hs-e2e-sentinel");
     await eventually(async () => expect(await statsServers()).toHaveProperty(["hs-e2e-sentinel"], "UP"));
@@ -87,12 +113,16 @@ describe("the compose stack", () => {
 
   it("skips a container whose labels try to inject directives, names it, and keeps the others", async () => {
     const evilPort = "3000\n    server evil 10.66.66.66:80";
-    sh(`docker run -d --name hs-e2e-hostile --label ${TEST_LABEL} --network heig --label heig.lb.enable=true --label heig.lb.port=${JSON.stringify(evilPort)} ha-sidecar/webapp:latest`);
+    sh(
+      `docker run -d --name hs-e2e-hostile --label ${TEST_LABEL} --network ${NETWORK} --label heig.lb.enable=true --label heig.lb.port=${JSON.stringify(evilPort)} ha-sidecar/webapp:latest`,
+    );
     runLabelled("hs-e2e-sentinel-2");
     await eventually(async () => expect(await statsServers()).toHaveProperty(["hs-e2e-sentinel-2"], "UP"));
     expect(liveConfig()).not.toMatch(/evil|10\.66\.66\.66|hs-e2e-hostile/);
     const warning = await eventually(() => {
-      const line = compose("logs --no-color sidecar").split("\n").find((l) => l.includes("container skipped: bad label"));
+      const line = compose("logs --no-color sidecar")
+        .split("\n")
+        .find((l) => l.includes("container skipped: bad label"));
       expect(line).toBeDefined();
       return line!;
     });
@@ -103,10 +133,14 @@ describe("the compose stack", () => {
   it("keeps the last good config when haproxy rejects the new one, and applies once fixed", async () => {
     const good = liveConfig();
     // A template that renders text haproxy -c refuses.
-    sh(`docker-compose -f compose/docker-compose.yml exec -T sidecar sh -c "cp /app/templates/haproxy.cfg.hbs /tmp/good.hbs && sed -i 's/^defaults$/defaults\\n    no-such-directive on/' /app/templates/haproxy.cfg.hbs"`);
+    sh(
+      `docker-compose -f compose/docker-compose.yml exec -T sidecar sh -c "cp /app/templates/haproxy.cfg.hbs /tmp/good.hbs && sed -i 's/^defaults$/defaults\\n    no-such-directive on/' /app/templates/haproxy.cfg.hbs"`,
+    );
     runLabelled("hs-e2e-sentinel-3");
     const rejection = await eventually(() => {
-      const line = compose("logs --no-color sidecar").split("\n").find((l) => l.includes("haproxy rejected the new config"));
+      const line = compose("logs --no-color sidecar")
+        .split("\n")
+        .find((l) => l.includes("haproxy rejected the new config"));
       expect(line).toBeDefined();
       return line!;
     });
@@ -129,7 +163,7 @@ describe("the rendered configs", () => {
   it("pass haproxy -c with the same HAProxy as ha", () => {
     const out = sh(
       "for f in test/fixtures/golden/*.cfg compose/ha/bootstrap.cfg; do " +
-      "docker run --rm --entrypoint haproxy -v \"$PWD/$f:/tmp/h.cfg:ro\" ha-sidecar/ha:latest -c -q -f /tmp/h.cfg && echo \"ok $f\"; done",
+        'docker run --rm --entrypoint haproxy -v "$PWD/$f:/tmp/h.cfg:ro" ha-sidecar/ha:latest -c -q -f /tmp/h.cfg && echo "ok $f"; done',
     );
     expect(out.trim().split("\n")).toEqual([
       "ok test/fixtures/golden/empty.cfg",

@@ -1,0 +1,100 @@
+/** The status server over real HTTP on 127.0.0.1, with a scripted view of the loop. */
+import type { AddressInfo } from "node:net";
+import * as http from "node:http";
+import { startStatusServer } from "../../sidecar/status/status-server";
+import { Metrics } from "../../sidecar/status/metrics";
+import type { LoopView, SyncResult } from "../../sidecar/reconcile/types";
+
+const okPass: SyncResult = {
+  ok: true,
+  at: Date.UTC(2026, 10, 25, 12, 0, 0),
+  outcome: { kind: "reloaded", written: true, signals: 1 },
+  state: {
+    defaultService: "webapp",
+    services: [
+      {
+        name: "webapp",
+        sticky: false,
+        servers: [{ name: "web_1", sourceId: "c1", address: "10.0.0.2", port: 3000, weight: null }],
+      },
+    ],
+  },
+  excluded: [{ sourceId: "c2", name: "web_2", reason: "not-listening" }],
+  awaitingReadiness: 1,
+};
+let view: LoopView = { eventsConnected: true, last: okPass, lastReload: null, lastRejected: null, serf: null };
+const metrics = new Metrics();
+const server = startStatusServer(0, {
+  loop: () => view,
+  haproxyStatuses: async () => new Map([["webapp/web_1", "UP"]]),
+  metrics,
+});
+
+function get(path: string): Promise<{ status: number; type: string; body: string }> {
+  const { port } = server.address() as AddressInfo;
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: "127.0.0.1", port, path, agent: false }, (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body }));
+      })
+      .on("error", reject);
+  });
+}
+
+beforeAll(
+  () => new Promise<void>((resolve) => (server.listening ? resolve() : server.once("listening", () => resolve()))),
+);
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+describe("the status server", () => {
+  it("serves /status: the cross-reference of the last pass with HAProxy's statuses", async () => {
+    const res = await get("/status");
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({
+      eventsConnected: true,
+      haproxyReachable: true,
+      serf: { configured: false },
+      lastSync: { ok: true, at: "2026-11-25T12:00:00.000Z", outcome: "reloaded", awaitingReadiness: 1 },
+      backends: [
+        {
+          container: "web_1",
+          containerId: "c1",
+          backend: "webapp",
+          server: "web_1",
+          address: "10.0.0.2",
+          docker: "routed",
+          haproxy: "UP",
+        },
+        { container: "web_2", containerId: "c2", backend: null, docker: "not-listening", haproxy: null },
+      ],
+    });
+  });
+
+  it("says healthy while the stream is up and the last pass worked, 503 otherwise", async () => {
+    expect((await get("/healthz")).status).toBe(200);
+    view = { ...view, eventsConnected: false };
+    const down = await get("/healthz");
+    expect(down.status).toBe(503);
+    expect(JSON.parse(down.body)).toMatchObject({ ok: false, eventsConnected: false });
+    view = { ...view, eventsConnected: true };
+  });
+
+  it("serves Prometheus text at /metrics and the page at /", async () => {
+    metrics.pass({ result: okPass, durationS: 0.02, reasons: ["start"], serf: null });
+    const m = await get("/metrics");
+    expect(m.type).toContain("text/plain");
+    expect(m.body).toMatch(/^ha_sidecar_reloads_total 1$/m);
+    expect(m.body).toMatch(/^ha_sidecar_backends\{state="not-listening"\} 1$/m);
+    const page = await get("/");
+    expect(page.type).toContain("text/html");
+    expect(page.body).toContain("<title>ha-sidecar</title>");
+  });
+
+  it("answers 404 with the paths it knows", async () => {
+    const res = await get("/nope");
+    expect(res.status).toBe(404);
+    expect(JSON.parse(res.body)).toEqual({ error: "not found", paths: ["/", "/status", "/healthz", "/metrics"] });
+  });
+});
