@@ -10,5 +10,6 @@ env.HTTP_PORT = env.HS_TEST_HTTP_PORT ?? "18080";
 env.STATS_PORT = env.HS_TEST_STATS_PORT ?? "18936";
 env.SIDECAR_STATUS_PORT = env.HS_TEST_STATUS_PORT ?? "18081";
 env.LB_NETWORK = env.HS_TEST_NETWORK ?? "hstest-heig";
+env.COMPOSE_FILE = "compose/docker-compose.yml";
 for (const name of ["LB_STATS_USER", "LB_STATS_PASSWORD", "LB_QUIET_MS", "LB_MAX_WAIT_MS", "LB_LOG_LEVEL"])
   delete env[name];

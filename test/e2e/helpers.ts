@@ -15,11 +15,11 @@ export const containerOf = (service: string, n = 1): string => `${PROJECT}_${ser
 export const TEST_LABEL = "ha-sidecar.test=1";
 
 /** Runs a shell command from the repository root; throws with its output when it fails. */
-export function sh(cmd: string, opts: { allowFail?: boolean } = {}): string {
+export function sh(cmd: string, opts: { allowFail?: boolean; env?: NodeJS.ProcessEnv } = {}): string {
   // env: the suite's own (env.ts); child_process would otherwise read the real process's.
   const r = spawnSync("bash", ["-c", cmd], {
     cwd: ROOT,
-    env: process.env,
+    env: opts.env ?? process.env,
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,
   });
@@ -51,16 +51,19 @@ export interface HttpAnswer {
   readonly body: string;
 }
 
-/** One request on a new connection to 127.0.0.1. */
-export function get(port: number, urlPath = "/", timeoutMs = 5_000): Promise<HttpAnswer> {
+/**
+ * One request on a new connection to 127.0.0.1 (or to `host`: a node container on a network the
+ * test created).
+ */
+export function get(port: number, urlPath = "/", timeoutMs = 5_000, host = "127.0.0.1"): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port, path: urlPath, agent: false, timeout: timeoutMs }, (res) => {
+    const req = http.get({ host, port, path: urlPath, agent: false, timeout: timeoutMs }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => (body += c));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
     });
-    req.on("timeout", () => req.destroy(new Error(`GET 127.0.0.1:${port}${urlPath} timed out`)));
+    req.on("timeout", () => req.destroy(new Error(`GET ${host}:${port}${urlPath} timed out`)));
     req.on("error", reject);
   });
 }
@@ -72,8 +75,8 @@ export interface StatsRow {
 }
 
 /** The stats page's CSV (`/;csv`), one object per line. */
-export async function statsRows(): Promise<StatsRow[]> {
-  const res = await get(STATS_PORT, "/;csv");
+export async function statsRows(host = "127.0.0.1"): Promise<StatsRow[]> {
+  const res = await get(STATS_PORT, "/;csv", 5_000, host);
   if (res.status !== 200) throw new Error(`stats CSV answered ${res.status}`);
   const lines = res.body.trim().split("\n");
   const header = lines[0]!.replace(/^# /, "").split(",");
@@ -84,19 +87,19 @@ export async function statsRows(): Promise<StatsRow[]> {
 }
 
 /** Servers of one backend on the stats page, name → status, sorted by name. */
-export async function statsServers(backend = "webapp"): Promise<Record<string, string>> {
-  const rows = (await statsRows()).filter(
+export async function statsServers(backend = "webapp", host = "127.0.0.1"): Promise<Record<string, string>> {
+  const rows = (await statsRows(host)).filter(
     (r) => r.pxname === backend && r.svname !== "FRONTEND" && r.svname !== "BACKEND",
   );
   return Object.fromEntries(rows.map((r) => [r.svname, r.status]).sort());
 }
 
 /** Sends `n` requests to the frontend; returns the x-backend-ip of each 200 and the other statuses. */
-export async function spread(n: number): Promise<{ ips: Set<string>; failures: number[] }> {
+export async function spread(n: number, host = "127.0.0.1"): Promise<{ ips: Set<string>; failures: number[] }> {
   const ips = new Set<string>();
   const failures: number[] = [];
   for (let i = 0; i < n; i++) {
-    const r = await get(HTTP_PORT);
+    const r = await get(HTTP_PORT, "/", 5_000, host);
     if (r.status === 200) ips.add(String(r.headers["x-backend-ip"]));
     else failures.push(r.status);
   }
