@@ -42,7 +42,7 @@ const results = [10, 100, 1000, 5000].map((n) => {
       defaultService: "webapp",
       draining: new Set(),
     }).state;
-    text = renderConfig(template, source, state, paths).text;
+    text = renderConfig(template, state, paths).text;
     renders.push(ms(t0));
   }
   const file = `/tmp/bench-${n}.cfg`;

@@ -25,6 +25,8 @@ export interface Config {
   readonly dockerSocket: string;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
   readonly statusPort: number;
+  /** Membership changes through HAProxy's runtime API (true), or a reload for every change. */
+  readonly runtimeApi: boolean;
   /** How a container without HEALTHCHECK is known to be ready: a TCP connect, or not at all. */
   readonly readiness: "tcp" | "none";
   /** Serf agent RPC address for the health cross-reference, or null (LB_SERF_RPC=none). */
@@ -100,6 +102,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   }
   const statusPort = int("LB_STATUS_PORT", 1, 65535);
   const readiness = match("LB_READINESS", /^(tcp|none)$/, "must be tcp or none");
+  const runtimeApi = match("LB_RUNTIME_API", /^(on|off)$/, "must be on or off") === "on";
   const serfRaw = match("LB_SERF_RPC", /^(none|[A-Za-z0-9][A-Za-z0-9_.-]*:[0-9]{1,5})$/, "must be host:port or none");
   const serfPort = Number(serfRaw.split(":")[1]);
   if (serfRaw !== "none" && (serfPort < 1 || serfPort > 65535))
@@ -137,6 +140,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     logLevel: level as Config["logLevel"],
     statusPort,
     readiness: readiness as Config["readiness"],
+    runtimeApi,
     serfRpc: serfRaw === "none" ? null : Object.freeze({ host: serfRaw.split(":")[0]!, port: serfPort }),
     serfGraceMs,
     serfMemberTag: Object.freeze({ key: memberTag?.[1] ?? "role", value: memberTag?.[2] ?? "webapp" }),

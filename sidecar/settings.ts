@@ -53,6 +53,10 @@ export const SETTINGS = {
   },
   LB_STATS_USER: { def: "", doc: "user for the HAProxy stats page (with LB_STATS_PASSWORD); empty: no authentication" },
   LB_STATS_PASSWORD: { def: "", doc: "password for the HAProxy stats page" },
+  LB_RUNTIME_API: {
+    def: "on",
+    doc: "`on`: servers coming and going are applied through HAProxy's runtime API, reloads only for structural changes; `off`: every change is a reload",
+  },
   LB_READINESS: {
     def: "tcp",
     doc: "`tcp`: route a container without HEALTHCHECK once its port accepts a connection from the sidecar; `none`: at once",

@@ -17,8 +17,9 @@ import { TemplateFile } from "./render/template-file";
 import { SerfRpcClient } from "./serf/serf-rpc";
 import { Metrics } from "./status/metrics";
 
-/** Within one pass, how long to wait for new backends to listen. */
-const READINESS_WAIT_MS = 1_500;
+/** A backend that does not listen yet is probed this often, for at most the patience. */
+const READINESS_POLL_MS = 20;
+const READINESS_PATIENCE_MS = 60_000;
 
 /** Every adapter and the loop, built from the settings. Nothing here decides anything. */
 export function wire(config: Config, log: Logger) {
@@ -35,7 +36,7 @@ export function wire(config: Config, log: Logger) {
       runtime,
     },
     log.child({ component: "apply" }),
-    { reloadConfirmMs: config.reloadConfirmMs },
+    { reloadConfirmMs: config.reloadConfirmMs, clock, runtimeApi: config.runtimeApi },
   );
   const serfClient = config.serfRpc === null ? null : new SerfRpcClient(config.serfRpc.host, config.serfRpc.port);
   const reconcileLog = log.child({ component: "reconcile" });
@@ -52,14 +53,13 @@ export function wire(config: Config, log: Logger) {
     serverStateFile: config.serverStateFile,
     statsAuth: config.statsAuth,
   });
-  const readiness = new ReadinessGate(
-    config.readiness === "tcp" ? new TcpReadinessProbe() : new AlwaysReady(),
-    clock,
-    READINESS_WAIT_MS,
-  );
+  const readiness = new ReadinessGate(config.readiness === "tcp" ? new TcpReadinessProbe() : new AlwaysReady(), clock, {
+    pollMs: READINESS_POLL_MS,
+    patienceMs: READINESS_PATIENCE_MS,
+  });
   const reconciler = new Reconciler(
     { source, template, applier, readiness, serf: serfGate, clock, log: reconcileLog },
-    { labelPrefix: config.labelPrefix, defaultBackend: config.defaultBackend },
+    { labelPrefix: config.labelPrefix, defaultBackend: config.defaultBackend, runtimeApi: config.runtimeApi },
   );
   const metrics = new Metrics();
   const loop = new ControlLoop(
@@ -71,6 +71,7 @@ export function wire(config: Config, log: Logger) {
       clock,
       log: reconcileLog,
       observer: metrics,
+      readiness,
     },
     { quietMs: config.quietMs, maxWaitMs: config.maxWaitMs, resyncMs: config.resyncMs },
   );

@@ -113,8 +113,18 @@ const server = http.createServer((req, res) => {
 });
 
 server.keepAliveTimeout = 65000; // longer than HAProxy's, so HAProxy closes idle connections first
+// atMs: when the port started accepting, in epoch milliseconds with sub-millisecond precision
+// (the benchmark measures from it how long the sidecar takes to route a new container).
 server.listen(PORT, () =>
-  console.log(JSON.stringify({ msg: "webapp listening", port: PORT, ip: IP, network: NETWORK })),
+  console.log(
+    JSON.stringify({
+      msg: "webapp listening",
+      atMs: performance.timeOrigin + performance.now(),
+      port: PORT,
+      ip: IP,
+      network: NETWORK,
+    }),
+  ),
 );
 
 // On SIGTERM keep serving a moment: the sidecar takes us out of rotation on Docker's kill

@@ -110,7 +110,10 @@ export function mapDockerEvent(m: DockerEventMessage, network: string): ChangeHi
         const terminating = signal === undefined || TERMINATING.has(signal.toUpperCase());
         return { kind: terminating ? "leaving" : "changed", id, cause };
       }
+      // A crash (SIGKILL from outside, OOM) comes as `die` alone: gone now, routing must stop.
       case "stop":
+      case "die":
+      case "oom":
         return { kind: "leaving", id, cause };
       case "start":
       case "restart":
@@ -118,7 +121,7 @@ export function mapDockerEvent(m: DockerEventMessage, network: string): ChangeHi
       case "destroy":
         return { kind: "gone", id, cause };
       case "create":
-        return { kind: "created", id, cause, labels: { ...attrs } };
+        return { kind: "created", id, cause, labels: { ...attrs }, group: attrs[COMPOSE_SERVICE] ?? null };
       default:
         return { kind: "changed", id, cause };
     }

@@ -57,3 +57,55 @@ export function replyError(reply: string): string | null {
   const first = reply.trimStart().split("\n")[0] ?? "";
   return ERROR_REPLY.test(first) ? reply.trim() : null;
 }
+
+/** One server as the serving worker runs it (`show servers state`). */
+export interface RunningServer {
+  readonly backend: string;
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  /** User weight (what `weight` / `set server … weight` set). */
+  readonly weight: number;
+  /** In maintenance (forced, inherited or resolution): routes nothing new. */
+  readonly maint: boolean;
+  /** Draining: routes only sticky sessions. */
+  readonly drain: boolean;
+}
+
+// SRV_ADMF_* in HAProxy's server-t.h: MAINT is FMAINT|IMAINT|RMAINT, DRAIN is FDRAIN|IDRAIN.
+const ADMIN_MAINT = 0x23;
+const ADMIN_DRAIN = 0x18;
+
+/** `show servers state` → servers by `backend/server`. */
+export function parseServersState(dump: string): Map<string, RunningServer> {
+  const lines = dump.split("\n");
+  const headerLine = lines.find((l) => l.startsWith("# be_id"));
+  const out = new Map<string, RunningServer>();
+  if (headerLine === undefined) return out;
+  const header = headerLine.slice(2).trim().split(/\s+/);
+  const col = (name: string): number => header.indexOf(name);
+  const [be, sv, addr, admin, weight, port] = [
+    "be_name",
+    "srv_name",
+    "srv_addr",
+    "srv_admin_state",
+    "srv_uweight",
+    "srv_port",
+  ].map(col);
+  for (const line of lines) {
+    if (line.startsWith("#") || !/^\d+ /.test(line)) continue;
+    const c = line.trim().split(/\s+/);
+    const adminState = Number(c[admin!]);
+    const server: RunningServer = {
+      backend: c[be!] ?? "",
+      name: c[sv!] ?? "",
+      address: c[addr!] ?? "",
+      port: Number(c[port!]),
+      weight: Number(c[weight!]),
+      maint: (adminState & ADMIN_MAINT) !== 0,
+      drain: (adminState & ADMIN_DRAIN) !== 0,
+    };
+    out.set(`${server.backend}/${server.name}`, server);
+  }
+  return out;
+}

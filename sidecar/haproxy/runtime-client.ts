@@ -1,5 +1,5 @@
 import type { ServerRef } from "../model/types";
-import { configIdOf, parseShowStat, parseWorkerPids, replyError } from "./parse";
+import { configIdOf, parseServersState, parseShowStat, parseWorkerPids, replyError, type RunningServer } from "./parse";
 import { socketCommand } from "./socket";
 
 /** HAProxy refused a CLI command; `reply` is HAProxy's own message. */
@@ -15,8 +15,13 @@ export class RuntimeCommandError extends Error {
 
 /** The running HAProxy, through its runtime API (the serving worker) and its master CLI. */
 export interface RuntimeClient {
-  /** One command to the serving worker; its answer, or RuntimeCommandError when refused. */
-  command(command: string): Promise<string>;
+  /**
+   * One command to the serving worker; its answer, or RuntimeCommandError when refused.
+   * `success`: what a good answer looks like (HAProxy has no status codes): "empty" for the
+   * commands that answer nothing, a pattern for those that answer a sentence; without it, any
+   * answer that is not a known refusal.
+   */
+  command(command: string, success?: "empty" | RegExp): Promise<string>;
   /** One command to the master CLI (`@!<pid> …` reaches one worker, old ones included). */
   masterCommand(command: string): Promise<string>;
   /** Config id the serving worker loaded ("" for a config without one); null when unreachable. */
@@ -25,6 +30,8 @@ export interface RuntimeClient {
   serverStatuses(): Promise<Map<string, string> | null>;
   /** `show servers state`: what the next worker loads to keep servers' state across a reload. */
   serverStateDump(): Promise<string>;
+  /** The servers the serving worker runs, by `backend/server`. */
+  servers(): Promise<Map<string, RunningServer>>;
   /** Sets servers to maintenance in every running worker, old ones included. */
   drainServers(servers: readonly ServerRef[]): Promise<void>;
 }
@@ -37,8 +44,12 @@ export class SocketRuntimeClient implements RuntimeClient {
     private readonly timeoutMs = 2_000,
   ) {}
 
-  async command(command: string): Promise<string> {
-    return checked(command, await socketCommand(this.runtimeSocket, command, this.timeoutMs));
+  async command(command: string, success?: "empty" | RegExp): Promise<string> {
+    const reply = await socketCommand(this.runtimeSocket, command, this.timeoutMs);
+    if (success === undefined) return checked(command, reply);
+    const good = success === "empty" ? reply.trim() === "" : success.test(reply.trim());
+    if (!good) throw new RuntimeCommandError(command, reply.trim() || "(no answer)");
+    return reply;
   }
 
   async masterCommand(command: string): Promise<string> {
@@ -65,17 +76,22 @@ export class SocketRuntimeClient implements RuntimeClient {
     return this.command("show servers state");
   }
 
+  async servers(): Promise<Map<string, RunningServer>> {
+    return parseServersState(await this.serverStateDump());
+  }
+
   async drainServers(servers: readonly ServerRef[]): Promise<void> {
     if (servers.length === 0) return;
     const pids = parseWorkerPids(await this.masterCommand("show proc"));
     const commands = servers.map((s) => `set server ${s.backend}/${s.server} state maint`).join("; ");
-    // One connection per worker. A worker that never had the server answers "No such server":
-    // that is the state we want, not a failure.
+    // One connection per worker. A worker that never had the server answers "No such server",
+    // and an old worker after a reload "Proxy is disabled." (it takes no new connections and
+    // refuses `set server`): neither is a failure.
     await Promise.all(
       pids.map(async (pid) => {
         const reply = await socketCommand(this.masterSocket, prefixEach(commands, `@!${pid}`), this.timeoutMs);
         const refusal = replyError(reply);
-        if (refusal !== null && !/^No such (server|backend)/im.test(refusal)) {
+        if (refusal !== null && !/^(No such (server|backend)|Proxy is disabled)/im.test(refusal)) {
           throw new RuntimeCommandError(`@!${pid} ${commands}`, refusal);
         }
       }),

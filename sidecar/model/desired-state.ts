@@ -57,7 +57,7 @@ export function buildDesiredState(snapshots: readonly BackendSnapshot[], opts: B
       continue;
     }
 
-    const service = lb.backend ?? (c.group !== null && BACKEND_NAME_RE.test(c.group) ? c.group : opts.defaultService);
+    const service = serviceOf(lb.backend, c.group, opts.defaultService);
     let name = sanitizeServerName(c.name);
     if (usedNames.has(name)) name = `${name}-${c.id.slice(0, 12)}`;
     usedNames.add(name);
@@ -78,6 +78,11 @@ export function buildDesiredState(snapshots: readonly BackendSnapshot[], opts: B
     state: { defaultService: opts.defaultService, services },
     excluded: excluded.sort((a, b) => compareText(a.name, b.name)),
   };
+}
+
+/** The HAProxy backend a member joins: its `backend` label, else its group (if a valid name), else the default. */
+export function serviceOf(backendLabel: string | null, group: string | null, defaultService: string): string {
+  return backendLabel ?? (group !== null && BACKEND_NAME_RE.test(group) ? group : defaultService);
 }
 
 /** Why a labelled, opted-in backend is not routed; null when it is. Checked in this order. */

@@ -1,3 +1,5 @@
+import { serviceOf } from "./desired-state";
+import { parseLbLabels } from "./labels";
 import type { ChangeHint } from "./types";
 
 /**
@@ -26,23 +28,25 @@ export function pruneLeaving(draining: ReadonlySet<string>, runningIds: Readonly
   return changed ? next : draining;
 }
 
-/** Backends created with our label and not started yet, with the time their creation was seen. */
-export type PendingStarts = ReadonlyMap<string, number>;
+/** Backends created with our label and not started yet: when their creation was seen, and the backend they will join. */
+export type PendingStarts = ReadonlyMap<string, { readonly seenAt: number; readonly service: string }>;
 
 /**
  * Pure: folds one hint into the pending starts. `docker-compose up --scale` creates every new
  * replica within a fraction of a second, then starts them over several seconds; while starts
- * are pending, the burst is not over.
+ * are pending, the burst is not over. Creations with bad labels are not waited for.
  */
 export function foldPendingStart(
   pending: PendingStarts,
   hint: ChangeHint,
   nowMs: number,
-  labelPrefix: string,
+  opts: { readonly labelPrefix: string; readonly defaultService: string },
 ): PendingStarts {
   if (hint.kind === "created") {
-    if (hint.labels[`${labelPrefix}.enable`] !== "true") return pending;
-    return new Map(pending).set(hint.id, nowMs);
+    const parsed = parseLbLabels(hint.labels, opts.labelPrefix);
+    if (!parsed.ok || !parsed.value.enabled) return pending;
+    const service = serviceOf(parsed.value.backend, hint.group, opts.defaultService);
+    return new Map(pending).set(hint.id, { seenAt: nowMs, service });
   }
   if ((hint.kind === "started" || hint.kind === "gone" || hint.kind === "leaving") && pending.has(hint.id)) {
     const next = new Map(pending);
@@ -52,18 +56,28 @@ export function foldPendingStart(
   return pending;
 }
 
-/** Whether a start is still expected; a creation older than `ttlMs` (never started) no longer counts. */
-export function hasPendingStarts(pending: PendingStarts, nowMs: number, ttlMs: number): boolean {
-  for (const seen of pending.values()) if (nowMs - seen < ttlMs) return true;
+/**
+ * Whether a start is still expected that would add a backend not in `existing` (a structural
+ * change, so a reload: worth waiting for the rest of the burst). Members of existing backends
+ * are added through the runtime API one by one and are not waited for. A creation older than
+ * `ttlMs` (never started) no longer counts.
+ */
+export function hasPendingStarts(
+  pending: PendingStarts,
+  nowMs: number,
+  ttlMs: number,
+  existing: ReadonlySet<string>,
+): boolean {
+  for (const { seenAt, service } of pending.values()) if (nowMs - seenAt < ttlMs && !existing.has(service)) return true;
   return false;
 }
 
 /** Drops creations older than `ttlMs`: the map never grows with containers that never start. */
 export function prunePendingStarts(pending: PendingStarts, nowMs: number, ttlMs: number): PendingStarts {
   let changed = false;
-  const next = new Map<string, number>();
-  for (const [id, seen] of pending) {
-    if (nowMs - seen < ttlMs) next.set(id, seen);
+  const next = new Map<string, { seenAt: number; service: string }>();
+  for (const [id, p] of pending) {
+    if (nowMs - p.seenAt < ttlMs) next.set(id, p);
     else changed = true;
   }
   return changed ? next : pending;

@@ -39,6 +39,8 @@ export type ChangeHint =
       readonly id: string;
       readonly cause: string;
       readonly labels: Readonly<Record<string, string>>;
+      /** Its group (compose service), as in {@link BackendSnapshot.group}. */
+      readonly group: string | null;
     }
   /** It is gone for good. */
   | { readonly kind: "gone"; readonly id: string; readonly cause: string }

@@ -10,10 +10,12 @@ import { watchSerf } from "./serf-watch";
 import { CoalescingTrigger } from "./trigger";
 import type { LoopObserver, LoopOptions, LoopView, PassRunner, SyncResult } from "./types";
 
-/** A backend that does not listen yet is looked at again this soon, not at the next resync. */
-const READINESS_RECHECK_MS = 200;
+/** A drained server that still had connections is looked at again this soon. */
+const PENDING_DELETE_RECHECK_MS = 500;
 /** A backend being stopped leaves rotation this soon after its hint (not after the quiet time). */
 const DRAIN_DELAY_MS = 30;
+/** A backend that starts to listen is added this soon (it is one runtime command, not a reload). */
+const READY_DELAY_MS = 0;
 
 export interface LoopParts {
   readonly reconciler: PassRunner;
@@ -23,6 +25,8 @@ export interface LoopParts {
   readonly clock: Clock;
   readonly log: Logger;
   readonly observer: LoopObserver;
+  /** Tells when a backend that did not listen starts to: its pass follows at once. */
+  readonly readiness: { onReady(listener: (id: string) => void): void; stop(): void } | null;
 }
 
 /**
@@ -41,7 +45,12 @@ export class ControlLoop {
   private resyncTimer: TimerHandle | null = null;
   private firstPass = true;
   private inFlight: Promise<void> | null = null;
-  private state: Omit<LoopView, "last" | "serf"> = { eventsConnected: false, lastReload: null, lastRejected: null };
+  private state: Omit<LoopView, "last" | "serf"> = {
+    eventsConnected: false,
+    lastReload: null,
+    lastRuntime: null,
+    lastRejected: null,
+  };
 
   constructor(
     private readonly parts: LoopParts,
@@ -65,6 +74,7 @@ export class ControlLoop {
   /** Starts following the source (and Serf) and resyncing; the first `connected` makes the first pass. */
   start(): void {
     this.parts.source.watch((s) => this.onSource(s), this.abort.signal);
+    this.parts.readiness?.onReady(() => this.poke("ready", READY_DELAY_MS));
     const serf = this.parts.serf;
     if (serf !== null)
       watchSerf(serf.source, (event) => this.poke(event), this.parts.clock, this.parts.log, this.abort.signal);
@@ -75,16 +85,17 @@ export class ControlLoop {
   async stop(): Promise<void> {
     this.abort.abort();
     this.trigger.stop();
+    this.parts.readiness?.stop();
     for (const t of [this.retryTimer, this.recheckTimer, this.resyncTimer])
       if (t !== null) this.parts.clock.clearTimeout(t);
     await this.inFlight;
   }
 
-  /** Asks for a pass; `urgent` (a backend is leaving) skips the quiet time. */
-  poke(reason: string, urgent = false): void {
+  /** Asks for a pass; `urgentMs` (a backend is leaving, or ready) replaces the quiet time. */
+  poke(reason: string, urgentMs: number | null = null): void {
     if (this.abort.signal.aborted) return;
     this.pendingReasons.add(reason);
-    if (urgent) this.trigger.pokeUrgent(DRAIN_DELAY_MS);
+    if (urgentMs !== null) this.trigger.pokeUrgent(urgentMs);
     else this.trigger.poke();
   }
 
@@ -110,7 +121,7 @@ export class ControlLoop {
           .drainServers(leaving)
           .catch((err: unknown) => log.warn({ err: toError(err), servers: leaving }, "early drain failed"));
       }
-      this.poke(s.hint.cause, leaving.length > 0);
+      this.poke(s.hint.cause, leaving.length > 0 ? DRAIN_DELAY_MS : null);
     }
   }
 
@@ -160,10 +171,16 @@ export class ControlLoop {
     if (result.ok) {
       if (this.retry.failures > 0) log.info({ after: this.retry.failures }, "reconcile recovered");
       this.retry.reset();
-      if (result.outcome.kind === "reloaded")
-        this.state = { ...this.state, lastReload: { at: result.at, reason: reasons } };
-      if (result.awaitingReadiness > 0)
-        this.recheckTimer = this.replace(this.recheckTimer, () => this.poke("readiness"), READINESS_RECHECK_MS);
+      const outcome = result.outcome;
+      if (outcome.kind === "reloaded") this.state = { ...this.state, lastReload: { at: result.at, reason: reasons } };
+      if (outcome.kind === "runtime") this.state = { ...this.state, lastRuntime: { at: result.at, reason: reasons } };
+      if (outcome.kind === "runtime" && outcome.result.pendingDeletes.length > 0) {
+        this.recheckTimer = this.replace(
+          this.recheckTimer,
+          () => this.poke("pending-delete"),
+          PENDING_DELETE_RECHECK_MS,
+        );
+      }
     } else if (result.retry) {
       const delayMs = this.retry.next();
       // Logged at every failure, with the attempt count, so that a stuck loop is visible.

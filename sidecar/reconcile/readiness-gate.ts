@@ -1,36 +1,45 @@
-import { sleep, type Clock } from "../lib/clock";
+import type { Clock, TimerHandle } from "../lib/clock";
 import type { Backend, BackendSnapshot } from "../model/types";
 import type { ReadinessProbe } from "../probe/readiness";
 
-/** A backend that does not listen after this long is only probed again on ordinary passes. */
-const PATIENCE_MS = 60_000;
-/** Within one pass, how often to probe backends that do not listen yet. */
-const POLL_MS = 50;
+export interface ReadinessOptions {
+  /** How often a backend that does not listen yet is probed again. */
+  readonly pollMs: number;
+  /** A backend that does not listen after this long is only probed again on ordinary passes. */
+  readonly patienceMs: number;
+}
 
 export interface ReadinessVerdict {
   /** Candidates that do not accept connections yet. */
   readonly notListening: ReadonlySet<string>;
-  /** Of those, the ones worth looking at again shortly (not past the patience). */
+  /** Of those, the ones still watched (not past the patience). */
   readonly awaitingReadiness: number;
 }
 
 /**
  * Backends with a health check of their own are gated by it; the others by a connect to their
- * port, once, until they answer: from then on HAProxy's checks watch them. Newcomers of a
- * burst become ready within a moment of each other: waiting a little within one pass gives one
- * reload for all of them instead of one per straggler.
+ * port, once, until they answer: from then on HAProxy's checks watch them. A candidate that does
+ * not listen yet is watched in the background (probed every `pollMs`), and the moment it
+ * answers, `onReady` is told: its pass follows at once, not at the next event or resync.
  */
 export class ReadinessGate {
   /** Backends that accepted a connection once. */
   private readonly ready = new Set<string>();
   private readonly firstUnreadyAt = new Map<string, number>();
-  private cut: (() => void) | null = null;
+  private readonly watched = new Map<string, { backend: Backend; timer: TimerHandle | null }>();
+  private listener: (id: string) => void = () => undefined;
+  private stopped = false;
 
   constructor(
     private readonly probe: ReadinessProbe,
     private readonly clock: Clock,
-    private readonly waitMs: number,
+    private readonly opts: ReadinessOptions,
   ) {}
+
+  /** Who to tell when a watched backend starts to listen. */
+  onReady(listener: (id: string) => void): void {
+    this.listener = listener;
+  }
 
   /** Forgets backends that are no longer running. */
   prune(running: ReadonlySet<string>): void {
@@ -38,51 +47,76 @@ export class ReadinessGate {
     for (const id of this.firstUnreadyAt.keys()) if (!running.has(id)) this.firstUnreadyAt.delete(id);
   }
 
-  /** Ends the current wait now: a backend leaving must not wait behind newcomers starting up. */
-  cutWait(): void {
-    this.cut?.();
-  }
-
+  /** Probes each candidate that is not known to be ready, once; watches those that do not answer. */
   async check(snapshots: readonly BackendSnapshot[], candidates: readonly Backend[]): Promise<ReadinessVerdict> {
     const health = new Map(snapshots.map((s) => [s.id, s.health]));
     const toProbe = candidates.filter((b) => health.get(b.sourceId) === "none" && !this.ready.has(b.sourceId));
-    if (toProbe.length === 0) return { notListening: new Set(), awaitingReadiness: 0 };
-    const notListening = await this.waitUntilListening(toProbe);
+    const probed = new Set(toProbe.map((b) => b.sourceId));
+    for (const id of this.watched.keys()) if (!probed.has(id)) this.unwatch(id);
+    const answers = await Promise.all(
+      toProbe.map(async (b) => [b, await this.probe.isListening(b.address, b.port)] as const),
+    );
+    const notListening = new Set<string>();
     const now = this.clock.now();
     let awaitingReadiness = 0;
-    for (const id of notListening) {
-      const since = this.firstUnreadyAt.get(id) ?? now;
-      this.firstUnreadyAt.set(id, since);
-      if (now - since < PATIENCE_MS) awaitingReadiness++;
+    for (const [b, listening] of answers) {
+      if (listening) {
+        this.markReady(b.sourceId);
+        continue;
+      }
+      notListening.add(b.sourceId);
+      const since = this.firstUnreadyAt.get(b.sourceId) ?? now;
+      this.firstUnreadyAt.set(b.sourceId, since);
+      if (now - since < this.opts.patienceMs) {
+        awaitingReadiness++;
+        this.watch(b);
+      } else {
+        this.unwatch(b.sourceId);
+      }
     }
     return { notListening, awaitingReadiness };
   }
 
-  /** Probes until every backend listens, the wait is over, or {@link cutWait} is called. */
-  private async waitUntilListening(backends: readonly Backend[]): Promise<Set<string>> {
-    const waiting = new Map(backends.map((b) => [b.sourceId, b]));
-    const deadline = this.clock.now() + this.waitMs;
-    let cut = false;
-    this.cut = () => {
-      cut = true;
-    };
-    try {
-      for (;;) {
-        await Promise.all(
-          [...waiting.values()].map(async (b) => {
-            if (await this.probe.isListening(b.address, b.port)) {
-              this.ready.add(b.sourceId);
-              this.firstUnreadyAt.delete(b.sourceId);
-              waiting.delete(b.sourceId);
-            }
-          }),
-        );
-        if (waiting.size === 0 || cut || this.clock.now() + POLL_MS > deadline) break;
-        await sleep(this.clock, POLL_MS);
-      }
-    } finally {
-      this.cut = null;
+  /** Stops every watch. */
+  stop(): void {
+    this.stopped = true;
+    for (const id of [...this.watched.keys()]) this.unwatch(id);
+  }
+
+  private watch(b: Backend): void {
+    const current = this.watched.get(b.sourceId);
+    if (current !== undefined) {
+      current.backend = b; // its address may have changed
+      return;
     }
-    return new Set(waiting.keys());
+    const entry = { backend: b, timer: null as TimerHandle | null };
+    this.watched.set(b.sourceId, entry);
+    const tick = (): void => {
+      entry.timer = null;
+      void this.probe.isListening(entry.backend.address, entry.backend.port).then((listening) => {
+        if (this.stopped || this.watched.get(b.sourceId) !== entry) return;
+        if (listening) {
+          this.markReady(b.sourceId);
+          this.listener(b.sourceId);
+        } else if (this.clock.now() - (this.firstUnreadyAt.get(b.sourceId) ?? 0) < this.opts.patienceMs) {
+          entry.timer = this.clock.setTimeout(tick, this.opts.pollMs);
+        } else {
+          this.unwatch(b.sourceId);
+        }
+      });
+    };
+    entry.timer = this.clock.setTimeout(tick, this.opts.pollMs);
+  }
+
+  private unwatch(id: string): void {
+    const entry = this.watched.get(id);
+    if (entry !== undefined && entry.timer !== null) this.clock.clearTimeout(entry.timer);
+    this.watched.delete(id);
+  }
+
+  private markReady(id: string): void {
+    this.ready.add(id);
+    this.firstUnreadyAt.delete(id);
+    this.unwatch(id);
   }
 }

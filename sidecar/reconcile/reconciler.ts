@@ -37,6 +37,8 @@ export interface ReconcilerParts {
 export interface ReconcilerOptions {
   readonly labelPrefix: string;
   readonly defaultBackend: string;
+  /** Without the runtime API every change is a reload, and a whole burst is worth waiting for. */
+  readonly runtimeApi?: boolean;
 }
 
 /**
@@ -67,20 +69,23 @@ export class Reconciler implements PassRunner {
     this.draining = foldLeaving(this.draining, hint);
     const now = this.parts.clock.now();
     this.pendingStarts = prunePendingStarts(
-      foldPendingStart(this.pendingStarts, hint, now, this.opts.labelPrefix),
+      foldPendingStart(this.pendingStarts, hint, now, this.buildOptions()),
       now,
       PENDING_START_TTL_MS,
     );
     if (this.draining === before || !this.draining.has(hint.id)) return [];
-    this.parts.readiness.cutWait();
     return (this.applied?.services ?? []).flatMap((s) =>
       s.servers.filter((b) => b.sourceId === hint.id).map((b) => ({ backend: s.name, server: b.name })),
     );
   }
 
-  /** True while labelled backends were created and not started yet: a burst is under way. */
+  /**
+   * True while labelled backends were created, not started yet, and will add a backend: the
+   * rest of the burst is worth waiting for, to make one reload of it.
+   */
   burstUnderway(): boolean {
-    return hasPendingStarts(this.pendingStarts, this.parts.clock.now(), PENDING_START_TTL_MS);
+    const existing = new Set(this.opts.runtimeApi === false ? [] : (this.applied?.services ?? []).map((s) => s.name));
+    return hasPendingStarts(this.pendingStarts, this.parts.clock.now(), PENDING_START_TTL_MS, existing);
   }
 
   /** The render of the current listing, without applying it (the one-shot `render` mode). */

@@ -59,6 +59,8 @@ export interface LoopView {
   readonly eventsConnected: boolean;
   readonly last: SyncResult | null;
   readonly lastReload: { readonly at: number; readonly reason: string } | null;
+  /** The last membership change made through the runtime API (no reload). */
+  readonly lastRuntime: { readonly at: number; readonly reason: string } | null;
   readonly lastRejected: { readonly at: number; readonly message: string } | null;
   readonly serf: SerfView | null;
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import Handlebars from "handlebars";
 import type { DesiredState } from "../model/types";
+import { parseServerLines, serverSignature, stripServerLines, type ServerLine } from "./server-lines";
 
 /** A rendered haproxy.cfg and the identifiers that let us recognise it later. */
 export interface Rendered {
@@ -8,10 +9,14 @@ export interface Rendered {
   /** sha256 of `text`, hex. */
   readonly sha256: string;
   /**
-   * Short id of (template, state), rendered into `global.description` so the running HAProxy
-   * can tell us which config it loaded (`show info` on the runtime socket).
+   * Short id of the config's structure: everything but which servers it lists, where, and with
+   * what weight. Rendered into `global.description`, so the running HAProxy tells which
+   * structure it loaded (`show info`); two renders with the same id differ only in what the
+   * runtime API can change without a reload.
    */
   readonly configId: string;
+  /** Its `server` lines, by `backend/server`. */
+  readonly servers: ReadonlyMap<string, ServerLine>;
 }
 
 /** Settings the template needs besides the state: runtime paths (as `ha` sees them), stats auth. */
@@ -51,19 +56,33 @@ export function compileTemplate(source: string): TemplateFn {
   }
 }
 
+/** Stands for the config id while rendering, until the id is known. */
+const ID_PLACEHOLDER = "__ha_sidecar_config_id__";
+/** A member given to every backend to see what the template's server lines look like. */
+const PROBE_SERVER = { name: "ha-sidecar-probe", sourceId: "probe", address: "192.0.2.1", port: 1, weight: null };
+
 /**
  * Pure: template + desired state → text. The context is plain data; every list in it is
- * already sorted, so the same state always renders the same bytes.
+ * already sorted, so the same state always renders the same bytes. The config id hashes the
+ * text without its server lines, plus the shape of a server line in each backend (taken from a
+ * render with one probe member per backend, so that an empty backend has a shape too).
  */
-export function renderConfig(
-  template: TemplateFn,
-  templateSource: string,
-  state: DesiredState,
-  paths: RenderPaths,
-): Rendered {
-  const configId = sha256Hex(`${templateSource}\0${JSON.stringify(state)}\0${JSON.stringify(paths)}`).slice(0, 16);
+export function renderConfig(template: TemplateFn, state: DesiredState, paths: RenderPaths): Rendered {
+  const draft = renderText(template, state, paths);
+  const probe = renderText(
+    template,
+    { ...state, services: state.services.map((s) => ({ ...s, servers: [PROBE_SERVER] })) },
+    paths,
+  );
+  const shapes = [...new Set([...parseServerLines(probe).values()].map(serverSignature))].sort();
+  const configId = sha256Hex(`${stripServerLines(draft)}\0${shapes.join("\n")}`).slice(0, 16);
+  const text = draft.split(ID_PLACEHOLDER).join(configId);
+  return { text, sha256: sha256Hex(text), configId, servers: parseServerLines(text) };
+}
+
+function renderText(template: TemplateFn, state: DesiredState, paths: RenderPaths): string {
   const context = {
-    configId,
+    configId: ID_PLACEHOLDER,
     paths: { ...paths, statsAuth: paths.statsAuth ?? null },
     defaultService: state.defaultService,
     services: state.services.map((s) => ({
@@ -77,8 +96,7 @@ export function renderConfig(
   try {
     text = template(context);
   } catch (err) {
-    throw new TemplateError(`template failed to render: ${(err as Error).message}`);
+    throw new TemplateError(`template failed to render: ${(err as Error).message}`, { cause: err });
   }
-  if (!text.endsWith("\n")) text += "\n";
-  return { text, sha256: sha256Hex(text), configId };
+  return text.endsWith("\n") ? text : `${text}\n`;
 }

@@ -25,7 +25,7 @@ export class TemplateFile {
   /** Renders `state`; throws TemplateError for a template that cannot be read, compiled or used. */
   async render(state: DesiredState): Promise<Rendered> {
     const t = await this.load();
-    const rendered = renderConfig(t.fn, t.source, state, this.paths);
+    const rendered = renderConfig(t.fn, state, this.paths);
     if (!rendered.text.includes(`description ${DESCRIPTION_PREFIX}${rendered.configId}`)) {
       throw new TemplateError(
         `template must keep "description ${DESCRIPTION_PREFIX}{{configId}}" in its global section: the sidecar reads it back to confirm reloads`,

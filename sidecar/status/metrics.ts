@@ -10,6 +10,17 @@ export class Metrics implements LoopObserver {
     help: "HAProxy reloads confirmed by the sidecar",
     registers: [this.registry],
   });
+  private readonly runtimeChanges = new Counter({
+    name: "ha_sidecar_runtime_changes_total",
+    help: "Servers added, changed or removed through HAProxy's runtime API (no reload)",
+    labelNames: ["change"],
+    registers: [this.registry],
+  });
+  private readonly fallbacks = new Counter({
+    name: "ha_sidecar_runtime_fallbacks_total",
+    help: "Runtime applies that failed or did not read back as wanted, and were replaced by a reload",
+    registers: [this.registry],
+  });
   private readonly rejections = new Counter({
     name: "ha_sidecar_rejected_configs_total",
     help: "Rendered configs that haproxy -c refused",
@@ -62,8 +73,15 @@ export class Metrics implements LoopObserver {
     this.serfReachable.set(serf?.reachable ? 1 : 0);
     this.passes.observe({ result: result.ok ? "ok" : result.stage }, durationS);
     if (!result.ok) return;
-    if (result.outcome.kind === "reloaded" && result.outcome.signals > 0) this.reloads.inc();
-    if (result.outcome.kind === "rejected" && !result.outcome.repeated) this.rejections.inc();
+    const outcome = result.outcome;
+    if (outcome.kind === "reloaded" && outcome.signals > 0) this.reloads.inc();
+    if (outcome.kind === "reloaded" && outcome.fallback !== null) this.fallbacks.inc();
+    if (outcome.kind === "runtime") {
+      this.runtimeChanges.inc({ change: "added" }, outcome.result.added.length);
+      this.runtimeChanges.inc({ change: "changed" }, outcome.result.changed.length);
+      this.runtimeChanges.inc({ change: "removed" }, outcome.result.removed.length);
+    }
+    if (outcome.kind === "rejected" && !outcome.repeated) this.rejections.inc();
     const counts = new Map<string, number>([
       ["routed", result.state.services.reduce((n, s) => n + s.servers.length, 0)],
     ]);

@@ -37,7 +37,8 @@ async function refresh() {
     document.getElementById("meta").innerHTML = "";
     for (const [k, v] of [["Docker events", s.eventsConnected ? "connected" : "disconnected"], ["Serf", serf],
         ["HAProxy", s.haproxyReachable ? "reachable" : "unreachable"],
-        ["last reload", s.lastReload ? s.lastReload.at + " (" + s.lastReload.reason + ")" : "none"]]) {
+        ["last reload", s.lastReload ? s.lastReload.at + " (" + s.lastReload.reason + ")" : "none"],
+        ["last runtime change", s.lastRuntimeChange ? s.lastRuntimeChange.at + " (" + s.lastRuntimeChange.reason + ")" : "none"]]) {
       const span = document.createElement("span"); span.textContent = k + ": " + v; document.getElementById("meta").appendChild(span);
     }
     const tbody = document.getElementById("rows");

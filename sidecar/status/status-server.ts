@@ -16,7 +16,7 @@ const iso = (ms: number | undefined): string | null => (ms === undefined ? null 
 
 /** The JSON of /status: the cross-reference table and the sidecar's recent history. */
 export async function statusDocument(view: StatusView): Promise<unknown> {
-  const { last, serf, lastReload: reload, lastRejected: rejected, eventsConnected } = view.loop();
+  const { last, serf, lastReload: reload, lastRuntime: runtime, lastRejected: rejected, eventsConnected } = view.loop();
   const haproxy = await view.haproxyStatuses();
   return {
     eventsConnected,
@@ -29,6 +29,7 @@ export async function statusDocument(view: StatusView): Promise<unknown> {
           ? { ok: true, at: iso(last.at), outcome: last.outcome.kind, awaitingReadiness: last.awaitingReadiness }
           : { ok: false, at: iso(last.at), stage: last.stage, error: last.error.message },
     lastReload: reload === null ? null : { at: iso(reload.at), reason: reload.reason },
+    lastRuntimeChange: runtime === null ? null : { at: iso(runtime.at), reason: runtime.reason },
     lastRejected: rejected === null ? null : { at: iso(rejected.at), message: rejected.message },
     backends: buildCrossReference(last, serf, haproxy),
   };

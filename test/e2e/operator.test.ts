@@ -108,7 +108,8 @@ describe("the operator's view", () => {
     expect(health.status).toBe(200);
     expect(JSON.parse(health.body)).toEqual({ ok: true, eventsConnected: true, lastSyncOk: true });
     const metrics = (await get(STATUS_PORT, "/metrics")).body;
-    expect(metrics).toMatch(/^ha_sidecar_reloads_total [1-9]\d*$/m);
+    expect(metrics).toMatch(/^ha_sidecar_reloads_total \d+$/m);
+    expect(metrics).toMatch(/^ha_sidecar_runtime_changes_total\{change="added"\} [1-9]\d*$/m);
     expect(metrics).toMatch(/^ha_sidecar_backends\{state="routed"\} 3$/m);
     expect(metrics).toMatch(/^ha_sidecar_event_stream_connected 1$/m);
   });

@@ -86,7 +86,7 @@ describe("DockerodeSource against a real dockerd", () => {
     sh("docker rm -f hs-it-listed");
   });
 
-  it("turns a container's life into hints: created, started, leaving on SIGTERM, gone", async () => {
+  it("turns a container's life into hints: created, started, leaving on SIGTERM (and die, stop), gone", async () => {
     const id = sh(
       `docker create --name hs-it-life --label ${LABEL} --label heig.lb.enable=true --network ${NET} ha-sidecar/webapp:latest`,
     );
@@ -99,7 +99,7 @@ describe("DockerodeSource against a real dockerd", () => {
       ["changed", "network-connect"],
       ["started", "start"],
       ["leaving", "kill"],
-      ["changed", "die"],
+      ["leaving", "die"],
       ["changed", "network-disconnect"],
       ["leaving", "stop"],
       ["gone", "destroy"],

@@ -8,7 +8,7 @@ import type { LoopView, SyncResult } from "../../sidecar/reconcile/types";
 const okPass: SyncResult = {
   ok: true,
   at: Date.UTC(2026, 10, 25, 12, 0, 0),
-  outcome: { kind: "reloaded", written: true, signals: 1 },
+  outcome: { kind: "reloaded", written: true, signals: 1, fallback: null },
   state: {
     defaultService: "webapp",
     services: [
@@ -22,7 +22,14 @@ const okPass: SyncResult = {
   excluded: [{ sourceId: "c2", name: "web_2", reason: "not-listening" }],
   awaitingReadiness: 1,
 };
-let view: LoopView = { eventsConnected: true, last: okPass, lastReload: null, lastRejected: null, serf: null };
+let view: LoopView = {
+  eventsConnected: true,
+  last: okPass,
+  lastReload: null,
+  lastRuntime: null,
+  lastRejected: null,
+  serf: null,
+};
 const metrics = new Metrics();
 const server = startStatusServer(0, {
   loop: () => view,

@@ -2,30 +2,47 @@ import pino from "pino";
 import { Applier, ApplyError } from "../../sidecar/apply/applier";
 import type { ConfigStore } from "../../sidecar/apply/config-file";
 import type { ValidationResult, Validator } from "../../sidecar/apply/haproxy-check";
+import type { RunningServer } from "../../sidecar/haproxy/parse";
 import type { Reloader } from "../../sidecar/haproxy/reloader";
-import type { RuntimeClient } from "../../sidecar/haproxy/runtime-client";
+import { RuntimeCommandError, type RuntimeClient } from "../../sidecar/haproxy/runtime-client";
+import type { Clock } from "../../sidecar/lib/clock";
 import type { ServerRef } from "../../sidecar/model/types";
 import { sha256Hex, type Rendered } from "../../sidecar/render/render";
+import { parseServerLines } from "../../sidecar/render/server-lines";
 
 const log = pino({ level: "silent" });
-const rendered = (text: string, configId = `id-${text}`): Rendered => ({ text, sha256: sha256Hex(text), configId });
 
-/** Records every call; HAProxy "loads" the live file's config id when signalled, unless told to swallow signals. */
-class World
-  implements
-    ConfigStore,
-    Validator,
-    Reloader,
-    Pick<RuntimeClient, "runningConfigId" | "serverStateDump" | "drainServers">
-{
+/** A config of structure `id` listing `servers` ("name addr:port [weight]"). */
+function rendered(id: string, servers: string[] = []): Rendered {
+  const text = [
+    "global",
+    `    description ha-sidecar-${id}`,
+    "defaults",
+    "    default-server inter 1s",
+    "backend webapp",
+    ...servers.map((s) => {
+      const [name, ep, weight] = s.split(" ");
+      return `    server ${name} ${ep} check${weight ? ` weight ${weight}` : ""}`;
+    }),
+    "",
+  ].join("\n");
+  return { text, sha256: sha256Hex(text), configId: id, servers: parseServerLines(text) };
+}
+
+/**
+ * The volume and a running HAProxy, recording every call. A reload loads the live file (its
+ * config id and servers) unless told to swallow the signal; runtime commands act on the servers.
+ */
+class World implements ConfigStore, Validator, Reloader {
   calls: string[] = [];
   live: string | null = null;
   staged = new Map<string, string>();
   verdict: ValidationResult = { ok: true };
   running: string | null = null;
+  servers = new Map<string, { -readonly [K in keyof RunningServer]: RunningServer[K] } & { conns: number }>();
   swallowSignals = 0;
   container = true;
-  idOf = new Map<string, string>();
+  refuse: RegExp | null = null;
 
   async read() {
     this.calls.push("read");
@@ -50,16 +67,6 @@ class World
     this.calls.push("validate");
     return this.verdict;
   }
-  async runningConfigId() {
-    return this.running;
-  }
-  async serverStateDump() {
-    this.calls.push("save-state");
-    return "1\n# be_id be_name\n";
-  }
-  async drainServers(servers: readonly ServerRef[]) {
-    this.calls.push(`drain ${servers.map((s) => `${s.backend}/${s.server}`).join(",")}`);
-  }
   async reload(): Promise<"sent" | "no-target"> {
     this.calls.push("signal");
     if (!this.container) return "no-target";
@@ -67,144 +74,325 @@ class World
       this.swallowSignals--;
       return "sent";
     }
-    this.running = this.idOf.get(this.live ?? "") ?? null;
+    this.running = /description ha-sidecar-(\S+)/.exec(this.live ?? "")?.[1] ?? null;
+    this.servers = new Map(
+      [...parseServerLines(this.live ?? "")].map(([k, l]) => [
+        k,
+        {
+          backend: l.backend,
+          name: l.name,
+          address: l.address,
+          port: l.port,
+          weight: l.weight,
+          maint: false,
+          drain: false,
+          conns: 0,
+        },
+      ]),
+    );
     return "sent";
   }
-}
 
-/** The server-state file: written quietly, not part of the recorded order. */
-const stateFile: ConfigStore = {
-  read: async () => null,
-  stage: async () => "state.tmp",
-  commit: async () => undefined,
-  discard: async () => undefined,
-};
+  readonly runtime: RuntimeClient = {
+    runningConfigId: async () => this.running,
+    serverStatuses: async () => null,
+    serverStateDump: async () => {
+      this.calls.push("save-state");
+      return "1\n# be_id be_name\n";
+    },
+    servers: async () => new Map([...this.servers].map(([k, { conns: _c, ...s }]) => [k, s])),
+    masterCommand: async () => "",
+    drainServers: async (refs: readonly ServerRef[]) => {
+      this.calls.push(`drain ${refs.map((r) => `${r.backend}/${r.server}`).join(",")}`);
+      for (const r of refs) {
+        const s = this.servers.get(`${r.backend}/${r.server}`);
+        if (s) s.maint = true;
+      }
+    },
+    command: async (cmd: string) => {
+      this.calls.push(cmd);
+      if (this.refuse?.test(cmd)) throw new RuntimeCommandError(cmd, "unknown keyword 'x'.");
+      const [verb, what, key = "", ...rest] = cmd.split(" ");
+      const s = this.servers.get(verb === "shutdown" ? rest[0]! : key);
+      if (verb === "add") {
+        const [address, port] = rest[0]!.split(":");
+        const w = rest.indexOf("weight");
+        this.servers.set(key, {
+          backend: key.split("/")[0]!,
+          name: key.split("/")[1]!,
+          address: address!,
+          port: Number(port),
+          weight: w < 0 ? 1 : Number(rest[w + 1]),
+          maint: true,
+          drain: false,
+          conns: 0,
+        });
+        return "New server registered.\n";
+      }
+      if (verb === "enable" && what === "server") s!.maint = false;
+      if (verb === "set" && rest[0] === "weight") s!.weight = Number(rest[1]);
+      if (verb === "set" && rest[0] === "state") s!.maint = rest[1] === "maint";
+      if (verb === "set" && rest[0] === "addr") {
+        s!.address = rest[1]!;
+        s!.port = Number(rest[3]);
+        return "IP changed\n";
+      }
+      if (verb === "shutdown") s!.conns = 0;
+      if (verb === "del") {
+        if (s!.conns > 0)
+          throw new RuntimeCommandError(cmd, "Server still has connections attached to it, cannot remove it.");
+        this.servers.delete(key);
+        return "Server deleted.\n";
+      }
+      return "\n";
+    },
+  };
+}
 
 function setup(w = new World()) {
   let t = 0;
+  const clock: Clock = {
+    now: () => t,
+    setTimeout: (fn, ms) => {
+      t += ms;
+      fn();
+      return 0 as unknown as ReturnType<typeof setTimeout>;
+    },
+    clearTimeout: () => undefined,
+  };
+  const stateFile: ConfigStore = {
+    read: async () => null,
+    stage: async () => "state.tmp",
+    commit: async () => undefined,
+    discard: async () => undefined,
+  };
   const applier = new Applier(
-    { config: w, serverState: stateFile, validator: w, reloader: w, runtime: w as unknown as RuntimeClient },
+    { config: w, serverState: stateFile, validator: w, reloader: w, runtime: w.runtime },
     log,
     {
       reloadConfirmMs: 1000,
       pollMs: 100,
       maxSignals: 3,
-      sleep: async (ms: number) => {
-        t += ms;
-      },
-      now: () => t,
+      clock,
+      forceDeleteAfterMs: 5000,
     },
   );
-  const apply = (r: Rendered, leaving: ServerRef[] = []) => {
-    w.idOf.set(r.text, r.configId);
-    return applier.apply(r, leaving);
+  return {
+    w,
+    apply: (r: Rendered, leaving: ServerRef[] = []) => applier.apply(r, leaving),
+    advance: (ms: number) => {
+      t += ms;
+    },
   };
-  return { w, apply };
 }
 
-describe("Applier", () => {
+/** A world already running structure "s1" with servers a and b, from a first apply. */
+async function running() {
+  const s = setup();
+  await s.apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]));
+  s.w.calls = [];
+  return s;
+}
+
+describe("Applier: reloads for structure", () => {
   it("stages, validates, commits, then signals and waits for HAProxy to confirm", async () => {
     const { w, apply } = setup();
-    await expect(apply(rendered("a"))).resolves.toEqual({ kind: "reloaded", written: true, signals: 1 });
+    await expect(apply(rendered("a"))).resolves.toEqual({
+      kind: "reloaded",
+      written: true,
+      signals: 1,
+      fallback: null,
+    });
     expect(w.calls).toEqual(["read", "stage", "validate", "save-state", "commit", "signal"]);
-    expect(w.live).toBe("a");
-  });
-
-  it("does nothing when the bytes and the running config are unchanged", async () => {
-    const { w, apply } = setup();
-    await apply(rendered("a"));
-    w.calls = [];
-    await expect(apply(rendered("a"))).resolves.toEqual({ kind: "unchanged" });
-    expect(w.calls).toEqual([]);
   });
 
   it("seeds from the file on disk: a restarted sidecar neither rewrites nor reloads", async () => {
     const w = new World();
-    w.live = "a";
-    w.running = "id-a";
-    const { apply } = setup(w);
-    await expect(apply(rendered("a"))).resolves.toEqual({ kind: "unchanged" });
+    const r = rendered("s1", ["a 10.0.0.1:3000"]);
+    w.live = r.text;
+    await w.reload();
+    w.calls = [];
+    await expect(setup(w).apply(r)).resolves.toEqual({ kind: "unchanged" });
     expect(w.calls).toEqual(["read"]);
   });
 
   it("keeps the live file and does not reload when haproxy rejects the config, and does not retry it", async () => {
-    const { w, apply } = setup();
-    await apply(rendered("good"));
+    const { w, apply } = await running();
+    const good = w.live;
     w.verdict = { ok: false, message: "[ALERT] parsing [x:3]: unknown keyword 'bogus'" };
-    w.calls = [];
-    await expect(apply(rendered("bad"))).resolves.toEqual({
+    await expect(apply(rendered("s2"))).resolves.toEqual({
       kind: "rejected",
       message: expect.stringContaining("bogus"),
       repeated: false,
     });
     expect(w.calls).toEqual(["stage", "validate", "discard"]);
-    expect(w.live).toBe("good");
-    expect(w.running).toBe("id-good");
+    expect(w.live).toBe(good);
     w.calls = [];
-    await expect(apply(rendered("bad"))).resolves.toMatchObject({ kind: "rejected", repeated: true });
+    await expect(apply(rendered("s2"))).resolves.toMatchObject({ kind: "rejected", repeated: true });
     expect(w.calls).toEqual([]);
-    // Once the input changes, it applies again.
     w.verdict = { ok: true };
-    await expect(apply(rendered("fixed"))).resolves.toMatchObject({ kind: "reloaded" });
-    expect(w.live).toBe("fixed");
+    await expect(apply(rendered("s3"))).resolves.toMatchObject({ kind: "reloaded" });
   });
 
-  it("drains leaving servers in HAProxy after validation and before the new config goes live", async () => {
-    const { w, apply } = setup();
-    await apply(rendered("a"));
-    w.calls = [];
-    await apply(rendered("b"), [{ backend: "webapp", server: "compose_webapp_3" }]);
-    expect(w.calls).toEqual(["stage", "validate", "drain webapp/compose_webapp_3", "save-state", "commit", "signal"]);
+  it("drains leaving servers in every worker after validation and before the new structure goes live", async () => {
+    const { w, apply } = await running();
+    await apply(rendered("s2", ["a 10.0.0.1:3000"]), [{ backend: "webapp", server: "b" }]);
+    expect(w.calls).toEqual(["stage", "validate", "drain webapp/b", "save-state", "commit", "signal"]);
   });
 
-  it("drains nothing when the new config is rejected", async () => {
-    const { w, apply } = setup();
-    await apply(rendered("a"));
-    w.verdict = { ok: false, message: "[ALERT] bad" };
-    w.calls = [];
-    await apply(rendered("b"), [{ backend: "webapp", server: "compose_webapp_3" }]);
-    expect(w.calls).toEqual(["stage", "validate", "discard"]);
-  });
-
-  it("signals again when HAProxy swallowed the reload signal", async () => {
+  it("signals again when HAProxy swallowed the reload signal, and fails (to be retried) when it never confirms", async () => {
     const { w, apply } = setup();
     w.swallowSignals = 2;
-    await expect(apply(rendered("a"))).resolves.toEqual({ kind: "reloaded", written: true, signals: 3 });
-    expect(w.calls.filter((c) => c === "signal")).toHaveLength(3);
-  });
-
-  it("fails (to be retried) when HAProxy never confirms, and reloads without rewriting next time", async () => {
-    const { w, apply } = setup();
+    await expect(apply(rendered("a"))).resolves.toMatchObject({ kind: "reloaded", signals: 3 });
     w.swallowSignals = 3;
-    await expect(apply(rendered("a"))).rejects.toBeInstanceOf(ApplyError);
-    expect(w.live).toBe("a");
+    await expect(apply(rendered("b"))).rejects.toBeInstanceOf(ApplyError);
     w.calls = [];
-    await expect(apply(rendered("a"))).resolves.toEqual({ kind: "reloaded", written: false, signals: 1 });
+    await expect(apply(rendered("b"))).resolves.toMatchObject({ kind: "reloaded", written: false, signals: 1 });
     expect(w.calls).toEqual(["signal"]);
   });
 
-  it("reloads an HAProxy that restarted with an older config", async () => {
-    const { w, apply } = setup();
-    await apply(rendered("a"));
-    w.running = "something-else";
-    await expect(apply(rendered("a"))).resolves.toEqual({ kind: "reloaded", written: false, signals: 1 });
-  });
-
-  it("writes the file and reports no-haproxy when no HAProxy container runs", async () => {
+  it("writes the file and reports no-haproxy when no HAProxy runs", async () => {
     const { w, apply } = setup();
     w.container = false;
     await expect(apply(rendered("a"))).resolves.toEqual({ kind: "no-haproxy", written: true });
-    expect(w.live).toBe("a");
   });
 
   it("surfaces a failed write as an error and leaves the live file", async () => {
-    const w = new World();
-    w.live = "old";
+    const { w, apply } = await running();
+    const good = w.live;
     w.stage = async () => {
       throw new Error("ENOSPC: no space left on device");
     };
-    const { apply } = setup(w);
-    await expect(apply(rendered("new"))).rejects.toThrow(/ENOSPC/);
-    expect(w.live).toBe("old");
+    await expect(apply(rendered("s2"))).rejects.toThrow(/ENOSPC/);
+    expect(w.live).toBe(good);
+  });
+});
+
+describe("Applier: membership through the runtime API, no reload", () => {
+  it("adds a server with the template's options, checks on, enabled, then writes the validated file", async () => {
+    const { w, apply } = await running();
+    const next = rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000", "c 10.0.0.3:3000 5"]);
+    await expect(apply(next)).resolves.toEqual({
+      kind: "runtime",
+      written: true,
+      result: { added: ["webapp/c"], changed: [], removed: [], pendingDeletes: [] },
+    });
+    expect(w.calls).toEqual([
+      "add server webapp/c 10.0.0.3:3000 inter 1s check weight 5",
+      "enable health webapp/c",
+      "enable server webapp/c",
+      "stage",
+      "validate",
+      "commit",
+    ]);
+    expect(w.live).toBe(next.text);
+  });
+
+  it("drains a server that leaves, then deletes it; one with connections is deleted later, or shut after the grace", async () => {
+    const { w, apply, advance } = await running();
+    w.servers.get("webapp/b")!.conns = 2;
+    await expect(apply(rendered("s1", ["a 10.0.0.1:3000"]))).resolves.toMatchObject({
+      kind: "runtime",
+      result: { removed: [], pendingDeletes: ["webapp/b"] },
+    });
+    expect(w.calls.slice(0, 2)).toEqual(["drain webapp/b", "del server webapp/b"]);
+    w.calls = [];
+    advance(5000);
+    await expect(apply(rendered("s1", ["a 10.0.0.1:3000"]))).resolves.toMatchObject({
+      result: { removed: ["webapp/b"] },
+    });
+    expect(w.calls).toEqual(["shutdown sessions server webapp/b", "del server webapp/b"]);
+  });
+
+  it("changes weight and address in place, and puts a drained server that is wanted again back", async () => {
+    const { w, apply } = await running();
+    w.servers.get("webapp/a")!.maint = true;
+    await apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.9:3001 3"]));
+    expect(w.calls.slice(0, 3)).toEqual([
+      "set server webapp/a state ready",
+      "set server webapp/b addr 10.0.0.9 port 3001",
+      "set server webapp/b weight 3",
+    ]);
+    expect(w.servers.get("webapp/b")).toMatchObject({ address: "10.0.0.9", port: 3001, weight: 3 });
+  });
+
+  it("takes the runtime additions back when haproxy -c rejects the new file", async () => {
+    const { w, apply } = await running();
+    w.verdict = { ok: false, message: "[ALERT] bad" };
+    await expect(
+      apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000", "c 10.0.0.3:3000"])),
+    ).resolves.toMatchObject({ kind: "rejected" });
+    expect(w.servers.has("webapp/c")).toBe(false);
+    expect(w.calls.slice(-2)).toEqual(["drain webapp/c", "del server webapp/c"]);
+  });
+
+  it("falls back to a reload when a runtime command is refused, and converges", async () => {
+    const { w, apply } = await running();
+    w.refuse = /^add server/;
+    const next = rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000", "c 10.0.0.3:3000"]);
+    await expect(apply(next)).resolves.toMatchObject({
+      kind: "reloaded",
+      fallback: expect.stringContaining("unknown keyword"),
+    });
+    expect(w.servers.has("webapp/c")).toBe(true);
+  });
+
+  it("falls back to a reload when HAProxy's servers do not read back as wanted", async () => {
+    const { w, apply } = await running();
+    const original = w.runtime.command;
+    // A command that answers as if it worked, and does nothing.
+    (w.runtime as { command: RuntimeClient["command"] }).command = async (cmd, success) =>
+      cmd.startsWith("set server webapp/b weight") ? "\n" : original(cmd, success);
+    await expect(apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000 9"]))).resolves.toMatchObject({
+      kind: "reloaded",
+      fallback: expect.stringContaining("webapp/b"),
+    });
+    expect(w.servers.get("webapp/b")!.weight).toBe(9);
+  });
+
+  it("does nothing when HAProxy already runs the wanted servers and the file says the same", async () => {
+    const { w, apply } = await running();
+    await expect(apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]))).resolves.toEqual({ kind: "unchanged" });
+    expect(w.calls).toEqual([]);
+  });
+});
+
+describe("Applier with the runtime API off", () => {
+  it("reloads for a membership change, and does nothing once HAProxy runs it", async () => {
+    const w = new World();
+    let t = 0;
+    const clock: Clock = {
+      now: () => t,
+      setTimeout: (fn, ms) => {
+        t += ms;
+        fn();
+        return 0 as unknown as ReturnType<typeof setTimeout>;
+      },
+      clearTimeout: () => undefined,
+    };
+    const noState: ConfigStore = {
+      read: async () => null,
+      stage: async () => "s",
+      commit: async () => undefined,
+      discard: async () => undefined,
+    };
+    const applier = new Applier(
+      { config: w, serverState: noState, validator: w, reloader: w, runtime: w.runtime },
+      log,
+      {
+        reloadConfirmMs: 1000,
+        clock,
+        runtimeApi: false,
+      },
+    );
+    await applier.apply(rendered("s1", ["a 10.0.0.1:3000"]));
+    await expect(applier.apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]))).resolves.toMatchObject({
+      kind: "reloaded",
+      signals: 1,
+    });
+    expect(w.calls.filter((c) => c.startsWith("add server"))).toEqual([]);
+    await expect(applier.apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]))).resolves.toEqual({
+      kind: "unchanged",
+    });
   });
 });

@@ -21,6 +21,7 @@ describe("parseConfig", () => {
       logLevel: "info",
       statusPort: 8080,
       readiness: "tcp",
+      runtimeApi: true,
       serfRpc: { host: "serf", port: 7373 },
       serfGraceMs: 15000,
       serfMemberTag: { key: "role", value: "webapp" },

@@ -33,7 +33,7 @@ const hint = (kind: "leaving" | "started" | "changed", id: string, cause: string
 });
 const created = (id: string): SignalStep => ({
   kind: "hint",
-  hint: { kind: "created", id, cause: "create", labels: { "heig.lb.enable": "true" } },
+  hint: { kind: "created", id, cause: "create", labels: { "heig.lb.enable": "true" }, group: "webapp" },
 });
 type SignalStep = SourceSignal;
 
@@ -47,6 +47,7 @@ function harness(script: { results?: SyncResult[]; passMs?: number; serf?: SerfS
   const results = [...(script.results ?? [])];
   const pending = new Set<string>();
   let listener: (s: SourceSignal) => void = () => undefined;
+  let ready: (id: string) => void = () => undefined;
   let last: SyncResult | null = null;
   const runner: PassRunner = {
     observe: (h: ChangeHint) => {
@@ -87,12 +88,18 @@ function harness(script: { results?: SyncResult[]; passMs?: number; serf?: SerfS
         hint: () => undefined,
         streamConnected: () => undefined,
       },
+      readiness: {
+        onReady: (l) => {
+          ready = l;
+        },
+        stop: () => undefined,
+      },
     },
     OPTS,
   );
   loop.start();
   const emit = (s: SourceSignal): void => listener(s);
-  return { loop, passes, drains, emit };
+  return { loop, passes, drains, emit, ready: (id: string) => ready(id) };
 }
 
 /** Runs `steps` (a signal at a time in ms) and lets the clock run to `untilMs`. */
@@ -217,11 +224,20 @@ describe("ControlLoop: results in → retries out", () => {
       [100],
     ],
     [
-      "a backend that does not listen yet is looked at again 200 ms later",
-      [ok({ awaitingReadiness: 1 }), ok()],
+      "a drained server that still has connections is looked at again 500 ms later",
+      [
+        ok({
+          outcome: {
+            kind: "runtime",
+            written: true,
+            result: { added: [], changed: [], removed: [], pendingDeletes: ["webapp/x"] },
+          },
+        }),
+        ok(),
+      ],
       connected,
       3000,
-      [100, 400],
+      [100, 700],
     ],
     [
       "success after failures resets the backoff",
@@ -241,9 +257,26 @@ describe("ControlLoop: results in → retries out", () => {
   });
 
   it("says why each retry happened", async () => {
-    const h = harness({ results: [failed("list", true), ok({ awaitingReadiness: 1 }), ok()] });
+    const pending = {
+      kind: "runtime",
+      written: false,
+      result: { added: [], changed: [], removed: [], pendingDeletes: ["webapp/x"] },
+    } as const;
+    const h = harness({ results: [failed("list", true), ok({ outcome: pending }), ok()] });
     await play(h, [[0, { kind: "connected" }]], 2000);
-    expect(h.passes.map((p) => p.reasons)).toEqual([["connected"], ["retry"], ["readiness"]]);
+    expect(h.passes.map((p) => p.reasons)).toEqual([["connected"], ["retry"], ["pending-delete"]]);
+    await h.loop.stop();
+  });
+
+  it("makes a pass at once when a backend that did not listen starts to, not after the quiet time", async () => {
+    const h = harness();
+    await play(h, [[0, { kind: "connected" }]], 500);
+    h.ready("c9");
+    await jest.advanceTimersByTimeAsync(0);
+    expect(h.passes.map((p) => [p.at, p.reasons])).toEqual([
+      [100, ["connected"]],
+      [500, ["ready"]],
+    ]);
     await h.loop.stop();
   });
 });
@@ -285,7 +318,9 @@ describe("ControlLoop: lifecycle", () => {
   });
 
   it("tells the view whether the event stream is connected, and the last reload", async () => {
-    const h = harness({ results: [ok({ outcome: { kind: "reloaded", written: true, signals: 1 }, at: 100 })] });
+    const h = harness({
+      results: [ok({ outcome: { kind: "reloaded", written: true, signals: 1, fallback: null }, at: 100 })],
+    });
     await play(h, [[0, { kind: "connected" }]], 500);
     expect(h.loop.view).toMatchObject({ eventsConnected: true, lastReload: { at: 100, reason: "connected" } });
     h.emit({ kind: "disconnected", err: new Error("EOF") });

@@ -8,12 +8,19 @@ import {
 import type { ChangeHint } from "../../sidecar/model/types";
 
 const hint = (kind: Exclude<ChangeHint["kind"], "created">, id = "c1"): ChangeHint => ({ kind, id, cause: kind });
-const created = (id: string, enable = "true"): ChangeHint => ({
+const created = (
+  id: string,
+  enable = "true",
+  extra: Record<string, string> = {},
+  group: string | null = "webapp",
+): ChangeHint => ({
   kind: "created",
   id,
   cause: "create",
-  labels: { "heig.lb.enable": enable },
+  labels: { "heig.lb.enable": enable, ...extra },
+  group,
 });
+const OPTS = { labelPrefix: "heig.lb", defaultService: "webapp" };
 
 describe("foldLeaving", () => {
   const empty: ReadonlySet<string> = new Set();
@@ -44,22 +51,33 @@ describe("pruneLeaving", () => {
 });
 
 describe("pending starts", () => {
+  const none = new Set<string>();
   it("counts labelled creations until they start, leave or are gone", () => {
-    let p = foldPendingStart(new Map(), created("a"), 0, "heig.lb");
-    p = foldPendingStart(p, created("b"), 0, "heig.lb");
-    p = foldPendingStart(p, created("c", "false"), 0, "heig.lb");
-    p = foldPendingStart(p, created("d"), 0, "heig.lb");
+    let p = foldPendingStart(new Map(), created("a"), 0, OPTS);
+    p = foldPendingStart(p, created("b"), 0, OPTS);
+    p = foldPendingStart(p, created("c", "false"), 0, OPTS);
+    p = foldPendingStart(p, created("d"), 0, OPTS);
+    p = foldPendingStart(p, created("e", "true", { "heig.lb.port": "oops" }), 0, OPTS);
     expect([...p.keys()]).toEqual(["a", "b", "d"]);
-    p = foldPendingStart(p, hint("started", "a"), 10, "heig.lb");
-    p = foldPendingStart(p, hint("gone", "b"), 10, "heig.lb");
-    p = foldPendingStart(p, hint("leaving", "d"), 10, "heig.lb");
-    expect(hasPendingStarts(p, 10, 1000)).toBe(false);
+    p = foldPendingStart(p, hint("started", "a"), 10, OPTS);
+    p = foldPendingStart(p, hint("gone", "b"), 10, OPTS);
+    p = foldPendingStart(p, hint("leaving", "d"), 10, OPTS);
+    expect(hasPendingStarts(p, 10, 1000, none)).toBe(false);
+  });
+
+  it("waits only for creations that would add a backend: members of existing ones go one by one", () => {
+    let p = foldPendingStart(new Map(), created("a"), 0, OPTS);
+    p = foldPendingStart(p, created("b", "true", {}, "shop"), 0, OPTS);
+    p = foldPendingStart(p, created("c", "true", { "heig.lb.backend": "api" }), 0, OPTS);
+    expect([...p.values()].map((x) => x.service)).toEqual(["webapp", "shop", "api"]);
+    expect(hasPendingStarts(p, 1, 1000, new Set(["webapp", "shop", "api"]))).toBe(false);
+    expect(hasPendingStarts(p, 1, 1000, new Set(["webapp", "shop"]))).toBe(true);
   });
 
   it("stops waiting for a creation that never starts, and forgets it", () => {
-    const p = foldPendingStart(new Map(), created("a"), 0, "heig.lb");
-    expect(hasPendingStarts(p, 999, 1000)).toBe(true);
-    expect(hasPendingStarts(p, 1000, 1000)).toBe(false);
+    const p = foldPendingStart(new Map(), created("a"), 0, OPTS);
+    expect(hasPendingStarts(p, 999, 1000, none)).toBe(true);
+    expect(hasPendingStarts(p, 1000, 1000, none)).toBe(false);
     expect(prunePendingStarts(p, 999, 1000)).toBe(p);
     expect(prunePendingStarts(p, 1000, 1000).size).toBe(0);
   });

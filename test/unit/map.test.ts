@@ -77,7 +77,8 @@ describe("mapDockerEvent", () => {
     ["start", {}, "started"],
     ["restart", {}, "started"],
     ["destroy", {}, "gone"],
-    ["die", {}, "changed"],
+    ["die", {}, "leaving"],
+    ["oom", {}, "leaving"],
     ["health_status: healthy", {}, "changed"],
   ])("maps %s %j to a %s hint", (action, attrs, kind) => {
     expect(mapDockerEvent(container(action, attrs), "heig")).toMatchObject({
@@ -93,6 +94,7 @@ describe("mapDockerEvent", () => {
       id: "c1",
       cause: "create",
       labels: { "heig.lb.enable": "true", name: "x" },
+      group: null,
     });
   });
 

@@ -22,7 +22,7 @@ const kill = (id: string, signal = "15"): ChangeHint => ({
   cause: "kill",
 });
 
-function setup(templatePath = TEMPLATE, serfMembers?: () => SerfMember[], readinessWaitMs = 150) {
+function setup(templatePath = TEMPLATE, serfMembers?: () => SerfMember[]) {
   let listing: BackendSnapshot[] | Error = [];
   const applied: Rendered[] = [];
   const leaving: ServerRef[][] = [];
@@ -63,12 +63,15 @@ function setup(templatePath = TEMPLATE, serfMembers?: () => SerfMember[], readin
           systemClock,
           log,
         );
+  const readiness = new ReadinessGate(probe, systemClock, { pollMs: 10, patienceMs: 60_000 });
+  const ready: string[] = [];
+  readiness.onReady((id) => ready.push(id));
   const reconciler = new Reconciler(
     {
       source,
       template: new TemplateFile(templatePath, { runtimeSocket: "/s", serverStateFile: "/f" }),
       applier,
-      readiness: new ReadinessGate(probe, systemClock, readinessWaitMs),
+      readiness,
       serf,
       clock: systemClock,
       log,
@@ -77,6 +80,8 @@ function setup(templatePath = TEMPLATE, serfMembers?: () => SerfMember[], readin
   );
   return {
     reconciler,
+    readiness,
+    ready,
     serf,
     applied,
     leaving,
@@ -189,18 +194,21 @@ describe("Reconciler", () => {
     expect(leaving).toEqual([[], [{ backend: "webapp", server: "compose_webapp_2" }]]);
   });
 
-  it("cuts the readiness wait short when a container starts leaving, and leaves it out", async () => {
-    const { reconciler, applied, listening, setListing } = setup(TEMPLATE, undefined, 600_000);
+  it("watches a backend that does not listen yet, says when it does, and stops watching one that left", async () => {
+    const { reconciler, readiness, ready, listening, setListing } = setup();
     const slow = snap("compose_webapp_3");
-    const leaving = snap("compose_webapp_2");
-    setListing([snap("compose_webapp_1"), leaving, slow]);
+    const gone = snap("compose_webapp_4");
+    setListing([slow, gone]);
     listening.set(slow.address!, false);
-    const pass = reconciler.sync();
-    setTimeout(() => reconciler.observe(kill(leaving.id)), 50);
-    await expect(pass).resolves.toMatchObject({ ok: true, awaitingReadiness: 1 });
-    expect(applied[0]!.text).toContain("server compose_webapp_1 ");
-    expect(applied[0]!.text).not.toContain("compose_webapp_2");
-    expect(applied[0]!.text).not.toContain("compose_webapp_3");
+    listening.set(gone.address!, false);
+    await expect(reconciler.sync()).resolves.toMatchObject({ ok: true, awaitingReadiness: 2 });
+    setListing([slow]);
+    await reconciler.sync();
+    listening.set(gone.address!, true);
+    listening.set(slow.address!, true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(ready).toEqual([slow.id]);
+    readiness.stop();
   });
 
   it("takes a backend whose Serf member failed out of rotation, and says why", async () => {

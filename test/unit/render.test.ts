@@ -13,7 +13,7 @@ const paths = {
 };
 const opts = { labelPrefix: "heig.lb", defaultService: "webapp", draining: new Set<string>() };
 const render = (snaps: Parameters<typeof buildDesiredState>[0], statsAuth: string | null = null) =>
-  renderConfig(template, templateSource, buildDesiredState(snaps, opts).state, { ...paths, statsAuth });
+  renderConfig(template, buildDesiredState(snaps, opts).state, { ...paths, statsAuth });
 
 /**
  * Golden files are compared byte for byte. After a deliberate change, `UPDATE_GOLDEN=1 npx jest
@@ -59,8 +59,34 @@ describe("rendering templates/haproxy.cfg.hbs", () => {
     expect(a.text).toContain(`description ha-sidecar-${a.configId}`);
   });
 
-  it("changes the config id when the servers change", () => {
-    expect(render([snap("x_1")]).configId).not.toBe(render([snap("x_1"), snap("y_2")]).configId);
+  it("keeps the config id when only members, addresses and weights change: the runtime API covers those", () => {
+    const id = render([snap("x_1")]).configId;
+    expect(render([]).configId).toBe(id);
+    expect(render([snap("x_1"), snap("y_2")]).configId).toBe(id);
+    expect(render([snap("x_1", { address: "10.9.9.9" })]).configId).toBe(id);
+    expect(render([snap("x_1", { extraLabels: { "heig.lb.weight": "7", "heig.lb.port": "8080" } })]).configId).toBe(id);
+  });
+
+  it.each<[string, Parameters<typeof render>[0], string | null]>([
+    ["a new backend", [snap("x_1"), snap("a_1", { extraLabels: { "heig.lb.backend": "api" } })], null],
+    ["a sticky switch", [snap("x_1", { extraLabels: { "heig.lb.sticky": "true" } })], null],
+    ["new stats credentials", [snap("x_1")], "ops:pw"],
+  ])("changes the config id for a structural change: %s", (_what, snaps, auth) => {
+    expect(render(snaps, auth).configId).not.toBe(render([snap("x_1")]).configId);
+  });
+
+  it("carries its server lines as data, default-server options folded in", () => {
+    const r = render([snap("compose_webapp_1", { extraLabels: { "heig.lb.weight": "7" } })]);
+    const line = r.servers.get("webapp/compose_webapp_1");
+    expect(line).toMatchObject({
+      backend: "webapp",
+      name: "compose_webapp_1",
+      address: "172.18.0.11",
+      port: 3000,
+      weight: 7,
+    });
+    expect(line!.options.join(" ")).toContain("inter 1s");
+    expect(line!.options.slice(-3)).toEqual(["check", "weight", "7"]);
   });
 
   it("never lets a hostile label reach the text", () => {
@@ -75,7 +101,7 @@ describe("rendering templates/haproxy.cfg.hbs", () => {
 
   it("fails on a template that refers to a field the state does not have", () => {
     const bad = compileTemplate("global\n  description ha-sidecar-{{configId}}\n  {{nosuchfield.inner}}\n");
-    expect(() => renderConfig(bad, "x", buildDesiredState([], opts).state, paths)).toThrow(
+    expect(() => renderConfig(bad, buildDesiredState([], opts).state, paths)).toThrow(
       /template failed to render: .*not defined/,
     );
   });

@@ -1,0 +1,161 @@
+/**
+ * Follows the webapps' lives through `docker events`: starts (with the container's StartedAt, its
+ * address and the moment its app began to listen, from its log line) and kills/deaths.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { run } from "./lib";
+
+export interface StartRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly step: string;
+  /** The start event's time; replaced by State.StartedAt once inspected. */
+  startedAtMs: number;
+  ip: string;
+  /** When the app began to accept connections (its "webapp listening" log line), if seen. */
+  listeningAtMs: number | null;
+}
+
+export interface EndRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly step: string;
+  readonly action: "kill" | "die";
+  readonly atMs: number;
+  readonly signal: string | null;
+  ip: string;
+}
+
+export class Lifecycle {
+  readonly starts: StartRecord[] = [];
+  readonly ends: EndRecord[] = [];
+  step = "warm-up";
+  private proc: ChildProcess | null = null;
+  private readonly ipOf = new Map<string, string>();
+
+  constructor(
+    private readonly project: string,
+    private readonly network: string,
+  ) {}
+
+  start(): void {
+    const p = spawn(
+      "docker",
+      [
+        "events",
+        "--format",
+        "{{json .}}",
+        "--filter",
+        "type=container",
+        "--filter",
+        `label=com.docker.compose.project=${this.project}`,
+        "--filter",
+        "label=com.docker.compose.service=webapp",
+        "--filter",
+        "event=start",
+        "--filter",
+        "event=kill",
+        "--filter",
+        "event=die",
+      ],
+      { stdio: ["ignore", "pipe", "ignore"] },
+    );
+    let buf = "";
+    p.stdout.on("data", (c: Buffer) => {
+      buf += c.toString();
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          this.onEvent(
+            JSON.parse(line) as {
+              Action: string;
+              Actor: { ID: string; Attributes: Record<string, string> };
+              timeNano: number;
+            },
+          );
+        } catch {
+          /* not an event line */
+        }
+      }
+    });
+    this.proc = p;
+  }
+
+  stop(): void {
+    this.proc?.kill();
+  }
+
+  /** Learns the addresses of the webapps already running (their kills come later). */
+  async prime(): Promise<void> {
+    const ids = (
+      await run(
+        `docker ps -q --filter label=com.docker.compose.project=${this.project} --filter label=com.docker.compose.service=webapp`,
+      )
+    )
+      .split("\n")
+      .filter(Boolean);
+    for (const id of ids) {
+      const ip = (
+        await run(`docker inspect -f '{{(index .NetworkSettings.Networks "${this.network}").IPAddress}}' ${id}`)
+      ).trim();
+      const full = (await run(`docker inspect -f '{{.Id}}' ${id}`)).trim();
+      this.ipOf.set(full, ip);
+    }
+  }
+
+  private onEvent(e: {
+    Action: string;
+    Actor: { ID: string; Attributes: Record<string, string> };
+    timeNano: number;
+  }): void {
+    const id = e.Actor.ID;
+    const name = e.Actor.Attributes["name"] ?? "";
+    const atMs = e.timeNano / 1e6;
+    if (e.Action === "start") {
+      const rec: StartRecord = { id, name, step: this.step, startedAtMs: atMs, ip: "", listeningAtMs: null };
+      this.starts.push(rec);
+      void this.inspect(rec);
+    } else if (e.Action === "kill" || e.Action === "die") {
+      this.ends.push({
+        id,
+        name,
+        step: this.step,
+        action: e.Action,
+        atMs,
+        signal: e.Actor.Attributes["signal"] ?? null,
+        ip: this.ipOf.get(id) ?? "",
+      });
+    }
+  }
+
+  private async inspect(rec: StartRecord): Promise<void> {
+    try {
+      const out = await run(
+        `docker inspect -f '{{.State.StartedAt}} {{(index .NetworkSettings.Networks "${this.network}").IPAddress}}' ${rec.id}`,
+      );
+      const [startedAt, ip] = out.trim().split(" ");
+      rec.startedAtMs = isoToMs(startedAt!);
+      rec.ip = ip ?? "";
+      this.ipOf.set(rec.id, rec.ip);
+      for (const e of this.ends) if (e.id === rec.id && e.ip === "") e.ip = rec.ip;
+      // The app logs the moment it listens; it may not have yet.
+      for (let i = 0; i < 50 && rec.listeningAtMs === null; i++) {
+        const logs = await run(`docker logs ${rec.id} 2>/dev/null | grep -m1 '"webapp listening"' || true`);
+        const at = /"atMs":([0-9.]+)/.exec(logs)?.[1];
+        if (at !== undefined) rec.listeningAtMs = Number(at);
+        else await new Promise((r) => setTimeout(r, 200));
+      }
+    } catch {
+      /* gone before it could be inspected */
+    }
+  }
+}
+
+/** RFC 3339 with nanoseconds → epoch milliseconds (Date.parse keeps only milliseconds). */
+export function isoToMs(iso: string): number {
+  const m = /^(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$/.exec(iso);
+  if (!m) return Date.parse(iso);
+  return Date.parse(`${m[1]}${m[3]}`) + Number(`0${m[2] ?? ""}`) * 1000;
+}

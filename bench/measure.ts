@@ -1,0 +1,106 @@
+/** Pure: the numbers of a run, from the samples and the containers' lives. */
+import type { EndRecord, StartRecord } from "./lifecycle";
+import { percentiles, type Percentiles } from "./lib";
+import type { Sample } from "./load";
+
+const TERMINATING = new Set(["15", "9", "SIGTERM", "SIGKILL", "TERM", "KILL"]);
+
+export interface Convergence {
+  /** Container StartedAt → its first answer through HAProxy. */
+  readonly startToFirstResponseMs: Percentiles;
+  readonly startToFirstResponseByStepMs: Record<string, Percentiles>;
+  /** The app began to listen → its first answer through HAProxy: the sidecar's share (plus sampling). */
+  readonly listeningToFirstResponseMs: Percentiles;
+  readonly listeningToFirstResponseByStepMs: Record<string, Percentiles>;
+  /** A terminating kill (or a crash's die) → the last request HAProxy sent to that container. */
+  readonly killToLastRoutedMs: Percentiles;
+  readonly unobservedStarts: readonly string[];
+}
+
+const byStep = (rows: ReadonlyArray<{ step: string; v: number }>): Record<string, Percentiles> => {
+  const m = new Map<string, number[]>();
+  for (const r of rows) m.set(r.step, [...(m.get(r.step) ?? []), r.v]);
+  return Object.fromEntries([...m].map(([k, v]) => [k, percentiles(v)]));
+};
+
+export function convergence(
+  samples: readonly Sample[],
+  starts: readonly StartRecord[],
+  ends: readonly EndRecord[],
+): Convergence {
+  const hits = samples.filter((s) => s.kind === "new-connection" && s.ok && s.ip !== "");
+  const firsts: Array<{ step: string; v: number }> = [];
+  const shares: Array<{ step: string; v: number }> = [];
+  const unobserved: string[] = [];
+  for (const st of starts) {
+    if (st.ip === "") continue;
+    const first = hits.find((h) => h.ip === st.ip && h.sentMs >= st.startedAtMs);
+    if (first === undefined) {
+      unobserved.push(st.name);
+      continue;
+    }
+    firsts.push({ step: st.step, v: first.doneMs - st.startedAtMs });
+    if (st.listeningAtMs !== null) shares.push({ step: st.step, v: first.doneMs - st.listeningAtMs });
+  }
+  const drains: number[] = [];
+  for (const e of ends) {
+    if (e.ip === "") continue;
+    const crash =
+      e.action === "die" &&
+      !ends.some((k) => k.id === e.id && k.action === "kill" && k.atMs <= e.atMs && e.atMs - k.atMs < 15_000);
+    if (!(e.action === "kill" && TERMINATING.has(e.signal ?? "")) && !crash) continue;
+    const again = starts.find((s) => s.ip === e.ip && s.startedAtMs > e.atMs);
+    const routed = hits.filter(
+      (h) => h.ip === e.ip && h.sentMs >= e.atMs && (again === undefined || h.sentMs < again.startedAtMs),
+    );
+    drains.push(routed.length === 0 ? 0 : Math.max(...routed.map((h) => h.sentMs)) - e.atMs);
+  }
+  return {
+    startToFirstResponseMs: percentiles(firsts.map((f) => f.v)),
+    startToFirstResponseByStepMs: byStep(firsts),
+    listeningToFirstResponseMs: percentiles(shares.map((f) => f.v)),
+    listeningToFirstResponseByStepMs: byStep(shares),
+    killToLastRoutedMs: percentiles(drains),
+    unobservedStarts: unobserved,
+  };
+}
+
+/** Requests sent within [fromMs, toMs]: how many, how many failed, their latency. */
+export function window(
+  samples: readonly Sample[],
+  fromMs: number,
+  toMs: number,
+): { sent: number; failed: number; latencyMs: Percentiles } {
+  const inside = samples.filter((s) => s.sentMs >= fromMs && s.sentMs <= toMs);
+  return {
+    sent: inside.length,
+    failed: inside.filter((s) => !s.ok).length,
+    latencyMs: percentiles(inside.map((s) => s.doneMs - s.sentMs)),
+  };
+}
+
+/** One point per second of the run: requests answered, failed, latency p50/p99. */
+export interface TimelinePoint {
+  readonly t: number;
+  readonly rps: number;
+  readonly failed: number;
+  readonly p50: number | null;
+  readonly p99: number | null;
+}
+
+export function timeline(samples: readonly Sample[], startMs: number, endMs: number): TimelinePoint[] {
+  const seconds = Math.max(0, Math.ceil((endMs - startMs) / 1000));
+  const buckets = Array.from({ length: seconds }, () => ({ n: 0, failed: 0, lat: [] as number[] }));
+  for (const s of samples) {
+    const i = Math.floor((s.doneMs - startMs) / 1000);
+    const b = buckets[i];
+    if (b === undefined) continue;
+    b.n++;
+    if (!s.ok) b.failed++;
+    b.lat.push(s.doneMs - s.sentMs);
+  }
+  return buckets.map((b, t) => {
+    const p = percentiles(b.lat);
+    return { t, rps: b.n, failed: b.failed, p50: p.p50, p99: p.p99 };
+  });
+}

@@ -1,0 +1,71 @@
+import type { RunningServer } from "../haproxy/parse";
+import type { ServerRef } from "../model/types";
+import type { ServerLine } from "../render/server-lines";
+
+/** One membership change the runtime API makes without a reload. */
+export type RuntimeOp =
+  /** A new server: `add server` with the line's options, health checks on, then enabled. */
+  | { readonly kind: "add"; readonly line: ServerLine }
+  /** A server in maintenance or draining that must route again. */
+  | { readonly kind: "ready"; readonly ref: ServerRef }
+  | { readonly kind: "set-addr"; readonly ref: ServerRef; readonly address: string; readonly port: number }
+  | { readonly kind: "set-weight"; readonly ref: ServerRef; readonly weight: number }
+  /** Stop routing to it, in every worker. */
+  | { readonly kind: "drain"; readonly ref: ServerRef }
+  /** Remove it once it has no connections left (it is in maintenance by then). */
+  | { readonly kind: "delete"; readonly ref: ServerRef };
+
+const refOf = (s: { readonly backend: string; readonly name: string }): ServerRef => ({
+  backend: s.backend,
+  server: s.name,
+});
+
+/**
+ * Pure: what takes the running servers to the wanted ones. Order matters and is kept: drains
+ * first (stop traffic to leavers), then changes of servers that stay, then additions, then
+ * deletions. Backends themselves are never added or removed here: that is a reload.
+ */
+export function planRuntime(
+  wanted: ReadonlyMap<string, ServerLine>,
+  running: ReadonlyMap<string, RunningServer>,
+): RuntimeOp[] {
+  const drains: RuntimeOp[] = [];
+  const changes: RuntimeOp[] = [];
+  const adds: RuntimeOp[] = [];
+  const deletes: RuntimeOp[] = [];
+  for (const [key, w] of wanted) {
+    const r = running.get(key);
+    if (r === undefined) {
+      adds.push({ kind: "add", line: w });
+      continue;
+    }
+    if (r.address !== w.address || r.port !== w.port)
+      changes.push({ kind: "set-addr", ref: refOf(w), address: w.address, port: w.port });
+    if (r.weight !== w.weight) changes.push({ kind: "set-weight", ref: refOf(w), weight: w.weight });
+    if (r.maint || r.drain) changes.push({ kind: "ready", ref: refOf(w) });
+  }
+  for (const [key, r] of running) {
+    if (wanted.has(key)) continue;
+    if (!r.maint) drains.push({ kind: "drain", ref: refOf(r) });
+    deletes.push({ kind: "delete", ref: refOf(r) });
+  }
+  return [...drains, ...changes, ...adds, ...deletes];
+}
+
+/**
+ * Pure: whether the running servers are what was wanted (servers still being deleted may
+ * linger, in maintenance). The names of those that are not, empty when all are.
+ */
+export function runtimeDrift(
+  wanted: ReadonlyMap<string, ServerLine>,
+  running: ReadonlyMap<string, RunningServer>,
+): string[] {
+  const off: string[] = [];
+  for (const [key, w] of wanted) {
+    const r = running.get(key);
+    if (r === undefined || r.address !== w.address || r.port !== w.port || r.weight !== w.weight || r.maint || r.drain)
+      off.push(key);
+  }
+  for (const [key, r] of running) if (!wanted.has(key) && !r.maint) off.push(key);
+  return off;
+}

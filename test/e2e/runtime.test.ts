@@ -1,0 +1,198 @@
+/**
+ * Zero-reload scaling: servers come and go through HAProxy's runtime API, reloads are for
+ * structural changes only, a reload after runtime changes loses nothing, a refused runtime
+ * command falls back to a reload, and a crashed container leaves rotation at once.
+ */
+import {
+  compose,
+  configIds,
+  containerOf,
+  eventually,
+  get,
+  haproxyReloads,
+  HTTP_PORT,
+  removeTestLeftovers,
+  runLabelled,
+  serviceContainers,
+  sh,
+  sidecarLogs,
+  STATUS_PORT,
+  TEST_LABEL,
+  statsRows,
+  statsServers,
+} from "./helpers";
+
+jest.setTimeout(300_000);
+
+const upServers = async (backend = "webapp"): Promise<string[]> =>
+  Object.entries(await statsServers(backend))
+    .filter(([, s]) => s === "UP")
+    .map(([n]) => n)
+    .sort();
+
+/** Requests in a loop on new connections until stopped: how many, which failed. */
+function requestLoop(): { stop: () => Promise<{ sent: number; failures: string[] }> } {
+  let running = true;
+  let sent = 0;
+  const failures: string[] = [];
+  const loop = (async () => {
+    while (running) {
+      sent++;
+      try {
+        const r = await get(HTTP_PORT, "/", 5_000);
+        if (r.status !== 200) failures.push(`HTTP ${r.status}`);
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return { sent, failures };
+    },
+  };
+}
+
+beforeAll(async () => {
+  removeTestLeftovers();
+  sh("make down");
+  sh("make up");
+  await eventually(async () => expect(await upServers()).toEqual([containerOf("webapp", 1), containerOf("webapp", 2)]));
+});
+
+afterAll(() => {
+  removeTestLeftovers();
+  sh("make down", { allowFail: true });
+});
+
+describe("scaling through the runtime API", () => {
+  it("scales 2 → 10 → 2 with the HAProxy master's reload counter unchanged, every container under its name", async () => {
+    await eventually(() => expect(configIds().running).toBe(configIds().file));
+    const before = haproxyReloads();
+    sh("make scale N=10");
+    await eventually(async () => {
+      const servers = await statsServers();
+      expect(Object.keys(servers)).toEqual(serviceContainers("webapp"));
+      expect(new Set(Object.values(servers))).toEqual(new Set(["UP"]));
+    }, 60_000);
+    sh("make scale N=2");
+    await eventually(
+      async () => expect(Object.keys(await statsServers())).toEqual(serviceContainers("webapp")),
+      60_000,
+    );
+    expect(serviceContainers("webapp")).toHaveLength(2);
+    expect(haproxyReloads()).toBe(before);
+    expect(configIds().running).toBe(configIds().file);
+    // Nothing left over in the file either: it lists exactly what HAProxy runs.
+    expect(compose("exec -T sidecar cat /var/lib/ha-sidecar/haproxy.cfg").match(/^\s*server /gm)).toHaveLength(2);
+  });
+
+  it("a sidecar restarted after runtime changes finds nothing to do: no change, no reload", async () => {
+    sh("make scale N=3");
+    await eventually(async () => expect(await upServers()).toHaveLength(3), 60_000);
+    const before = haproxyReloads();
+    const starts = sidecarLogs("first reconcile done").length;
+    sh(`docker kill --signal SIGKILL ${containerOf("sidecar")} && docker start ${containerOf("sidecar")}`);
+    await eventually(() => expect(sidecarLogs("first reconcile done")).toHaveLength(starts + 1), 60_000);
+    expect(sidecarLogs("first reconcile done").pop()).toMatchObject({ outcome: "unchanged" });
+    expect(haproxyReloads()).toBe(before);
+    sh("make scale N=2");
+    await eventually(async () => expect(await upServers()).toHaveLength(2), 60_000);
+  });
+});
+
+describe("reloads, for structural changes only", () => {
+  it("a new backend is one reload, and the reload keeps every runtime-added server UP: no flap, no failed request", async () => {
+    sh("make scale N=4");
+    await eventually(async () => expect(await upServers()).toHaveLength(4), 60_000);
+    const servers = await upServers();
+    const before = haproxyReloads();
+    const load = requestLoop();
+    const seen: string[] = [];
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        const rows = (await statsRows()).filter(
+          (r) => r.pxname === "webapp" && r.svname !== "BACKEND" && r.svname !== "FRONTEND",
+        );
+        seen.push(
+          rows
+            .map((r) => `${r.svname}:${r.status}`)
+            .sort()
+            .join(" "),
+        );
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    runLabelled("hs-e2e-structural", "--label heig.lb.backend=structural");
+    await eventually(async () => expect(await upServers("structural")).toEqual(["hs-e2e-structural"]), 60_000);
+    await eventually(() => expect(configIds().running).toBe(configIds().file));
+    await new Promise((r) => setTimeout(r, 1000));
+    polling = false;
+    await poller;
+    const { sent, failures } = await load.stop();
+    expect(haproxyReloads()).toBe(before + 1);
+    expect(failures).toEqual([]);
+    expect(sent).toBeGreaterThan(20);
+    expect(new Set(seen)).toEqual(new Set([servers.map((s) => `${s}:UP`).join(" ")]));
+    sh("docker rm -f hs-e2e-structural");
+    sh("make scale N=2");
+    await eventually(async () => expect(await upServers()).toHaveLength(2), 60_000);
+  });
+
+  it("falls back to a reload when HAProxy refuses a runtime command, and converges", async () => {
+    const template = "/app/templates/haproxy.cfg.hbs";
+    // `init-addr` is fine in the file but refused for a dynamic server: every add fails.
+    compose(
+      `exec -T sidecar sh -c "cp ${template} /tmp/good.hbs && sed -i 's/^    default-server inter/    default-server init-addr last,libc,none inter/' ${template}"`,
+    );
+    try {
+      // Any container event makes a pass, which reads the template again.
+      sh(`docker run -d --name hs-e2e-template-poke --label ${TEST_LABEL} ha-sidecar/webapp:latest`);
+      await eventually(
+        () => expect(compose("exec -T sidecar cat /var/lib/ha-sidecar/haproxy.cfg")).toContain("init-addr"),
+        60_000,
+      );
+      await eventually(() => expect(configIds().running).toBe(configIds().file));
+      const fallbacks = sidecarLogs("runtime apply failed, reloading instead").length;
+      const before = haproxyReloads();
+      sh("make scale N=3");
+      await eventually(async () => expect(await upServers()).toEqual(serviceContainers("webapp")), 60_000);
+      const logged = sidecarLogs("runtime apply failed, reloading instead");
+      expect(logged.length).toBeGreaterThan(fallbacks);
+      expect(JSON.stringify(logged.pop())).toContain("init-addr");
+      expect(haproxyReloads()).toBeGreaterThan(before);
+      expect((await get(STATUS_PORT, "/metrics")).body).toMatch(/^ha_sidecar_runtime_fallbacks_total [1-9]\d*$/m);
+    } finally {
+      compose(`exec -T sidecar cp /tmp/good.hbs ${template}`);
+      sh("docker rm -f hs-e2e-template-poke");
+    }
+    sh("make scale N=2");
+    await eventually(async () => expect(await upServers()).toHaveLength(2), 60_000);
+    await eventually(
+      () => expect(compose("exec -T sidecar cat /var/lib/ha-sidecar/haproxy.cfg")).not.toContain("init-addr"),
+      60_000,
+    );
+  });
+});
+
+describe("crashes", () => {
+  it("takes a crashed container out at once: no failed request, and it comes back when restarted", async () => {
+    sh("make scale N=3");
+    await eventually(async () => expect(await upServers()).toHaveLength(3), 60_000);
+    const victim = containerOf("webapp", 2);
+    const load = requestLoop();
+    await new Promise((r) => setTimeout(r, 500));
+    // SIGKILL to its PID 1 from the host: the whole container dies at once, as in an OOM kill.
+    sh(`kill -9 $(docker inspect -f '{{.State.Pid}}' ${victim})`);
+    await eventually(async () => expect(Object.keys(await statsServers())).not.toContain(victim), 10_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const { sent, failures } = await load.stop();
+    expect(failures).toEqual([]);
+    expect(sent).toBeGreaterThan(20);
+    // The restart policy brings it back, and the sidecar routes it again.
+    await eventually(async () => expect(await upServers()).toContain(victim), 60_000);
+  });
+});
