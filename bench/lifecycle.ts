@@ -48,9 +48,7 @@ export class Lifecycle {
         "--filter",
         "type=container",
         "--filter",
-        `label=com.docker.compose.project=${this.project}`,
-        "--filter",
-        "label=com.docker.compose.service=webapp",
+        "label=heig.lb.enable=true",
         "--filter",
         "event=start",
         "--filter",
@@ -113,6 +111,9 @@ export class Lifecycle {
     const id = e.Actor.ID;
     const name = e.Actor.Attributes["name"] ?? "";
     const atMs = e.timeNano / 1e6;
+    // Only members of the webapp backend get the load the numbers are read from.
+    const backend = e.Actor.Attributes["heig.lb.backend"];
+    if (backend !== undefined && backend !== "webapp") return;
     if (e.Action === "start") {
       const rec: StartRecord = { id, name, step: this.step, startedAtMs: atMs, ip: "", listeningAtMs: null };
       this.starts.push(rec);
@@ -136,13 +137,17 @@ export class Lifecycle {
         `docker inspect -f '{{.State.StartedAt}} {{(index .NetworkSettings.Networks "${this.network}").IPAddress}}' ${rec.id}`,
       );
       const [startedAt, ip] = out.trim().split(" ");
+      if (ip === undefined || ip === "" || ip === "<no") return; // not on the watched network
       rec.startedAtMs = isoToMs(startedAt!);
       rec.ip = ip ?? "";
       this.ipOf.set(rec.id, rec.ip);
       for (const e of this.ends) if (e.id === rec.id && e.ip === "") e.ip = rec.ip;
       // The app logs the moment it listens; it may not have yet.
       for (let i = 0; i < 50 && rec.listeningAtMs === null; i++) {
-        const logs = await run(`docker logs ${rec.id} 2>/dev/null | grep -m1 '"webapp listening"' || true`);
+        // Only this start's lines: a restarted container has its earlier runs' lines too.
+        const logs = await run(
+          `docker logs --since ${startedAt} ${rec.id} 2>/dev/null | grep -m1 '"webapp listening"' || true`,
+        );
         const at = /"atMs":([0-9.]+)/.exec(logs)?.[1];
         if (at !== undefined) rec.listeningAtMs = Number(at);
         else await new Promise((r) => setTimeout(r, 200));

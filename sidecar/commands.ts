@@ -11,7 +11,7 @@ export const USAGE = `usage: sidecar [run]   watch Docker and keep haproxy.cfg i
 
 /** `run`: the loop and the status server until SIGTERM/SIGINT. */
 export function runSidecar(config: Config, log: Logger): void {
-  const { loop, runtime, metrics } = wire(config, log);
+  const { loop, runtime, metrics, applier } = wire(config, log);
   loop.start();
   const status = startStatusServer(config.statusPort, {
     loop: () => loop.view,
@@ -30,9 +30,12 @@ export function runSidecar(config: Config, log: Logger): void {
   const shutdown = (signal: string): void => {
     log.info({ signal }, "sidecar stopping");
     status.close();
-    // The last good config stays on the volume and HAProxy keeps serving it.
-    void loop.stop().finally(() => process.exit(0));
-    setTimeout(() => process.exit(0), 5_000).unref();
+    // The pass in flight and the file write it asked for are finished, never cut: the last good
+    // config stays on the volume (whole, no temp file left) and HAProxy keeps serving it.
+    void loop
+      .stop()
+      .then(() => applier.idle())
+      .finally(() => process.exit(0));
   };
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));

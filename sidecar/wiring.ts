@@ -2,6 +2,7 @@ import Docker from "dockerode";
 import type { Logger } from "pino";
 import { Applier } from "./apply/applier";
 import { FileConfigStore } from "./apply/config-file";
+import { LiveFile } from "./apply/live-file";
 import { HaproxyCheckValidator } from "./apply/haproxy-check";
 import type { Config } from "./config";
 import { DockerodeSource } from "./docker/dockerode-source";
@@ -24,14 +25,22 @@ const READINESS_PATIENCE_MS = 60_000;
 /** Every adapter and the loop, built from the settings. Nothing here decides anything. */
 export function wire(config: Config, log: Logger) {
   const clock = systemClock;
+  // Built last, but the live file's callback pokes it.
+  let loop: ControlLoop | null = null;
   const docker = new Docker({ socketPath: config.dockerSocket });
   const source = new DockerodeSource(docker, config.network, config.labelPrefix, log.child({ component: "docker" }));
   const runtime = new SocketRuntimeClient(config.runtimeSocket, config.masterSocket);
+  // A config the background write finds rejected makes a pass at once (HAProxy is brought back).
+  const live = new LiveFile(
+    new FileConfigStore(config.outputPath),
+    new HaproxyCheckValidator(config.haproxyBin),
+    log.child({ component: "apply" }),
+    () => loop?.poke("file-rejected", 0),
+  );
   const applier = new Applier(
     {
-      config: new FileConfigStore(config.outputPath),
+      live,
       serverState: new FileConfigStore(config.serverStateFile),
-      validator: new HaproxyCheckValidator(config.haproxyBin),
       reloader: new DockerSignalReloader(docker, config.haproxySelector),
       runtime,
     },
@@ -62,7 +71,7 @@ export function wire(config: Config, log: Logger) {
     { labelPrefix: config.labelPrefix, defaultBackend: config.defaultBackend, runtimeApi: config.runtimeApi },
   );
   const metrics = new Metrics();
-  const loop = new ControlLoop(
+  loop = new ControlLoop(
     {
       reconciler,
       source,
@@ -75,5 +84,5 @@ export function wire(config: Config, log: Logger) {
     },
     { quietMs: config.quietMs, maxWaitMs: config.maxWaitMs, resyncMs: config.resyncMs },
   );
-  return { loop, reconciler, runtime, metrics };
+  return { loop, reconciler, runtime, metrics, applier };
 }

@@ -17,9 +17,10 @@ start_serf() {
     -retry-join="$SERF_JOIN" -retry-interval=2s -tag role=webapp &
   SERF_PID=$!
 }
-start_serf
+# The app first: it is what a new container is waited for; its Serf agent only cross-checks it.
 node /app/app.js &
 APP_PID=$!
+start_serf
 
 stop() {
   kill -TERM "$APP_PID" 2>/dev/null

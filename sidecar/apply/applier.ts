@@ -4,10 +4,10 @@ import type { RuntimeClient } from "../haproxy/runtime-client";
 import { sleep, type Clock } from "../lib/clock";
 import { toError } from "../lib/errors";
 import type { ServerRef } from "../model/types";
-import type { Rendered } from "../render/render";
-import { sha256Hex } from "../render/render";
+import { configIdOfText, type Rendered } from "../render/render";
+import { parseServerLines } from "../render/server-lines";
 import type { ConfigStore } from "./config-file";
-import type { Validator } from "./haproxy-check";
+import type { LiveFile } from "./live-file";
 import { runRuntimePlan, type RuntimeResult } from "./runtime-apply";
 import { planRuntime, runtimeDrift, type RuntimeOp } from "./runtime-plan";
 import { keepServerState } from "./server-state";
@@ -16,13 +16,16 @@ import { keepServerState } from "./server-state";
 export type ApplyOutcome =
   /** HAProxy already runs this exact config. */
   | { readonly kind: "unchanged" }
-  /** Membership changed through the runtime API, confirmed by reading the servers back; no reload. */
+  /**
+   * Membership changed through the runtime API, confirmed by reading the servers back; no
+   * reload. `written`: the file, which follows in the background, differs and was queued.
+   */
   | { readonly kind: "runtime"; readonly written: boolean; readonly result: RuntimeResult }
   /** Written (if needed), signalled, and HAProxy confirmed it loaded it. */
   | { readonly kind: "reloaded"; readonly written: boolean; readonly signals: number; readonly fallback: string | null }
   /** Written; no HAProxy runs, it will read the file when it starts. */
   | { readonly kind: "no-haproxy"; readonly written: boolean }
-  /** `haproxy -c` refused it: the live file was left untouched (and runtime additions undone). */
+  /** `haproxy -c` refused it: the live file was left untouched, HAProxy brought back to it. */
   | { readonly kind: "rejected"; readonly message: string; readonly repeated: boolean };
 
 /** Raised for what is worth retrying (I/O, Docker, an unconfirmed reload). */
@@ -32,11 +35,10 @@ export class ApplyError extends Error {
 
 /** What the applier works with: the files on the shared volume and the running HAProxy. */
 export interface ApplierPorts {
-  /** The live haproxy.cfg. */
-  readonly config: ConfigStore;
+  /** The live haproxy.cfg (staged, validated, renamed). */
+  readonly live: LiveFile;
   /** The server-state file the next worker loads (`server-state-file`). */
   readonly serverState: ConfigStore;
-  readonly validator: Validator;
   readonly reloader: Reloader;
   readonly runtime: RuntimeClient;
 }
@@ -57,15 +59,15 @@ export interface ApplierOptions {
 /**
  * Applies a render in the order that loses nothing. When HAProxy already runs this config's
  * structure (same config id), membership goes through the runtime API (no reload) and the file
- * is written after, validated off the critical path. Otherwise: the text is staged beside the
- * live file, validated, renamed over it, HAProxy signalled and only done once it reports the
- * new config id. A rejected text is not tried again.
+ * follows in the background, validated off the critical path. Otherwise: the text is staged
+ * beside the live file, validated, renamed over it, HAProxy signalled and only done once it
+ * reports the new config id. A rejected text is not tried again.
  */
 export class Applier {
-  private liveSha: string | null | undefined; // undefined: not read yet
-  private rejected: { sha: string; message: string } | null = null;
+  /** Rejections already reported once. */
+  private readonly reported = new Set<string>();
   /** When each server leaving rotation was drained (servers still in HAProxy only). */
-  private drainedSince = new Map<string, number>();
+  private readonly drainedSince = new Map<string, number>();
 
   constructor(
     private readonly ports: ApplierPorts,
@@ -78,13 +80,8 @@ export class Applier {
    *   worker before a reload (the runtime path works them out itself).
    */
   async apply(rendered: Rendered, leaving: readonly ServerRef[] = []): Promise<ApplyOutcome> {
-    if (this.rejected?.sha === rendered.sha256)
-      return { kind: "rejected", message: this.rejected.message, repeated: true };
-    if (this.liveSha === undefined) {
-      // Seeded from disk so that a restarted sidecar does not rewrite or reload for nothing.
-      const current = await this.ports.config.read();
-      this.liveSha = current === null ? null : sha256Hex(current);
-    }
+    const refused = this.ports.live.rejection(rendered.sha256);
+    if (refused !== null) return this.rejected(rendered.sha256, refused);
     let fallback: string | null = null;
     if (this.opts.runtimeApi !== false && (await this.ports.runtime.runningConfigId()) === rendered.configId) {
       try {
@@ -99,26 +96,21 @@ export class Applier {
     return this.applyByReload(rendered, leaving, fallback);
   }
 
+  /** Resolves once the file has caught up with the last runtime apply. */
+  idle(): Promise<void> {
+    return this.ports.live.idle();
+  }
+
   private async applyAtRuntime(rendered: Rendered): Promise<ApplyOutcome> {
     const runtime = this.ports.runtime;
     const before = await runtime.servers();
     const ops = planRuntime(rendered.servers, before);
     const result = await runRuntimePlan(runtime, ops, this.forcedDeletes(ops, before));
-    let written = false;
-    if (this.liveSha !== rendered.sha256) {
-      const staged = await this.stage(rendered);
-      if (typeof staged !== "string") {
-        await this.undoAdds(result);
-        return staged;
-      }
-      await this.ports.config.commit(staged);
-      this.liveSha = rendered.sha256;
-      written = true;
-    }
-    this.rejected = null;
     const drift = runtimeDrift(rendered.servers, await runtime.servers());
     if (drift.length > 0)
       throw new ApplyError(`servers differ from the config after the runtime apply: ${drift.join(", ")}`);
+    const written = (await this.ports.live.current()).sha !== rendered.sha256;
+    if (written) this.ports.live.writeInBackground(rendered);
     return ops.length === 0 && !written ? { kind: "unchanged" } : { kind: "runtime", written, result };
   }
 
@@ -127,50 +119,59 @@ export class Applier {
     leaving: readonly ServerRef[],
     fallback: string | null,
   ): Promise<ApplyOutcome> {
-    let written = false;
-    if (this.liveSha !== rendered.sha256) {
-      const staged = await this.stage(rendered);
-      if (typeof staged !== "string") return staged;
+    await this.ports.live.idle();
+    const write = await this.ports.live.write(rendered, async () => {
       if (leaving.length > 0) await this.drain(leaving);
       await this.saveServerState(rendered);
-      await this.ports.config.commit(staged);
-      this.liveSha = rendered.sha256;
-      written = true;
-    }
-    this.rejected = null;
-    if (await this.runs(rendered))
+    });
+    if (typeof write !== "string") return this.rejected(write.sha, write.message);
+    const written = write === "written";
+    // After a failed runtime apply, only a reload is sure to converge.
+    if (fallback === null && (await this.runs(rendered))) {
       return written ? { kind: "reloaded", written, signals: 0, fallback } : { kind: "unchanged" };
+    }
     return this.reloadUntilConfirmed(rendered.configId, written, fallback);
   }
 
   /**
-   * Whether HAProxy already runs this config: its structure (config id) and its servers. The id
-   * alone says nothing about servers (with the runtime API off, or after it failed).
+   * A render `haproxy -c` refused. The runtime path may already have given HAProxy its servers
+   * (the file is checked after): HAProxy is brought back to the live file's.
+   */
+  private async rejected(sha: string, message: string): Promise<ApplyOutcome> {
+    const repeated = this.reported.has(sha);
+    if (!repeated) {
+      if (this.reported.size >= 16) this.reported.delete(this.reported.values().next().value!);
+      this.reported.add(sha);
+    }
+    const live = await this.ports.live.current();
+    if (live.text !== null && (await this.ports.runtime.runningConfigId()) === configIdOfText(live.text)) {
+      try {
+        const wanted = parseServerLines(live.text);
+        const ops = planRuntime(wanted, await this.ports.runtime.servers());
+        if (ops.length > 0) await runRuntimePlan(this.ports.runtime, ops, new Set());
+      } catch (err) {
+        this.log.warn({ err: toError(err) }, "could not bring haproxy back to the last good config's servers");
+      }
+    }
+    return { kind: "rejected", message, repeated };
+  }
+
+  /**
+   * Whether HAProxy already runs this config: its structure (config id) and its servers (the id
+   * alone says nothing about them). With the runtime API on, drained servers waiting for their
+   * deletion may linger; without it, nothing deletes them but a reload: the servers must match
+   * exactly.
    */
   private async runs(rendered: Rendered): Promise<boolean> {
     const runtime = this.ports.runtime;
     if ((await runtime.runningConfigId()) !== rendered.configId) return false;
     try {
-      return runtimeDrift(rendered.servers, await runtime.servers()).length === 0;
+      const running = await runtime.servers();
+      if (this.opts.runtimeApi === false && [...running.keys()].some((key) => !rendered.servers.has(key))) return false;
+      return runtimeDrift(rendered.servers, running).length === 0;
     } catch {
       return false;
     }
-  }
-
-  /** Stages and validates the text: the staged path, or the rejection (nothing staged is left). */
-  private async stage(rendered: Rendered): Promise<string | Extract<ApplyOutcome, { kind: "rejected" }>> {
-    const staged = await this.ports.config.stage(rendered.text);
-    let verdict;
-    try {
-      verdict = await this.ports.validator.validate(staged);
-    } catch (err) {
-      await this.ports.config.discard(staged);
-      throw new ApplyError(`could not run the config check: ${toError(err).message}`, { cause: err });
-    }
-    if (verdict.ok) return staged;
-    await this.ports.config.discard(staged);
-    this.rejected = { sha: rendered.sha256, message: verdict.message };
-    return { kind: "rejected", message: verdict.message, repeated: false };
   }
 
   /** Servers drained long enough ago that their remaining sessions are shut before the delete. */
@@ -183,26 +184,6 @@ export class Applier {
     }
     const after = this.opts.forceDeleteAfterMs ?? 10_000;
     return new Set([...this.drainedSince].filter(([, since]) => now - since >= after).map(([key]) => key));
-  }
-
-  /** Takes back the servers a rejected pass added: the live file does not have them. */
-  private async undoAdds(result: RuntimeResult): Promise<void> {
-    const ops: RuntimeOp[] = result.added.flatMap((key) => {
-      const [backend, server] = key.split("/") as [string, string];
-      return [
-        { kind: "drain", ref: { backend, server } } as const,
-        { kind: "delete", ref: { backend, server } } as const,
-      ];
-    });
-    if (ops.length === 0) return;
-    try {
-      await runRuntimePlan(this.ports.runtime, ops, new Set());
-    } catch (err) {
-      this.log.warn(
-        { err: toError(err), servers: result.added },
-        "could not take back servers added before the config was rejected",
-      );
-    }
   }
 
   private async reloadUntilConfirmed(

@@ -10,6 +10,8 @@ import { watchSerf } from "./serf-watch";
 import { CoalescingTrigger } from "./trigger";
 import type { LoopObserver, LoopOptions, LoopView, PassRunner, SyncResult } from "./types";
 
+/** Passes asked for by these alone may reuse the last listing. */
+const REUSE_LISTING_REASONS = new Set(["ready", "pending-delete", "file-rejected"]);
 /** A drained server that still had connections is looked at again this soon. */
 const PENDING_DELETE_RECHECK_MS = 500;
 /** A backend being stopped leaves rotation this soon after its hint (not after the quiet time). */
@@ -144,7 +146,10 @@ export class ControlLoop {
     this.pendingReasons = new Set();
     const clock = this.parts.clock;
     const startedAt = clock.now();
-    const result = await this.parts.reconciler.sync();
+    // Readiness alone cannot have changed the listing; with the watch connected, every other
+    // change comes as a hint, which makes the reconciler list again anyway.
+    const fresh = !this.state.eventsConnected || reasons.some((r) => !REUSE_LISTING_REASONS.has(r));
+    const result = await this.parts.reconciler.sync(fresh);
     this.parts.observer.pass({
       result,
       durationS: (clock.now() - startedAt) / 1000,

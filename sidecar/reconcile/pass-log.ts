@@ -51,6 +51,9 @@ export class PassLog {
       }
     } else if (outcome.kind === "reloaded") {
       this.log.info({ ...ids, signals: outcome.signals, written: outcome.written }, "haproxy reloaded");
+    } else if (outcome.kind === "runtime") {
+      const { added, changed, removed, pendingDeletes } = outcome.result;
+      this.log.info({ ...ids, added, changed, removed, pendingDeletes }, "servers changed at runtime, no reload");
     } else if (outcome.kind === "no-haproxy") {
       this.log.warn(ids, "config written, no haproxy container running to reload");
     } else {

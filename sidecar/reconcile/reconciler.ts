@@ -20,6 +20,8 @@ import type { ReadinessGate } from "./readiness-gate";
 import type { SerfGate } from "./serf-gate";
 import type { PassRunner, SyncResult } from "./types";
 
+/** A listing reused by passes that only readiness asked for is never older than this. */
+const LISTING_MAX_AGE_MS = 10_000;
 /** A created backend that has not started after this long is not waited for any more. */
 const PENDING_START_TTL_MS = 15_000;
 
@@ -52,6 +54,8 @@ export class Reconciler implements PassRunner {
   /** The state HAProxy was last brought to, to know which servers a change removes. */
   private applied: DesiredState | null = null;
   last: SyncResult | null = null;
+  private listing: { readonly snapshots: BackendSnapshot[]; readonly at: number } | null = null;
+  private listingStale = true;
 
   constructor(
     private readonly parts: ReconcilerParts,
@@ -65,6 +69,7 @@ export class Reconciler implements PassRunner {
    * must stop now, not after the next pass.
    */
   observe(hint: ChangeHint): ServerRef[] {
+    this.listingStale = true;
     const before = this.draining;
     this.draining = foldLeaving(this.draining, hint);
     const now = this.parts.clock.now();
@@ -101,7 +106,13 @@ export class Reconciler implements PassRunner {
   }
 
   /** One pass. Never throws: the result says whether to retry. */
-  async sync(): Promise<SyncResult> {
+  /**
+   * @param fresh false when nothing but readiness asked for this pass and the source's watch is
+   *   connected: the last listing is still the truth (every change since would have come as a
+   *   hint), so it is reused instead of listed again. It is never older than the max age.
+   */
+  async sync(fresh = true): Promise<SyncResult> {
+    if (fresh) this.listingStale = true;
     const at = this.parts.clock.now();
     let desired: Awaited<ReturnType<Reconciler["desired"]>>;
     try {
@@ -146,7 +157,7 @@ export class Reconciler implements PassRunner {
    * network, health, draining), then readiness and Serf, which can only remove.
    */
   private async desired(): Promise<ReturnType<typeof buildDesiredState> & { awaitingReadiness: number }> {
-    const snapshots = await this.parts.source.list();
+    const snapshots = await this.list();
     const running = new Set(snapshots.filter((s) => s.running).map((s) => s.id));
     this.draining = pruneLeaving(this.draining, running);
     this.parts.readiness.prune(running);
@@ -173,6 +184,23 @@ export class Reconciler implements PassRunner {
     return buildDesiredState(snapshots, { ...this.buildOptions(), draining: this.draining }).state.services.flatMap(
       (s) => s.servers,
     );
+  }
+
+  /** The source's listing, or the last one while it cannot have changed. */
+  private async list(): Promise<BackendSnapshot[]> {
+    const now = this.parts.clock.now();
+    if (!this.listingStale && this.listing !== null && now - this.listing.at < LISTING_MAX_AGE_MS)
+      return this.listing.snapshots;
+    // Stale again if a hint arrives while the listing is under way.
+    this.listingStale = false;
+    try {
+      const snapshots = await this.parts.source.list();
+      this.listing = { snapshots, at: now };
+      return snapshots;
+    } catch (err) {
+      this.listingStale = true;
+      throw err;
+    }
   }
 
   private buildOptions(): { labelPrefix: string; defaultService: string } {

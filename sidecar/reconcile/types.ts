@@ -50,7 +50,8 @@ export interface PassRunner {
   /** True while more of a burst is known to come. */
   burstUnderway(): boolean;
   /** One pass; never throws. */
-  sync(): Promise<SyncResult>;
+  /** `fresh` false: the last listing may be reused (nothing but readiness asked for the pass). */
+  sync(fresh?: boolean): Promise<SyncResult>;
   readonly last: SyncResult | null;
 }
 

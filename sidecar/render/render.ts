@@ -56,6 +56,11 @@ export function compileTemplate(source: string): TemplateFn {
   }
 }
 
+/** The config id a rendered text carries in its `description` line, or null. */
+export function configIdOfText(text: string): string | null {
+  return new RegExp(`^\\s*description ${DESCRIPTION_PREFIX}(\\S+)\\s*$`, "m").exec(text)?.[1] ?? null;
+}
+
 /** Stands for the config id while rendering, until the id is known. */
 const ID_PLACEHOLDER = "__ha_sidecar_config_id__";
 /** A member given to every backend to see what the template's server lines look like. */

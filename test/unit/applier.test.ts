@@ -1,5 +1,6 @@
 import pino from "pino";
 import { Applier, ApplyError } from "../../sidecar/apply/applier";
+import { LiveFile } from "../../sidecar/apply/live-file";
 import type { ConfigStore } from "../../sidecar/apply/config-file";
 import type { ValidationResult, Validator } from "../../sidecar/apply/haproxy-check";
 import type { RunningServer } from "../../sidecar/haproxy/parse";
@@ -166,8 +167,14 @@ function setup(w = new World()) {
     commit: async () => undefined,
     discard: async () => undefined,
   };
+  const rejectedInBackground: string[] = [];
   const applier = new Applier(
-    { config: w, serverState: stateFile, validator: w, reloader: w, runtime: w.runtime },
+    {
+      live: new LiveFile(w, w, log, (sha) => rejectedInBackground.push(sha)),
+      serverState: stateFile,
+      reloader: w,
+      runtime: w.runtime,
+    },
     log,
     {
       reloadConfirmMs: 1000,
@@ -179,6 +186,8 @@ function setup(w = new World()) {
   );
   return {
     w,
+    rejectedInBackground,
+    idle: () => applier.idle(),
     apply: (r: Rendered, leaving: ServerRef[] = []) => applier.apply(r, leaving),
     advance: (ms: number) => {
       t += ms;
@@ -190,6 +199,7 @@ function setup(w = new World()) {
 async function running() {
   const s = setup();
   await s.apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]));
+  await s.idle();
   s.w.calls = [];
   return s;
 }
@@ -269,14 +279,15 @@ describe("Applier: reloads for structure", () => {
 });
 
 describe("Applier: membership through the runtime API, no reload", () => {
-  it("adds a server with the template's options, checks on, enabled, then writes the validated file", async () => {
-    const { w, apply } = await running();
+  it("adds a server with the template's options, checks on, enabled, then writes the validated file in the background", async () => {
+    const { w, apply, idle } = await running();
     const next = rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000", "c 10.0.0.3:3000 5"]);
     await expect(apply(next)).resolves.toEqual({
       kind: "runtime",
       written: true,
       result: { added: ["webapp/c"], changed: [], removed: [], pendingDeletes: [] },
     });
+    await idle();
     expect(w.calls).toEqual([
       "add server webapp/c 10.0.0.3:3000 inter 1s check weight 5",
       "enable health webapp/c",
@@ -289,13 +300,14 @@ describe("Applier: membership through the runtime API, no reload", () => {
   });
 
   it("drains a server that leaves, then deletes it; one with connections is deleted later, or shut after the grace", async () => {
-    const { w, apply, advance } = await running();
+    const { w, apply, advance, idle } = await running();
     w.servers.get("webapp/b")!.conns = 2;
     await expect(apply(rendered("s1", ["a 10.0.0.1:3000"]))).resolves.toMatchObject({
       kind: "runtime",
       result: { removed: [], pendingDeletes: ["webapp/b"] },
     });
     expect(w.calls.slice(0, 2)).toEqual(["drain webapp/b", "del server webapp/b"]);
+    await idle();
     w.calls = [];
     advance(5000);
     await expect(apply(rendered("s1", ["a 10.0.0.1:3000"]))).resolves.toMatchObject({
@@ -316,14 +328,20 @@ describe("Applier: membership through the runtime API, no reload", () => {
     expect(w.servers.get("webapp/b")).toMatchObject({ address: "10.0.0.9", port: 3001, weight: 3 });
   });
 
-  it("takes the runtime additions back when haproxy -c rejects the new file", async () => {
-    const { w, apply } = await running();
+  it("takes the runtime additions back once the background check rejects the new file", async () => {
+    const { w, apply, idle, rejectedInBackground } = await running();
+    const good = w.live;
     w.verdict = { ok: false, message: "[ALERT] bad" };
-    await expect(
-      apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000", "c 10.0.0.3:3000"])),
-    ).resolves.toMatchObject({ kind: "rejected" });
+    const next = rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000", "c 10.0.0.3:3000"]);
+    await expect(apply(next)).resolves.toMatchObject({ kind: "runtime", result: { added: ["webapp/c"] } });
+    await idle();
+    expect(rejectedInBackground).toEqual([next.sha256]);
+    expect(w.live).toBe(good);
+    // The pass that follows brings HAProxy back to the live file, and reports the rejection once.
+    await expect(apply(next)).resolves.toEqual({ kind: "rejected", message: "[ALERT] bad", repeated: false });
     expect(w.servers.has("webapp/c")).toBe(false);
     expect(w.calls.slice(-2)).toEqual(["drain webapp/c", "del server webapp/c"]);
+    await expect(apply(next)).resolves.toMatchObject({ kind: "rejected", repeated: true });
   });
 
   it("falls back to a reload when a runtime command is refused, and converges", async () => {
@@ -377,7 +395,7 @@ describe("Applier with the runtime API off", () => {
       discard: async () => undefined,
     };
     const applier = new Applier(
-      { config: w, serverState: noState, validator: w, reloader: w, runtime: w.runtime },
+      { live: new LiveFile(w, w, log), serverState: noState, reloader: w, runtime: w.runtime },
       log,
       {
         reloadConfirmMs: 1000,
@@ -394,5 +412,45 @@ describe("Applier with the runtime API off", () => {
     await expect(applier.apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]))).resolves.toEqual({
       kind: "unchanged",
     });
+  });
+});
+
+describe("Applier with the runtime API off, servers leaving", () => {
+  it("reloads to remove servers even when they were drained already", async () => {
+    const w = new World();
+    let t = 0;
+    const clock: Clock = {
+      now: () => t,
+      setTimeout: (fn, ms) => {
+        t += ms;
+        fn();
+        return 0 as unknown as ReturnType<typeof setTimeout>;
+      },
+      clearTimeout: () => undefined,
+    };
+    const noState: ConfigStore = {
+      read: async () => null,
+      stage: async () => "s",
+      commit: async () => undefined,
+      discard: async () => undefined,
+    };
+    const applier = new Applier(
+      { live: new LiveFile(w, w, log), serverState: noState, reloader: w, runtime: w.runtime },
+      log,
+      {
+        reloadConfirmMs: 1000,
+        clock,
+        runtimeApi: false,
+      },
+    );
+    await applier.apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]));
+    await w.runtime.drainServers([{ backend: "webapp", server: "b" }]);
+    await expect(
+      applier.apply(rendered("s1", ["a 10.0.0.1:3000"]), [{ backend: "webapp", server: "b" }]),
+    ).resolves.toMatchObject({
+      kind: "reloaded",
+      signals: 1,
+    });
+    expect([...w.servers.keys()]).toEqual(["webapp/a"]);
   });
 });

@@ -24,6 +24,7 @@ const kill = (id: string, signal = "15"): ChangeHint => ({
 
 function setup(templatePath = TEMPLATE, serfMembers?: () => SerfMember[]) {
   let listing: BackendSnapshot[] | Error = [];
+  let listings = 0;
   const applied: Rendered[] = [];
   const leaving: ServerRef[][] = [];
   const listening = new Map<string, boolean>(); // address → listening; absent = listening
@@ -38,6 +39,7 @@ function setup(templatePath = TEMPLATE, serfMembers?: () => SerfMember[]) {
   );
   const source: BackendSource = {
     list: async () => {
+      listings++;
       if (listing instanceof Error) throw listing;
       return listing;
     },
@@ -90,6 +92,7 @@ function setup(templatePath = TEMPLATE, serfMembers?: () => SerfMember[]) {
     setListing: (l: BackendSnapshot[] | Error) => {
       listing = l;
     },
+    listings: () => listings,
   };
 }
 
@@ -250,5 +253,18 @@ describe("Reconciler", () => {
     expect(reconciler.observe(kill(b.id, "1"))).toEqual([]);
     expect(reconciler.observe(kill(b.id, "15"))).toEqual([{ backend: "webapp", server: "compose_webapp_2" }]);
     expect(reconciler.observe({ kind: "leaving", id: b.id, cause: "stop" })).toEqual([]);
+  });
+
+  it("reuses the last listing for a pass only readiness asked for, until a hint or the max age", async () => {
+    const { reconciler, listings, setListing } = setup();
+    setListing([snap("compose_webapp_1")]);
+    await reconciler.sync();
+    await reconciler.sync(false);
+    expect(listings()).toBe(1);
+    reconciler.observe({ kind: "changed", id: "x", cause: "start" });
+    await reconciler.sync(false);
+    expect(listings()).toBe(2);
+    await reconciler.sync(true);
+    expect(listings()).toBe(3);
   });
 });
