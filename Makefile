@@ -8,10 +8,13 @@ N ?= 2
 export HTTP_PORT ?= 80
 export STATS_PORT ?= 1936
 export SIDECAR_STATUS_PORT ?= 8080
+# Serf's keys: generated once into this file (docker-compose reads compose/.env by itself).
+SECRETS_FILE ?= compose/.env
+export STATS_BIND ?= 127.0.0.1
 # docker-compose 1.29 builds through the Python client: quiet, and no BuildKit needed.
 export COMPOSE_DOCKER_CLI_BUILD ?= 0
 
-.PHONY: bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps lint format typecheck test test-unit test-integration test-e2e clean
+.PHONY: secrets stats-check bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps lint format typecheck test test-unit test-integration test-e2e clean
 
 help:
 	@echo "make up            start ha, sidecar, serf and 2 webapps on network 'heig'"
@@ -47,24 +50,34 @@ engine:
 base-image: engine
 	@scripts/ensure-base-image.sh
 
-images: engine base-image bootstrap-cfg
-	@echo "==> building images (ha, sidecar, webapp)"
+images: engine base-image bootstrap-cfg secrets
+	@echo "==> building images (ha, docker-proxy, sidecar, webapp)"
 	@$(COMPOSE) build -q
 
 build: images
 
-up: images
-	@echo "==> starting ha, sidecar, serf and $(N) webapps"
+secrets:
+	@scripts/secrets.sh ensure $(SECRETS_FILE)
+
+# The stats page beyond this host only with credentials (ha and the sidecar refuse too).
+stats-check:
+	@case "$(STATS_BIND)" in 127.*|::1) ;; *) if [ -z "$$LB_STATS_USER" ] || [ -z "$$LB_STATS_PASSWORD" ]; then \
+	  echo "make up: STATS_BIND=$(STATS_BIND) would publish HAProxy's stats page beyond this host without credentials;" >&2; \
+	  echo "         set LB_STATS_USER and LB_STATS_PASSWORD, or leave STATS_BIND at 127.0.0.1. Not starting." >&2; exit 1; fi ;; esac
+
+up: stats-check images secrets
+	@echo "==> starting ha, docker-proxy, sidecar, serf and $(N) webapps"
 	@$(COMPOSE) up -d --scale webapp=$(N)
 	@echo "==> frontend: http://127.0.0.1:$(HTTP_PORT)/   stats: http://127.0.0.1:$(STATS_PORT)/ (CSV: /;csv)"
 
-scale: engine
+scale: engine secrets
 	@echo "==> scaling webapp to $(N)"
 	@$(COMPOSE) up -d --scale webapp=$(N)
 
 down: engine
 	@echo "==> removing the stack"
 	@$(COMPOSE) down -v --remove-orphans
+	@scripts/secrets.sh remove $(SECRETS_FILE)
 
 logs: engine
 	@$(COMPOSE) logs -f --tail=100

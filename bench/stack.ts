@@ -1,4 +1,5 @@
 /** The benchmark's own compose stack, driven through make and read through HAProxy's CLIs. */
+import { randomBytes } from "node:crypto";
 import { configIdOf, parseReloadCount, parseWorkerPids } from "../sidecar/haproxy/parse";
 import { getOnce, run, sh } from "./lib";
 
@@ -28,6 +29,11 @@ export class Stack {
       HTTP_PORT: String(opts.httpPort),
       STATS_PORT: String(opts.statsPort),
       SIDECAR_STATUS_PORT: String(opts.statusPort),
+      LB_CONTROL_NETWORK: `ha-${opts.project}-control`,
+      STATS_BIND: "127.0.0.1",
+      SERF_ENCRYPT_KEY: randomBytes(32).toString("base64"),
+      SERF_RPC_AUTH: randomBytes(24).toString("hex"),
+      SECRETS_FILE: `.run/${opts.project}-secrets.env`,
     };
   }
 

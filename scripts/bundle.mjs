@@ -1,6 +1,7 @@
 // Bundles the sidecar into one file for the image: Debian trixie's Node.js 20 runs it, and no npm
 // install happens inside the container (the registry is not reachable from there).
-// Also bundles the benchmark (host) and its render probe (runs inside the sidecar container).
+// Also bundles the Docker API proxy (its own image), the benchmark (host) and its probes (run
+// inside the sidecar and the proxy containers).
 import { build } from "esbuild";
 
 const node20 = { bundle: true, platform: "node", target: "node20", format: "cjs", logLevel: "warning" };
@@ -13,8 +14,14 @@ await Promise.all([
     // Optional native helpers of ssh2 (SSH transport, unused: we talk to a unix socket).
     external: ["cpu-features", "*.node"],
   }),
+  build({
+    ...node20,
+    entryPoints: ["sidecar/docker-proxy/main.ts"],
+    outfile: "dist/docker-proxy.js",
+    sourcemap: "inline",
+  }),
   build({ ...node20, entryPoints: ["bench/render-bench.ts"], outfile: "dist/render-bench.js" }),
   // On the host, with node_modules at hand: autocannon loads its workers from its own files.
   build({ ...node20, entryPoints: ["bench/bench.ts"], outfile: "dist/bench.js", packages: "external" }),
 ]);
-console.log("bundled dist/sidecar.js, dist/bench.js, dist/render-bench.js");
+console.log("bundled dist/sidecar.js, dist/docker-proxy.js, dist/bench.js, dist/render-bench.js");

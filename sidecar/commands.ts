@@ -1,6 +1,9 @@
+import { promises as dns } from "node:dns";
+import type * as http from "node:http";
 import type { Logger } from "pino";
 import type { Config } from "./config";
 import { SocketRuntimeClient } from "./haproxy/runtime-client";
+import { toError } from "./lib/errors";
 import { startStatusServer } from "./status/status-server";
 import { wire } from "./wiring";
 
@@ -13,23 +16,21 @@ export const USAGE = `usage: sidecar [run]   watch Docker and keep haproxy.cfg i
 export function runSidecar(config: Config, log: Logger): void {
   const { loop, runtime, metrics, applier } = wire(config, log);
   loop.start();
-  const status = startStatusServer(config.statusPort, {
-    loop: () => loop.view,
-    haproxyStatuses: () => runtime.serverStatuses(),
-    metrics,
-  });
-  log.info(
-    {
-      network: config.network,
-      labelPrefix: config.labelPrefix,
-      output: config.outputPath,
-      statusPort: config.statusPort,
-    },
-    "sidecar started",
+  const view = { loop: () => loop.view, haproxyStatuses: () => runtime.serverStatuses(), metrics };
+  const servers: Promise<http.Server[]> = statusHosts(config.statusAddress, log).then((hosts) =>
+    startStatusServer(config.statusPort, hosts, view).then((s) => {
+      log.info({ hosts, port: config.statusPort }, "status server listening");
+      return s;
+    }),
   );
+  servers.catch((err: unknown) => log.error({ err: toError(err) }, "status server could not start"));
+  log.info({ network: config.network, labelPrefix: config.labelPrefix, output: config.outputPath }, "sidecar started");
   const shutdown = (signal: string): void => {
     log.info({ signal }, "sidecar stopping");
-    status.close();
+    void servers.then(
+      (s) => s.forEach((server) => server.close()),
+      () => undefined,
+    );
     // The pass in flight and the file write it asked for are finished, never cut: the last good
     // config stays on the volume (whole, no temp file left) and HAProxy keeps serving it.
     void loop
@@ -39,6 +40,27 @@ export function runSidecar(config: Config, log: Logger): void {
   };
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
+}
+
+/**
+ * Where the status server listens: 127.0.0.1 (the container's own healthcheck) and the
+ * configured address, a name resolved here (compose: the sidecar's alias on the control
+ * network, so that nothing on the watched network can reach it). Retried while the name does
+ * not resolve yet; after 30 s, loopback alone.
+ */
+async function statusHosts(address: string, log: Logger): Promise<string[]> {
+  if (address === "0.0.0.0" || address === "::") return [address];
+  for (let attempt = 0; attempt < 60; attempt++) {
+    try {
+      const { address: ip } = await dns.lookup(address, { family: 4 });
+      return [...new Set(["127.0.0.1", ip])];
+    } catch (err) {
+      if (attempt === 0) log.warn({ err: toError(err), address }, "status address does not resolve yet, retrying");
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  log.error({ address }, "status address never resolved: the status server listens on 127.0.0.1 only");
+  return ["127.0.0.1"];
 }
 
 /** `render [--empty]`: the config the current state (or no backends) gives, on stdout. */

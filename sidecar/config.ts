@@ -22,9 +22,15 @@ export interface Config {
   /** `key=value` label that identifies the HAProxy container to signal. */
   readonly haproxySelector: { readonly key: string; readonly value: string };
   readonly haproxyBin: string;
-  readonly dockerSocket: string;
+  /** Where the Docker Engine API answers (dockerode's options). */
+  readonly docker:
+    { readonly socketPath: string } | { readonly host: string; readonly port: number; readonly protocol: "http" };
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
   readonly statusPort: number;
+  /** Where the status server listens besides 127.0.0.1 (an address, or a name resolved at start). */
+  readonly statusAddress: string;
+  /** Serf RPC auth key, or null. */
+  readonly serfRpcAuth: string | null;
   /** Membership changes through HAProxy's runtime API (true), or a reload for every change. */
   readonly runtimeApi: boolean;
   /** How a container without HEALTHCHECK is known to be ready: a TCP connect, or not at all. */
@@ -95,12 +101,27 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   const selector = match("LB_HAPROXY_SELECTOR", SELECTOR_RE, "must be a label selector key=value");
   const sel = SELECTOR_RE.exec(selector);
   const haproxyBin = raw("LB_HAPROXY_BIN");
-  const dockerSocket = path("DOCKER_SOCKET");
+  const dockerHost = raw("DOCKER_HOST");
+  const unix = /^unix:\/\/(\/\S+)$/.exec(dockerHost);
+  const tcp = /^tcp:\/\/([A-Za-z0-9][A-Za-z0-9_.-]*):([0-9]{1,5})$/.exec(dockerHost);
+  if ((unix === null && tcp === null) || (tcp !== null && (Number(tcp[2]) < 1 || Number(tcp[2]) > 65535))) {
+    problems.push(`DOCKER_HOST=${JSON.stringify(dockerHost)}: must be unix:///absolute/path or tcp://host:port`);
+  }
   const level = raw("LB_LOG_LEVEL");
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     problems.push(`LB_LOG_LEVEL=${JSON.stringify(level)}: must be one of ${LOG_LEVELS.join(", ")}`);
   }
   const statusPort = int("LB_STATUS_PORT", 1, 65535);
+  const statusAddress = match(
+    "LB_STATUS_ADDRESS",
+    /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/,
+    "must be an address or a host name",
+  );
+  const serfRpcAuth = raw("LB_SERF_RPC_AUTH");
+  if (serfRpcAuth !== "" && !/^[\x21-\x7e]{8,256}$/.test(serfRpcAuth)) {
+    problems.push("LB_SERF_RPC_AUTH: 8-256 printable ASCII characters, no spaces");
+  }
+  const statsBind = match("LB_STATS_BIND", /^[0-9A-Fa-f.:]+$/, "must be an IP address");
   const readiness = match("LB_READINESS", /^(tcp|none)$/, "must be tcp or none");
   const runtimeApi = match("LB_RUNTIME_API", /^(on|off)$/, "must be on or off") === "on";
   const serfRaw = match("LB_SERF_RPC", /^(none|[A-Za-z0-9][A-Za-z0-9_.-]*:[0-9]{1,5})$/, "must be host:port or none");
@@ -120,6 +141,11 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     problems.push("LB_STATS_PASSWORD: 1-128 printable ASCII characters, no spaces, quotes, '#' or backslash");
   }
 
+  if (!isLoopback(statsBind) && (statsUser === "" || statsPassword === "")) {
+    problems.push(
+      `LB_STATS_BIND=${JSON.stringify(statsBind)}: the stats page would be published beyond this host without credentials; set LB_STATS_USER and LB_STATS_PASSWORD, or publish it on 127.0.0.1`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     network,
@@ -136,9 +162,14 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     reloadConfirmMs,
     haproxySelector: Object.freeze({ key: sel![1]!, value: sel![2]! }),
     haproxyBin,
-    dockerSocket,
+    docker:
+      unix !== null
+        ? Object.freeze({ socketPath: unix[1]! })
+        : Object.freeze({ host: tcp?.[1] ?? "localhost", port: Number(tcp?.[2] ?? 2375), protocol: "http" as const }),
     logLevel: level as Config["logLevel"],
     statusPort,
+    statusAddress,
+    serfRpcAuth: serfRpcAuth === "" ? null : serfRpcAuth,
     readiness: readiness as Config["readiness"],
     runtimeApi,
     serfRpc: serfRaw === "none" ? null : Object.freeze({ host: serfRaw.split(":")[0]!, port: serfPort }),
@@ -146,4 +177,9 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     serfMemberTag: Object.freeze({ key: memberTag?.[1] ?? "role", value: memberTag?.[2] ?? "webapp" }),
     statsAuth: statsUser === "" ? null : `${statsUser}:${statsPassword}`,
   });
+}
+
+/** Whether an IP address is a loopback one (127.0.0.0/8, ::1). */
+export function isLoopback(address: string): boolean {
+  return /^127\./.test(address) || address === "::1" || address === "0:0:0:0:0:0:0:1";
 }

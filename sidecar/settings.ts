@@ -36,9 +36,16 @@ export const SETTINGS = {
     doc: "label `key=value` of the HAProxy container to send SIGUSR2 to",
   },
   LB_HAPROXY_BIN: { def: "haproxy", doc: "haproxy binary used for `haproxy -c` validation" },
-  DOCKER_SOCKET: { def: "/var/run/docker.sock", doc: "Docker Engine API socket" },
+  DOCKER_HOST: {
+    def: "unix:///var/run/docker.sock",
+    doc: "Docker Engine API: `unix:///path` or `tcp://host:port` (compose: the filtering proxy, `tcp://docker-proxy:2375`)",
+  },
   LB_LOG_LEVEL: { def: "info", doc: "pino level: fatal, error, warn, info, debug, trace" },
   LB_STATUS_PORT: { def: "8080", doc: "port of the status server (/healthz, /status)" },
+  LB_STATUS_ADDRESS: {
+    def: "0.0.0.0",
+    doc: "address (or a name, resolved at start) the status server listens on, besides 127.0.0.1; compose: the sidecar's address on the control network, never on the watched one",
+  },
   LB_SERF_RPC: {
     def: "serf:7373",
     doc: "Serf agent RPC `host:port` for the health cross-reference; `none` to use Docker alone",
@@ -50,6 +57,11 @@ export const SETTINGS = {
   LB_SERF_MEMBER_TAG: {
     def: "role=webapp",
     doc: "Serf tag `key=value` of the agents that run beside backends; a live one that matches no container is reported as drift",
+  },
+  LB_SERF_RPC_AUTH: { def: "", doc: "key for the Serf agent's RPC (its `-rpc-auth`); empty: none" },
+  LB_STATS_BIND: {
+    def: "127.0.0.1",
+    doc: "host address the stats page is published on (compose's STATS_BIND); anything but loopback requires LB_STATS_USER and LB_STATS_PASSWORD",
   },
   LB_STATS_USER: { def: "", doc: "user for the HAProxy stats page (with LB_STATS_PASSWORD); empty: no authentication" },
   LB_STATS_PASSWORD: { def: "", doc: "password for the HAProxy stats page" },

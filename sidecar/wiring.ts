@@ -27,7 +27,7 @@ export function wire(config: Config, log: Logger) {
   const clock = systemClock;
   // Built last, but the live file's callback pokes it.
   let loop: ControlLoop | null = null;
-  const docker = new Docker({ socketPath: config.dockerSocket });
+  const docker = new Docker(config.docker);
   const source = new DockerodeSource(docker, config.network, config.labelPrefix, log.child({ component: "docker" }));
   const runtime = new SocketRuntimeClient(config.runtimeSocket, config.masterSocket);
   // A config the background write finds rejected makes a pass at once (HAProxy is brought back).
@@ -41,13 +41,16 @@ export function wire(config: Config, log: Logger) {
     {
       live,
       serverState: new FileConfigStore(config.serverStateFile),
-      reloader: new DockerSignalReloader(docker, config.haproxySelector),
+      reloader: new DockerSignalReloader(docker, config.haproxySelector, config.network),
       runtime,
     },
     log.child({ component: "apply" }),
     { reloadConfirmMs: config.reloadConfirmMs, clock, runtimeApi: config.runtimeApi },
   );
-  const serfClient = config.serfRpc === null ? null : new SerfRpcClient(config.serfRpc.host, config.serfRpc.port);
+  const serfClient =
+    config.serfRpc === null
+      ? null
+      : new SerfRpcClient(config.serfRpc.host, config.serfRpc.port, { authKey: config.serfRpcAuth });
   const reconcileLog = log.child({ component: "reconcile" });
   const serfGate =
     serfClient === null

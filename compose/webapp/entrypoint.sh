@@ -6,14 +6,37 @@
 set -u
 SERF_JOIN="${SERF_JOIN:-serf}"
 NODE_NAME="${SERF_NODE:-$(hostname)}"
+# Gossip is encrypted when a key is given (every agent of the cluster needs the same one).
+ENCRYPT=""
+[ -n "${SERF_ENCRYPT_KEY:-}" ] && ENCRYPT="-encrypt=$SERF_ENCRYPT_KEY"
 
 if [ "${1:-}" = "serf-seed" ]; then
-  exec serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr=0.0.0.0:7373 -log-level=warn
+  # The seed's RPC listens on one address only: the one SERF_RPC_HOST (an alias on a network the
+  # webapps are not on) resolves to; 127.0.0.1 when none is given. It requires SERF_RPC_AUTH.
+  RPC_IP=127.0.0.1
+  if [ -n "${SERF_RPC_HOST:-}" ]; then
+    for _ in $(seq 1 50); do
+      ip=$(getent hosts "$SERF_RPC_HOST" | awk '{ print $1; exit }')
+      [ -n "$ip" ] && { RPC_IP=$ip; break; }
+      sleep 0.2
+    done
+  fi
+  # The RPC auth key has no flag, only a config-file key (rpc_auth); the file is the agent's alone.
+  CONFIG=""
+  if [ -n "${SERF_RPC_AUTH:-}" ]; then
+    umask 077
+    printf '{"rpc_auth": "%s"}\n' "$SERF_RPC_AUTH" >/tmp/serf-rpc.json
+    CONFIG="-config-file=/tmp/serf-rpc.json"
+  fi
+  # shellcheck disable=SC2086 # empty options must vanish
+  exec serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr="$RPC_IP:7373" $CONFIG $ENCRYPT -log-level=warn
 fi
 
 start_serf() {
   # retry-join: the agent keeps trying until the seed answers, so start order does not matter.
-  serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr=127.0.0.1:7373 -log-level=warn \
+  # Its RPC stays on the container's loopback.
+  # shellcheck disable=SC2086
+  serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr=127.0.0.1:7373 $ENCRYPT -log-level=warn \
     -retry-join="$SERF_JOIN" -retry-interval=2s -tag role=webapp &
   SERF_PID=$!
 }

@@ -83,7 +83,15 @@ export async function startDockerProxy(opts: ProxyOptions): Promise<http.Server>
     }
     upstream.on("response", (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
+      // Now, not with the first body bytes: a quiet event stream has none for a long time, and
+      // its client waits for the headers to know it is connected.
+      res.flushHeaders();
       up.pipe(res);
+      // A dockerd that goes away cuts its answer short: the client must see it cut too (an event
+      // stream left open would look alive and say nothing), not a clean end.
+      up.on("close", () => {
+        if (!up.complete) res.destroy();
+      });
     });
     upstream.on("error", (err) => {
       log.warn({ err, method: req.method, url: req.url }, "docker api request failed");

@@ -18,10 +18,11 @@ export class DockerodeSource implements BackendSource {
 
   async list(signal?: AbortSignal): Promise<BackendSnapshot[]> {
     // Filter on the key only: a container with a malformed enable value must still be seen,
-    // so that it can be reported instead of silently ignored.
+    // so that it can be reported instead of silently ignored. Only the watched network's: the
+    // labelled containers of other stacks on the same host are none of this sidecar's business.
     const items = (await this.docker.listContainers({
       all: false,
-      filters: { label: [`${this.labelPrefix}.enable`] },
+      filters: { label: [`${this.labelPrefix}.enable`], network: [this.network] },
       ...(signal ? { abortSignal: signal } : {}),
     })) as unknown as DockerContainerSummary[];
     return items.map((c) => mapContainerSummary(c, this.network));

@@ -55,7 +55,7 @@ export class PassLog {
       const { added, changed, removed, pendingDeletes } = outcome.result;
       this.log.info({ ...ids, added, changed, removed, pendingDeletes }, "servers changed at runtime, no reload");
     } else if (outcome.kind === "no-haproxy") {
-      this.log.warn(ids, "config written, no haproxy container running to reload");
+      this.log.warn(ids, "config written, no haproxy of this stack on the watched network to reload");
     } else {
       this.log.debug(ids, "config unchanged");
     }

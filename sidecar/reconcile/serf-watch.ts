@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { Backoff } from "../lib/backoff";
 import type { Clock } from "../lib/clock";
 import { toError } from "../lib/errors";
-import type { SerfSource } from "../serf/serf-rpc";
+import { SerfStallError, type SerfSource } from "../serf/serf-rpc";
 
 /** Follows Serf's membership events (they only trigger passes) until `signal` aborts, reconnecting forever. */
 export function watchSerf(
@@ -20,7 +20,11 @@ export function watchSerf(
         backoff.reset();
         onEvent(event);
       }, signal)
-      .catch((err: unknown) => log.debug({ err: toError(err) }, "serf event stream interrupted"))
+      .catch((err: unknown) => {
+        const error = toError(err);
+        if (error instanceof SerfStallError) log.warn({ err: error }, "serf event stream stalled, reconnecting");
+        else log.debug({ err: error }, "serf event stream interrupted");
+      })
       .finally(() => {
         if (!signal.aborted) clock.setTimeout(loop, backoff.next());
       });

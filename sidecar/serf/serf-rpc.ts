@@ -33,22 +33,42 @@ export function mapMember(m: RpcMember): SerfMember {
   return { name: m.Name ?? "", address: serfAddr(m.Addr), status: m.Status ?? "unknown", tags: { ...(m.Tags ?? {}) } };
 }
 
+/** Serf's event stream went quiet without closing: not even a liveness check was answered. */
+export class SerfStallError extends Error {
+  override readonly name = "SerfStallError";
+}
+
+export interface SerfRpcOptions {
+  /** Every call (connect, handshake, auth, members) answers within this. */
+  readonly timeoutMs?: number;
+  /** The agent's `-rpc-auth` key, or null. */
+  readonly authKey?: string | null;
+  /** The event stream is checked this often (a `members` call on its connection). */
+  readonly livenessMs?: number;
+}
+
 /**
  * Serf's RPC protocol: msgpack header `{Command, Seq}` then an optional body, over TCP to an
  * agent's rpc-addr; answers are a header `{Seq, Error}` and, for some commands, a body.
  */
 export class SerfRpcClient implements SerfSource {
+  private readonly timeoutMs: number;
+  private readonly livenessMs: number;
+
   constructor(
     private readonly host: string,
     private readonly port: number,
-    private readonly timeoutMs = 1_000,
-  ) {}
+    private readonly opts: SerfRpcOptions = {},
+  ) {
+    this.timeoutMs = opts.timeoutMs ?? 1_000;
+    this.livenessMs = opts.livenessMs ?? 10_000;
+  }
 
   async members(): Promise<SerfMember[]> {
     const session = await this.open();
     try {
-      session.send({ Command: "members", Seq: 1 });
-      await session.header(1);
+      const seq = session.send("members");
+      await session.header(seq);
       const body = (await session.next()) as { Members?: RpcMember[] };
       return (body.Members ?? []).map(mapMember);
     } finally {
@@ -56,43 +76,70 @@ export class SerfRpcClient implements SerfSource {
     }
   }
 
+  /**
+   * Follows membership events. A stream can stall without closing (a frozen agent, a dropped
+   * route): every `livenessMs` a `members` call is made on the same connection, and if the
+   * previous one is still unanswered the stream ends with SerfStallError.
+   */
   async stream(onEvent: (event: string) => void, signal: AbortSignal): Promise<void> {
-    const session = await this.open(false);
+    const session = await this.open();
+    session.untimed();
     const onAbort = (): void => session.close();
     signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      session.send(
-        { Command: "stream", Seq: 1 },
-        { Type: "member-join,member-leave,member-failed,member-update,member-reap" },
-      );
-      await session.header(1);
-      for (;;) {
-        await session.header(1);
-        const body = (await session.next()) as { Event?: string };
-        onEvent(body.Event ?? "member-event");
+    let pending: number | null = null;
+    let stalled = false;
+    const check = setInterval(() => {
+      if (pending !== null) {
+        stalled = true;
+        session.close();
+        return;
       }
+      pending = session.send("members");
+    }, this.livenessMs);
+    try {
+      const streamSeq = session.send("stream", {
+        Type: "member-join,member-leave,member-failed,member-update,member-reap",
+      });
+      await session.header(streamSeq);
+      for (;;) {
+        const h = await session.anyHeader();
+        const body = (await session.next()) as { Event?: string };
+        if (h.Seq === streamSeq) onEvent(body.Event ?? "member-event");
+        else if (h.Seq === pending) pending = null;
+      }
+    } catch (err) {
+      if (stalled)
+        throw new SerfStallError(
+          `serf rpc ${this.host}:${this.port}: event stream stalled (no answer for ${this.livenessMs} ms)`,
+        );
+      throw err;
     } finally {
+      clearInterval(check);
       signal.removeEventListener("abort", onAbort);
       session.close();
     }
   }
 
-  private open(withTimeout = true): Promise<Session> {
+  /** Connects, handshakes and authenticates, all within the timeout. */
+  private open(): Promise<Session> {
     return new Promise((resolve, reject) => {
       const sock = net.connect({ host: this.host, port: this.port });
       const fail = (err: Error): void => {
         sock.destroy();
         reject(err);
       };
-      if (withTimeout)
-        sock.setTimeout(this.timeoutMs, () =>
-          fail(new Error(`serf rpc ${this.host}:${this.port}: no answer within ${this.timeoutMs} ms`)),
-        );
+      sock.setTimeout(this.timeoutMs, () =>
+        fail(new Error(`serf rpc ${this.host}:${this.port}: no answer within ${this.timeoutMs} ms`)),
+      );
       sock.once("error", fail);
       sock.once("connect", () => {
         const session = new Session(sock);
-        session.send({ Command: "handshake", Seq: 0 }, { Version: 1 });
-        session.header(0).then(() => {
+        const ready = async (): Promise<void> => {
+          await session.header(session.send("handshake", { Version: 1 }));
+          const key = this.opts.authKey ?? null;
+          if (key !== null) await session.header(session.send("auth", { AuthKey: key }));
+        };
+        ready().then(() => {
           sock.removeListener("error", fail);
           sock.on("error", () => undefined); // surfaced through the iterator
           resolve(session);
@@ -104,13 +151,23 @@ export class SerfRpcClient implements SerfSource {
 
 class Session {
   private readonly objects: AsyncIterator<unknown>;
+  private seq = 0;
+
   constructor(private readonly sock: net.Socket) {
     this.objects = decodeMultiStream(sock as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
   }
 
-  send(header: object, body?: object): void {
-    this.sock.write(encode(header));
+  /** Sends a command; returns its sequence number. */
+  send(command: string, body?: object): number {
+    const seq = this.seq++;
+    this.sock.write(encode({ Command: command, Seq: seq }));
     if (body !== undefined) this.sock.write(encode(body));
+    return seq;
+  }
+
+  /** No more per-call timeout (a stream is quiet for as long as nothing happens). */
+  untimed(): void {
+    this.sock.setTimeout(0);
   }
 
   async next(): Promise<unknown> {
@@ -119,9 +176,14 @@ class Session {
     return r.value;
   }
 
-  async header(seq: number): Promise<void> {
+  async anyHeader(): Promise<{ Seq?: number; Error?: string }> {
     const h = (await this.next()) as { Seq?: number; Error?: string };
     if (h.Error) throw new Error(`serf rpc: ${h.Error}`);
+    return h;
+  }
+
+  async header(seq: number): Promise<void> {
+    const h = await this.anyHeader();
     if (h.Seq !== seq) throw new Error(`serf rpc: unexpected seq ${String(h.Seq)}`);
   }
 

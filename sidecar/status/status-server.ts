@@ -39,8 +39,8 @@ export async function statusDocument(view: StatusView): Promise<unknown> {
  * `/` the operator's page (refreshes itself), `/status` its JSON, `/healthz` 200 when the event
  * stream is up and the last pass was ok, `/metrics` Prometheus text.
  */
-export function startStatusServer(port: number, view: StatusView): http.Server {
-  const server = http.createServer((req, res) => {
+export function statusHandler(view: StatusView): http.RequestListener {
+  return (req, res) => {
     const url = (req.url ?? "/").split("?")[0];
     const send = (code: number, type: string, body: string): void => {
       res.writeHead(code, { "content-type": type, "cache-control": "no-store" });
@@ -62,7 +62,24 @@ export function startStatusServer(port: number, view: StatusView): http.Server {
     }
     if (url === "/" || url === "/index.html") return send(200, "text/html; charset=utf-8", STATUS_PAGE);
     json(404, { error: "not found", paths: ["/", "/status", "/healthz", "/metrics"] });
-  });
-  server.listen(port);
-  return server;
+  };
+}
+
+/** The status server on `port` of each of `hosts` (0 for any free port); resolves once they listen. */
+export async function startStatusServer(
+  port: number,
+  hosts: readonly string[],
+  view: StatusView,
+): Promise<http.Server[]> {
+  const handler = statusHandler(view);
+  return Promise.all(
+    hosts.map(
+      (host) =>
+        new Promise<http.Server>((resolve, reject) => {
+          const server = http.createServer(handler);
+          server.once("error", reject);
+          server.listen(port, host, () => resolve(server));
+        }),
+    ),
+  );
 }

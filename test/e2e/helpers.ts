@@ -29,8 +29,7 @@ export function sh(cmd: string, opts: { allowFail?: boolean; env?: NodeJS.Proces
   return r.stdout;
 }
 
-export const compose = (args: string, opts?: { allowFail?: boolean }): string =>
-  sh(`docker-compose -f compose/docker-compose.yml ${args}`, opts);
+export const compose = (args: string, opts?: { allowFail?: boolean }): string => sh(`docker-compose ${args}`, opts);
 
 /** Retries `fn` until it stops throwing; rethrows its last error after `timeoutMs`. */
 export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 30_000, intervalMs = 200): Promise<T> {

@@ -211,7 +211,7 @@ describe("the operator's view", () => {
 
 describe("stats page credentials", () => {
   it("protects the stats page when LB_STATS_USER and LB_STATS_PASSWORD are set", async () => {
-    sh("LB_STATS_USER=ops LB_STATS_PASSWORD=s3cret docker-compose -f compose/docker-compose.yml up -d sidecar");
+    sh("LB_STATS_USER=ops LB_STATS_PASSWORD=s3cret docker-compose up -d sidecar");
     try {
       await eventually(async () => expect((await get(STATS_PORT, "/;csv")).status).toBe(401), 60_000);
       const authed = await new Promise<number>((resolve, reject) => {
@@ -233,7 +233,7 @@ describe("stats page credentials", () => {
       });
       expect(authed).toBe(200);
     } finally {
-      sh("docker-compose -f compose/docker-compose.yml up -d sidecar");
+      sh("docker-compose up -d sidecar");
     }
     await eventually(async () => expect((await get(STATS_PORT, "/;csv")).status).toBe(200), 60_000);
   });

@@ -130,7 +130,7 @@ describe("restarts", () => {
 describe("reload storms", () => {
   it("20 back-to-back changes end with HAProxy serving the last one", async () => {
     // No coalescing at all, so every change is its own reload, right on the heels of the last.
-    sh("LB_QUIET_MS=0 LB_MAX_WAIT_MS=1 docker-compose -f compose/docker-compose.yml up -d sidecar");
+    sh("LB_QUIET_MS=0 LB_MAX_WAIT_MS=1 docker-compose up -d sidecar");
     await eventually(() => expect(sidecarLogs("first reconcile done").length).toBeGreaterThan(0), 60_000);
     runLabelled("hs-e2e-flap");
     await eventually(async () => expect(await upServers()).toContain("hs-e2e-flap"));
@@ -147,6 +147,6 @@ describe("reload storms", () => {
     expect(liveConfig()).not.toContain("hs-e2e-flap");
     expect(containerIp(containerOf("webapp", 1))).not.toBe("");
     sh("docker rm -f hs-e2e-flap");
-    sh("docker-compose -f compose/docker-compose.yml up -d sidecar");
+    sh("docker-compose up -d sidecar");
   });
 });

@@ -21,6 +21,7 @@ import {
   statsRows,
   statsServers,
 } from "./helpers";
+import { editTemplate } from "./template";
 
 jest.setTimeout(300_000);
 
@@ -143,10 +144,9 @@ describe("reloads, for structural changes only", () => {
   });
 
   it("falls back to a reload when HAProxy refuses a runtime command, and converges", async () => {
-    const template = "/app/templates/haproxy.cfg.hbs";
     // `init-addr` is fine in the file but refused for a dynamic server: every add fails.
-    compose(
-      `exec -T sidecar sh -c "cp ${template} /tmp/good.hbs && sed -i 's/^    default-server inter/    default-server init-addr last,libc,none inter/' ${template}"`,
+    const restore = editTemplate((t) =>
+      t.replace("    default-server inter", "    default-server init-addr last,libc,none inter"),
     );
     try {
       // Any container event makes a pass, which reads the template again.
@@ -166,7 +166,7 @@ describe("reloads, for structural changes only", () => {
       expect(haproxyReloads()).toBeGreaterThan(before);
       expect((await get(STATUS_PORT, "/metrics")).body).toMatch(/^ha_sidecar_runtime_fallbacks_total [1-9]\d*$/m);
     } finally {
-      compose(`exec -T sidecar cp /tmp/good.hbs ${template}`);
+      restore();
       sh("docker rm -f hs-e2e-template-poke");
     }
     sh("make scale N=2");

@@ -21,6 +21,7 @@ import {
   statsServers,
   TEST_LABEL,
 } from "./helpers";
+import { editTemplate } from "./template";
 
 jest.setTimeout(240_000);
 
@@ -133,9 +134,7 @@ describe("the compose stack", () => {
   it("keeps the last good config when haproxy rejects the new one, and applies once fixed", async () => {
     const good = liveConfig();
     // A template that renders text haproxy -c refuses.
-    sh(
-      `docker-compose -f compose/docker-compose.yml exec -T sidecar sh -c "cp /app/templates/haproxy.cfg.hbs /tmp/good.hbs && sed -i 's/^defaults$/defaults\\n    no-such-directive on/' /app/templates/haproxy.cfg.hbs"`,
-    );
+    const restore = editTemplate((t) => t.replace(/^defaults$/m, "defaults\n    no-such-directive on"));
     runLabelled("hs-e2e-sentinel-3");
     const rejection = await eventually(() => {
       const line = compose("logs --no-color sidecar")
@@ -149,7 +148,7 @@ describe("the compose stack", () => {
     expect(await statsServers()).not.toHaveProperty(["hs-e2e-sentinel-3"]);
     expect((await spread(4)).failures).toEqual([]);
     // Fixed template + any change: it applies.
-    compose(`exec -T sidecar cp /tmp/good.hbs /app/templates/haproxy.cfg.hbs`);
+    restore();
     runLabelled("hs-e2e-sentinel-4");
     await eventually(async () => {
       const servers = await statsServers();

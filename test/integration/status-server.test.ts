@@ -31,14 +31,10 @@ let view: LoopView = {
   serf: null,
 };
 const metrics = new Metrics();
-const server = startStatusServer(0, {
-  loop: () => view,
-  haproxyStatuses: async () => new Map([["webapp/web_1", "UP"]]),
-  metrics,
-});
+let server: http.Server | undefined;
 
 function get(path: string): Promise<{ status: number; type: string; body: string }> {
-  const { port } = server.address() as AddressInfo;
+  const { port } = server!.address() as AddressInfo;
   return new Promise((resolve, reject) => {
     http
       .get({ host: "127.0.0.1", port, path, agent: false }, (res) => {
@@ -50,10 +46,14 @@ function get(path: string): Promise<{ status: number; type: string; body: string
   });
 }
 
-beforeAll(
-  () => new Promise<void>((resolve) => (server.listening ? resolve() : server.once("listening", () => resolve()))),
-);
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+beforeAll(async () => {
+  [server] = await startStatusServer(0, ["127.0.0.1"], {
+    loop: () => view,
+    haproxyStatuses: async () => new Map([["webapp/web_1", "UP"]]),
+    metrics,
+  });
+});
+afterAll(() => new Promise<void>((resolve) => server!.close(() => resolve())));
 
 describe("the status server", () => {
   it("serves /status: the cross-reference of the last pass with HAProxy's statuses", async () => {

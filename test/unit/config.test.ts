@@ -17,9 +17,11 @@ describe("parseConfig", () => {
       reloadConfirmMs: 2000,
       haproxySelector: { key: "heig.lb.role", value: "haproxy" },
       haproxyBin: "haproxy",
-      dockerSocket: "/var/run/docker.sock",
+      docker: { socketPath: "/var/run/docker.sock" },
       logLevel: "info",
       statusPort: 8080,
+      statusAddress: "0.0.0.0",
+      serfRpcAuth: null,
       readiness: "tcp",
       runtimeApi: true,
       serfRpc: { host: "serf", port: 7373 },
@@ -76,5 +78,34 @@ describe("parseConfig", () => {
     expect(() => parseConfig({ LB_STATS_USER: "admin", LB_STATS_PASSWORD: "a b" })).toThrow(/LB_STATS_PASSWORD/);
     expect(() => parseConfig({ LB_STATS_USER: "admin", LB_STATS_PASSWORD: "x#y" })).toThrow(/LB_STATS_PASSWORD/);
     expect(() => parseConfig({ LB_STATS_USER: "ad min", LB_STATS_PASSWORD: "x" })).toThrow(/LB_STATS_USER/);
+  });
+
+  it.each([
+    ["unix:///host-run/docker.sock", { socketPath: "/host-run/docker.sock" }],
+    ["tcp://docker-proxy:2375", { host: "docker-proxy", port: 2375, protocol: "http" }],
+  ])("reads DOCKER_HOST=%s", (value, docker) => {
+    expect(parseConfig({ DOCKER_HOST: value }).docker).toEqual(docker);
+  });
+
+  it.each(["/var/run/docker.sock", "tcp://host", "tcp://host:99999", "ssh://me@host", "unix://relative"])(
+    "refuses DOCKER_HOST=%s",
+    (value) => {
+      expect(() => parseConfig({ DOCKER_HOST: value })).toThrow(/DOCKER_HOST/);
+    },
+  );
+
+  it("refuses to publish the stats page beyond this host without credentials", () => {
+    expect(() => parseConfig({ LB_STATS_BIND: "0.0.0.0" })).toThrow(
+      /LB_STATS_BIND="0.0.0.0": the stats page would be published beyond this host without credentials/,
+    );
+    expect(parseConfig({ LB_STATS_BIND: "0.0.0.0", LB_STATS_USER: "ops", LB_STATS_PASSWORD: "s3cret" }).statsAuth).toBe(
+      "ops:s3cret",
+    );
+    expect(parseConfig({ LB_STATS_BIND: "127.0.0.2" }).statsAuth).toBeNull();
+  });
+
+  it("takes a Serf RPC auth key of printable characters", () => {
+    expect(parseConfig({ LB_SERF_RPC_AUTH: "0123456789abcdef" }).serfRpcAuth).toBe("0123456789abcdef");
+    expect(() => parseConfig({ LB_SERF_RPC_AUTH: "short" })).toThrow(/LB_SERF_RPC_AUTH/);
   });
 });

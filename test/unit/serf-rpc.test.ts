@@ -9,6 +9,7 @@ import { SerfRpcClient, serfAddr } from "../../sidecar/serf/serf-rpc";
 function fakeAgent(
   members: unknown[],
   events: string[] = [],
+  opts: { authKey?: string; answerMembersOnStream?: boolean } = {},
 ): Promise<{ port: number; commands: string[]; bodies: unknown[]; close: () => void }> {
   const commands: string[] = [];
   const bodies: unknown[] = [];
@@ -17,6 +18,8 @@ function fakeAgent(
       void (async () => {
         const objects = decodeMultiStream(sock as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
         const next = async () => (await objects.next()).value as Record<string, unknown>;
+        let authed = false;
+        let streaming = false;
         try {
           for (;;) {
             const header = await next();
@@ -27,10 +30,19 @@ function fakeAgent(
             if (command === "handshake") {
               bodies.push(await next());
               sock.write(encode({ Seq: seq, Error: "" }));
+            } else if (command === "auth") {
+              const body = (await next()) as { AuthKey?: string };
+              bodies.push(body);
+              authed = body.AuthKey === opts.authKey;
+              sock.write(encode({ Seq: seq, Error: authed ? "" : "Invalid authentication token" }));
+            } else if (opts.authKey !== undefined && !authed) {
+              sock.write(encode({ Seq: seq, Error: "Authentication required" }));
             } else if (command === "members") {
+              if (streaming && opts.answerMembersOnStream === false) continue;
               sock.write(encode({ Seq: seq, Error: "" }));
               sock.write(encode({ Members: members }));
             } else if (command === "stream") {
+              streaming = true;
               bodies.push(await next());
               sock.write(encode({ Seq: seq, Error: "" }));
               for (const e of events) {
@@ -98,6 +110,43 @@ describe("SerfRpcClient", () => {
     );
     server.close();
     await expect(new SerfRpcClient("127.0.0.1", port).members()).rejects.toThrow();
+  });
+});
+
+describe("SerfRpcClient with an auth key and a stalled stream", () => {
+  it("authenticates after the handshake when the agent requires a key", async () => {
+    const agent = await fakeAgent([{ Name: "a", Addr: new Uint8Array([10, 0, 0, 1]), Status: "alive" }], [], {
+      authKey: "s3cret-key",
+    });
+    const members = await new SerfRpcClient("127.0.0.1", agent.port, { authKey: "s3cret-key" }).members();
+    expect(members.map((m) => m.name)).toEqual(["a"]);
+    expect(agent.commands).toEqual(["handshake", "auth", "members"]);
+    expect(agent.bodies).toEqual([{ Version: 1 }, { AuthKey: "s3cret-key" }]);
+    await expect(new SerfRpcClient("127.0.0.1", agent.port, { authKey: "wrong-key!" }).members()).rejects.toThrow(
+      /Invalid authentication/,
+    );
+    await expect(new SerfRpcClient("127.0.0.1", agent.port).members()).rejects.toThrow(/Authentication required/);
+    agent.close();
+  });
+
+  it("ends a stream whose liveness check goes unanswered with a stall error", async () => {
+    const agent = await fakeAgent([], [], { answerMembersOnStream: false });
+    const abort = new AbortController();
+    const done = new SerfRpcClient("127.0.0.1", agent.port, { livenessMs: 100 }).stream(() => undefined, abort.signal);
+    await expect(done).rejects.toMatchObject({ name: "SerfStallError" });
+    expect(agent.commands).toEqual(["handshake", "stream", "members"]);
+    agent.close();
+  });
+
+  it("keeps a quiet stream whose liveness checks are answered", async () => {
+    const agent = await fakeAgent([], []);
+    const abort = new AbortController();
+    const done = new SerfRpcClient("127.0.0.1", agent.port, { livenessMs: 50 }).stream(() => undefined, abort.signal);
+    await new Promise((r) => setTimeout(r, 400));
+    abort.abort();
+    await expect(done).rejects.toThrow();
+    expect(agent.commands.filter((c) => c === "members").length).toBeGreaterThanOrEqual(4);
+    agent.close();
   });
 });
 
