@@ -14,7 +14,7 @@ export STATS_BIND ?= 127.0.0.1
 # docker-compose 1.29 builds through the Python client: quiet, and no BuildKit needed.
 export COMPOSE_DOCKER_CLI_BUILD ?= 0
 
-.PHONY: secrets stats-check bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps lint format typecheck test test-unit test-integration test-e2e clean
+.PHONY: secrets stats-check soak bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps lint format typecheck test test-unit test-integration test-e2e clean
 
 help:
 	@echo "make up            start ha, sidecar, serf and 2 webapps on network 'heig'"
@@ -26,6 +26,7 @@ help:
 	@echo "                   the tests run a stack of their own: a running 'make up' keeps running"
 	@echo "make lint          ESLint and Prettier (make format rewrites the layout)"
 	@echo "make bench         load + scaling benchmark, results in .bench/ (see BENCHMARKS.md)"
+	@echo "make soak          30 min of churn under load: memory and failed requests (see BENCHMARKS.md)"
 
 deps: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
@@ -120,6 +121,11 @@ test: lint typecheck test-unit test-integration test-e2e
 bench: images
 	@echo "==> benchmark: the reload path, then the runtime path, under load on 127.0.0.1:28080 (about 7 min)"
 	@env -u HTTP_PORT -u STATS_PORT -u SIDECAR_STATUS_PORT -u COMPOSE_PROJECT_NAME -u LB_NETWORK -u COMPOSE_FILE node dist/bench.js
+
+# 30 minutes of churn under load, to see memory that only grows (SOAK_MINUTES to change it).
+soak: images
+	@echo "==> soak: $${SOAK_MINUTES:-30} min of containers started and stopped under load on 127.0.0.1:29080"
+	@env -u HTTP_PORT -u STATS_PORT -u SIDECAR_STATUS_PORT -u COMPOSE_PROJECT_NAME -u LB_NETWORK -u COMPOSE_FILE node dist/soak.js
 
 clean:
 	rm -rf dist coverage .run

@@ -23,5 +23,6 @@ await Promise.all([
   build({ ...node20, entryPoints: ["bench/render-bench.ts"], outfile: "dist/render-bench.js" }),
   // On the host, with node_modules at hand: autocannon loads its workers from its own files.
   build({ ...node20, entryPoints: ["bench/bench.ts"], outfile: "dist/bench.js", packages: "external" }),
+  build({ ...node20, entryPoints: ["bench/soak.ts"], outfile: "dist/soak.js", packages: "external" }),
 ]);
-console.log("bundled dist/sidecar.js, dist/docker-proxy.js, dist/bench.js, dist/render-bench.js");
+console.log("bundled dist/sidecar.js, dist/docker-proxy.js, dist/bench.js, dist/soak.js, dist/render-bench.js");

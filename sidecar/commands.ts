@@ -1,5 +1,6 @@
 import { promises as dns } from "node:dns";
-import type * as http from "node:http";
+import { execFile } from "node:child_process";
+import * as http from "node:http";
 import type { Logger } from "pino";
 import type { Config } from "./config";
 import { SocketRuntimeClient } from "./haproxy/runtime-client";
@@ -10,13 +11,19 @@ import { wire } from "./wiring";
 export const USAGE = `usage: sidecar [run]   watch Docker and keep haproxy.cfg in step (default)
        sidecar render  print the haproxy.cfg the current Docker state gives, write nothing
        sidecar render --empty  print the haproxy.cfg of no backends (ha's bootstrap config)
-       sidecar cli [--master] COMMAND  send COMMAND to HAProxy's runtime (or master) socket`;
+       sidecar cli [--master] COMMAND  send COMMAND to HAProxy's runtime (or master) socket
+       sidecar healthcheck  exit 0 when the running sidecar's /healthz says 200 (the container's healthcheck)`;
 
 /** `run`: the loop and the status server until SIGTERM/SIGINT. */
 export function runSidecar(config: Config, log: Logger): void {
   const { loop, runtime, metrics, applier } = wire(config, log);
   loop.start();
-  const view = { loop: () => loop.view, haproxyStatuses: () => runtime.serverStatuses(), metrics };
+  const view = {
+    loop: () => loop.view,
+    haproxyStatuses: () => runtime.serverStatuses(),
+    metrics,
+    staleAfterMs: 2 * config.resyncMs + config.passTimeoutMs,
+  };
   const servers: Promise<http.Server[]> = statusHosts(config.statusAddress, log).then((hosts) =>
     startStatusServer(config.statusPort, hosts, view).then((s) => {
       log.info({ hosts, port: config.statusPort }, "status server listening");
@@ -88,4 +95,34 @@ export async function cli(config: Config, args: readonly string[]): Promise<numb
   const client = new SocketRuntimeClient(config.runtimeSocket, config.masterSocket);
   process.stdout.write(await (master ? client.masterCommand(command) : client.command(command)));
   return 0;
+}
+
+/** `haproxy -v` answers within 10 s, or the reason it does not. */
+export function checkHaproxyBin(bin: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(bin, ["-v"], { timeout: 10_000 }, (err, stdout) => {
+      if (err !== null) reject(new Error(`cannot run "${bin} -v": ${err.message.split("\n")[0]}`));
+      else if (!/HAProxy version/.test(stdout)) reject(new Error(`"${bin} -v" does not say it is HAProxy`));
+      else resolve();
+    });
+  });
+}
+
+/** `healthcheck`: GET /healthz on the running sidecar's loopback; 0 when it says 200. */
+export function healthcheck(config: Config): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: "127.0.0.1", port: config.statusPort, path: "/healthz", timeout: 5_000 }, (res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => (body += c.toString()));
+      res.on("end", () => {
+        if (res.statusCode !== 200) process.stderr.write(body);
+        resolve(res.statusCode === 200 ? 0 : 1);
+      });
+    });
+    req.on("timeout", () => req.destroy(new Error("no answer within 5 s")));
+    req.on("error", (err) => {
+      process.stderr.write(`ha-sidecar: healthcheck: ${err.message}\n`);
+      resolve(1);
+    });
+  });
 }

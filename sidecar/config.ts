@@ -38,6 +38,12 @@ export interface Config {
   /** Serf agent RPC address for the health cross-reference, or null (LB_SERF_RPC=none). */
   readonly serfRpc: { readonly host: string; readonly port: number } | null;
   readonly serfGraceMs: number;
+  /** Serf never takes out so many that fewer than this share (0–1) of a backend's members stay routed. */
+  readonly serfPanicThreshold: number;
+  /** A pass that takes longer is abandoned, as a failure to retry. */
+  readonly passTimeoutMs: number;
+  /** Every Docker API call answers within this, or fails (to be retried). */
+  readonly dockerTimeoutMs: number;
   /** Serf tag `key=value` of members meant to be backends (the others are never drift). */
   readonly serfMemberTag: { readonly key: string; readonly value: string };
   /** `user:password` protecting the HAProxy stats page, or null. */
@@ -63,7 +69,14 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   const problems: string[] = [];
   const raw = (name: SettingName): string => {
     const v = env[name];
-    return v === undefined || v.trim() === "" ? SETTINGS[name].def : v.trim();
+    if (v === undefined || v.trim() === "") return SETTINGS[name].def;
+    // A newline or another control character would end up in haproxy.cfg, a path or a log line.
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x1f\x7f]/.test(v)) {
+      problems.push(`${name}=${JSON.stringify(v)}: must not contain control characters (newlines, tabs…)`);
+      return SETTINGS[name].def;
+    }
+    return v.trim();
   };
   const int = (name: SettingName, min: number, max: number): number => {
     const v = raw(name);
@@ -129,6 +142,9 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   if (serfRaw !== "none" && (serfPort < 1 || serfPort > 65535))
     problems.push(`LB_SERF_RPC=${JSON.stringify(serfRaw)}: port must be 1-65535`);
   const serfGraceMs = int("LB_SERF_GRACE_MS", 0, 3_600_000);
+  const serfPanicPercent = int("LB_SERF_PANIC_THRESHOLD", 0, 100);
+  const passTimeoutMs = int("LB_PASS_TIMEOUT_MS", 1_000, 600_000);
+  const dockerTimeoutMs = int("LB_DOCKER_TIMEOUT_MS", 100, 120_000);
   const memberTag = SELECTOR_RE.exec(match("LB_SERF_MEMBER_TAG", SELECTOR_RE, "must be a tag key=value"));
   const statsUser = raw("LB_STATS_USER");
   const statsPassword = raw("LB_STATS_PASSWORD");
@@ -174,6 +190,9 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     runtimeApi,
     serfRpc: serfRaw === "none" ? null : Object.freeze({ host: serfRaw.split(":")[0]!, port: serfPort }),
     serfGraceMs,
+    serfPanicThreshold: serfPanicPercent / 100,
+    passTimeoutMs,
+    dockerTimeoutMs,
     serfMemberTag: Object.freeze({ key: memberTag?.[1] ?? "role", value: memberTag?.[2] ?? "webapp" }),
     statsAuth: statsUser === "" ? null : `${statsUser}:${statsPassword}`,
   });
@@ -182,4 +201,30 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
 /** Whether an IP address is a loopback one (127.0.0.0/8, ::1). */
 export function isLoopback(address: string): boolean {
   return /^127\./.test(address) || address === "::1" || address === "0:0:0:0:0:0:0:1";
+}
+
+/** Names in `env` that look like settings (LB_*) but are not ones: each with the closest known name. */
+export function unknownSettings(
+  env: Readonly<Record<string, string | undefined>>,
+): Array<{ name: string; closest: string }> {
+  const known = Object.keys(SETTINGS);
+  return Object.keys(env)
+    .filter((name) => name.startsWith("LB_") && !known.includes(name))
+    .sort()
+    .map((name) => ({
+      name,
+      closest: known.reduce((best, k) => (distance(name, k) < distance(name, best) ? k : best)),
+    }));
+}
+
+/** Levenshtein distance. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }

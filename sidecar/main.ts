@@ -1,11 +1,13 @@
 import pino from "pino";
-import { cli, renderOnce, runSidecar, USAGE } from "./commands";
-import { ConfigError, parseConfig, type Config } from "./config";
+import { checkHaproxyBin, cli, healthcheck, renderOnce, runSidecar, USAGE } from "./commands";
+import { ConfigError, parseConfig, unknownSettings, type Config } from "./config";
+
+const MODES = ["run", "render", "cli", "healthcheck"];
 
 /** Wiring only: settings → logger → one of the modes. */
 function main(argv: readonly string[]): void {
   const mode = argv[0] ?? "run";
-  if (mode !== "run" && mode !== "render" && mode !== "cli") {
+  if (!MODES.includes(mode)) {
     process.stderr.write(`${USAGE}\n`);
     process.exit(2);
   }
@@ -23,6 +25,7 @@ function main(argv: readonly string[]): void {
     pino.destination(mode === "run" ? 1 : 2),
   );
   process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
+  for (const { name, closest } of unknownSettings(process.env)) log.warn({ name, closest }, "unknown setting ignored");
   const exitWith = (work: Promise<number>): void => {
     work.then(
       (code) => process.exit(code),
@@ -34,7 +37,19 @@ function main(argv: readonly string[]): void {
   };
   if (mode === "cli") exitWith(cli(config, argv.slice(1)));
   else if (mode === "render") exitWith(renderOnce(config, log, argv[1] === "--empty"));
-  else runSidecar(config, log);
+  else if (mode === "healthcheck") exitWith(healthcheck(config));
+  else {
+    // A checker that cannot run would only show up as endless retries: say so now, and stop.
+    checkHaproxyBin(config.haproxyBin).then(
+      () => runSidecar(config, log),
+      (err: Error) => {
+        process.stderr.write(
+          `ha-sidecar: invalid settings:\n  - LB_HAPROXY_BIN=${JSON.stringify(config.haproxyBin)}: ${err.message}\n`,
+        );
+        process.exit(2);
+      },
+    );
+  }
 }
 
 main(process.argv.slice(2));

@@ -27,6 +27,11 @@ export const SETTINGS = {
     doc: "coalescing: reconcile at the latest this long after the first event of a burst",
   },
   LB_RESYNC_MS: { def: "30000", doc: "full resync period, whatever the events say" },
+  LB_PASS_TIMEOUT_MS: { def: "30000", doc: "a reconcile pass that takes longer is abandoned, as a failure to retry" },
+  LB_DOCKER_TIMEOUT_MS: {
+    def: "5000",
+    doc: "every Docker API call answers within this or fails (to be retried); the event stream is checked with a ping every 10 s",
+  },
   LB_RELOAD_CONFIRM_MS: {
     def: "2000",
     doc: "how long to wait for HAProxy to report the new config before signalling again",
@@ -53,6 +58,10 @@ export const SETTINGS = {
   LB_SERF_GRACE_MS: {
     def: "15000",
     doc: "a routed container with no live Serf member for this long leaves rotation (a `failed` one leaves at once)",
+  },
+  LB_SERF_PANIC_THRESHOLD: {
+    def: "50",
+    doc: "percent: Serf never takes out so many members of a backend that fewer than this share of its Docker-healthy ones stay routed; past that, the backend is routed on Docker's view (like Envoy's panic threshold)",
   },
   LB_SERF_MEMBER_TAG: {
     def: "role=webapp",

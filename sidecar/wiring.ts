@@ -28,7 +28,10 @@ export function wire(config: Config, log: Logger) {
   // Built last, but the live file's callback pokes it.
   let loop: ControlLoop | null = null;
   const docker = new Docker(config.docker);
-  const source = new DockerodeSource(docker, config.network, config.labelPrefix, log.child({ component: "docker" }));
+  const source = new DockerodeSource(docker, config.network, config.labelPrefix, log.child({ component: "docker" }), {
+    callTimeoutMs: config.dockerTimeoutMs,
+    livenessMs: 10_000,
+  });
   const runtime = new SocketRuntimeClient(config.runtimeSocket, config.masterSocket);
   // A config the background write finds rejected makes a pass at once (HAProxy is brought back).
   const live = new LiveFile(
@@ -41,7 +44,7 @@ export function wire(config: Config, log: Logger) {
     {
       live,
       serverState: new FileConfigStore(config.serverStateFile),
-      reloader: new DockerSignalReloader(docker, config.haproxySelector, config.network),
+      reloader: new DockerSignalReloader(docker, config.haproxySelector, config.network, config.dockerTimeoutMs),
       runtime,
     },
     log.child({ component: "apply" }),
@@ -56,7 +59,12 @@ export function wire(config: Config, log: Logger) {
     serfClient === null
       ? null
       : new SerfGate(
-          { source: serfClient, graceMs: config.serfGraceMs, memberTag: config.serfMemberTag },
+          {
+            source: serfClient,
+            graceMs: config.serfGraceMs,
+            memberTag: config.serfMemberTag,
+            panicThreshold: config.serfPanicThreshold,
+          },
           clock,
           reconcileLog,
         );
@@ -70,7 +78,16 @@ export function wire(config: Config, log: Logger) {
     patienceMs: READINESS_PATIENCE_MS,
   });
   const reconciler = new Reconciler(
-    { source, template, applier, readiness, serf: serfGate, clock, log: reconcileLog },
+    {
+      source,
+      template,
+      applier,
+      check: (text) => live.check(text),
+      readiness,
+      serf: serfGate,
+      clock,
+      log: reconcileLog,
+    },
     { labelPrefix: config.labelPrefix, defaultBackend: config.defaultBackend, runtimeApi: config.runtimeApi },
   );
   const metrics = new Metrics();
@@ -85,7 +102,12 @@ export function wire(config: Config, log: Logger) {
       observer: metrics,
       readiness,
     },
-    { quietMs: config.quietMs, maxWaitMs: config.maxWaitMs, resyncMs: config.resyncMs },
+    {
+      quietMs: config.quietMs,
+      maxWaitMs: config.maxWaitMs,
+      resyncMs: config.resyncMs,
+      passTimeoutMs: config.passTimeoutMs,
+    },
   );
   return { loop, reconciler, runtime, metrics, applier };
 }

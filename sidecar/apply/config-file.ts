@@ -1,4 +1,5 @@
 import { promises as fs, constants } from "node:fs";
+import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 
 /** The live config file, written atomically: temp file beside it, fsync, rename, fsync dir. */
@@ -11,15 +12,11 @@ export interface ConfigStore {
   commit(stagedPath: string): Promise<void>;
   /** Removes a staged file that will not be committed. */
   discard(stagedPath: string): Promise<void>;
+  /** Removes files staged by an earlier run that was killed before it could; how many. */
+  removeStale(): Promise<number>;
 }
 
 let counter = 0;
-
-/** Writes `text` to `target` atomically (used for the config and the server-state file). */
-export async function writeFileAtomic(target: string, text: string, mode = 0o644): Promise<void> {
-  const file = new FileConfigStore(target, mode);
-  await file.commit(await file.stage(text));
-}
 
 export class FileConfigStore implements ConfigStore {
   constructor(
@@ -39,7 +36,8 @@ export class FileConfigStore implements ConfigStore {
   async stage(text: string): Promise<string> {
     const dir = path.dirname(this.target);
     counter += 1;
-    const tmp = path.join(dir, `.${path.basename(this.target)}.${process.pid}.${counter}.tmp`);
+    // Unique across runs too: a pid is reused by the next container, a random part is not.
+    const tmp = path.join(dir, `${this.stagePrefix()}${process.pid}.${counter}.${randomBytes(4).toString("hex")}.tmp`);
     let handle: fs.FileHandle | undefined;
     try {
       handle = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, this.mode);
@@ -74,5 +72,23 @@ export class FileConfigStore implements ConfigStore {
 
   async discard(stagedPath: string): Promise<void> {
     await fs.rm(stagedPath, { force: true });
+  }
+
+  async removeStale(): Promise<number> {
+    const dir = path.dirname(this.target);
+    const prefix = this.stagePrefix();
+    let names: string[];
+    try {
+      names = await fs.readdir(dir);
+    } catch {
+      return 0;
+    }
+    const stale = names.filter((n) => n.startsWith(prefix) && n.endsWith(".tmp"));
+    await Promise.all(stale.map((n) => fs.rm(path.join(dir, n), { force: true })));
+    return stale.length;
+  }
+
+  private stagePrefix(): string {
+    return `.${path.basename(this.target)}.`;
   }
 }

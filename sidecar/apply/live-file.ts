@@ -39,10 +39,23 @@ export class LiveFile {
   /** The live file's sha256 and text (read from disk the first time), null when there is none. */
   async current(): Promise<{ sha: string | null; text: string | null }> {
     if (this.live === null) {
+      const stale = await this.store.removeStale();
+      if (stale > 0)
+        this.log.info({ files: stale }, "removed config files an earlier run had staged and not committed");
       const text = await this.store.read();
       this.live = { sha: text === null ? null : sha256Hex(text), text };
     }
     return this.live;
+  }
+
+  /** Whether `haproxy -c` accepts `text` (staged beside the live file, then removed). */
+  async check(text: string): Promise<boolean> {
+    const staged = await this.store.stage(text);
+    try {
+      return (await this.validator.validate(staged)).ok;
+    } finally {
+      await this.store.discard(staged);
+    }
   }
 
   /** HAProxy's refusal of this render, if it was refused. */

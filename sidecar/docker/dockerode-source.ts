@@ -1,11 +1,28 @@
 import type Docker from "dockerode";
 import type { Logger } from "pino";
 import { Backoff } from "../lib/backoff";
-import { toError } from "../lib/errors";
+import { TimeoutError, toError } from "../lib/errors";
 import { LineSplitter } from "../lib/json-lines";
 import type { BackendSnapshot } from "../model/types";
 import type { BackendSource, SourceSignal } from "../source/backend-source";
 import { mapContainerSummary, mapDockerEvent, type DockerContainerSummary, type DockerEventMessage } from "./map";
+
+export interface DockerSourceOptions {
+  /** Every call (the listing, the ping, the event stream's start) answers within this. */
+  readonly callTimeoutMs: number;
+  /** While connected, the daemon is pinged this often: a stream can stall without closing. */
+  readonly livenessMs: number;
+}
+
+type EventStream = NodeJS.ReadableStream & { destroy?: (err?: Error) => void };
+
+/** A signal that aborts after `ms`, or with `parent`. */
+function deadline(ms: number, what: string, parent?: AbortSignal): AbortSignal {
+  const own = AbortSignal.timeout(ms);
+  const timed = new AbortController();
+  own.addEventListener("abort", () => timed.abort(new TimeoutError(what, ms)), { once: true });
+  return parent === undefined ? timed.signal : AbortSignal.any([timed.signal, parent]);
+}
 
 /** Containers on one Docker host, through dockerode. */
 export class DockerodeSource implements BackendSource {
@@ -14,17 +31,23 @@ export class DockerodeSource implements BackendSource {
     private readonly network: string,
     private readonly labelPrefix: string,
     private readonly log: Logger,
+    private readonly opts: DockerSourceOptions = { callTimeoutMs: 5_000, livenessMs: 10_000 },
   ) {}
 
   async list(signal?: AbortSignal): Promise<BackendSnapshot[]> {
     // Filter on the key only: a container with a malformed enable value must still be seen,
     // so that it can be reported instead of silently ignored. Only the watched network's: the
     // labelled containers of other stacks on the same host are none of this sidecar's business.
-    const items = (await this.docker.listContainers({
-      all: false,
-      filters: { label: [`${this.labelPrefix}.enable`], network: [this.network] },
-      ...(signal ? { abortSignal: signal } : {}),
-    })) as unknown as DockerContainerSummary[];
+    const abortSignal = deadline(this.opts.callTimeoutMs, "docker: list containers", signal);
+    const items = (await this.docker
+      .listContainers({
+        all: false,
+        filters: { label: [`${this.labelPrefix}.enable`], network: [this.network] },
+        abortSignal,
+      })
+      .catch((err: unknown) => {
+        throw abortSignal.aborted && abortSignal.reason instanceof Error ? abortSignal.reason : toError(err);
+      })) as unknown as DockerContainerSummary[];
     return items.map((c) => mapContainerSummary(c, this.network));
   }
 
@@ -54,21 +77,34 @@ export class DockerodeSource implements BackendSource {
     const connect = (): void => {
       retryTimer = null;
       if (signal.aborted) return;
+      // The deadline covers the start of the stream only: once its headers came, it is quiet for
+      // as long as nothing happens, and the ping watches it instead.
+      const starting = new AbortController();
+      const timer = setTimeout(
+        () => starting.abort(new TimeoutError("docker: event stream", this.opts.callTimeoutMs)),
+        this.opts.callTimeoutMs,
+      );
       this.docker
-        .getEvents({ filters: { type: ["container", "network"] } })
+        .getEvents({ filters: { type: ["container", "network"] }, abortSignal: starting.signal })
         .then((stream) => {
+          clearTimeout(timer);
           backoff.reset();
           connected = true;
           this.follow(stream, listener, signal, retry);
         })
-        .catch((err: unknown) => retry(toError(err)));
+        .catch((err: unknown) => {
+          clearTimeout(timer);
+          retry(
+            starting.signal.aborted && starting.signal.reason instanceof Error ? starting.signal.reason : toError(err),
+          );
+        });
     };
     connect();
   }
 
-  /** Reads one event stream until it ends; `onEnd` is called once, unless `signal` aborted. */
+  /** Reads one event stream until it ends or a ping goes unanswered; `onEnd` is called once, unless `signal` aborted. */
   private follow(
-    readable: NodeJS.ReadableStream & { destroy?: () => void },
+    readable: EventStream,
     listener: (s: SourceSignal) => void,
     signal: AbortSignal,
     onEnd: (err: Error) => void,
@@ -76,9 +112,23 @@ export class DockerodeSource implements BackendSource {
     let ended = false;
     const onAbort = (): void => readable.destroy?.();
     signal.addEventListener("abort", onAbort, { once: true });
+    const liveness = setInterval(() => {
+      // dockerode's typings miss ping's options; its code takes an abortSignal like every call.
+      const docker = this.docker as unknown as { ping(opts: { abortSignal: AbortSignal }): Promise<unknown> };
+      docker.ping({ abortSignal: deadline(this.opts.callTimeoutMs, "docker: ping") }).catch((err: unknown) => {
+        if (ended) return;
+        this.log.warn(
+          { err: toError(err) },
+          "docker api not answering, the event stream may have stalled: reconnecting",
+        );
+        finish(new TimeoutError("docker event stream (ping unanswered)", this.opts.callTimeoutMs));
+        readable.destroy?.();
+      });
+    }, this.opts.livenessMs);
     const finish = (err: Error): void => {
       if (ended) return;
       ended = true;
+      clearInterval(liveness);
       signal.removeEventListener("abort", onAbort);
       if (!signal.aborted) onEnd(err);
     };

@@ -17,6 +17,8 @@ export class DockerSignalReloader implements Reloader {
     private readonly docker: Docker,
     private readonly selector: { readonly key: string; readonly value: string },
     private readonly network: string,
+    /** Every Docker call answers within this, or fails (to be retried). */
+    private readonly callTimeoutMs = 5_000,
     /** The sidecar's own container (its hostname, by Docker's default). */
     private readonly self: string = os.hostname(),
   ) {}
@@ -27,11 +29,17 @@ export class DockerSignalReloader implements Reloader {
       `${this.selector.key}=${this.selector.value}`,
       ...(stack === null ? [] : [`${stack.key}=${stack.value}`]),
     ];
-    const found = (await this.docker.listContainers({ filters: { label: labels, status: ["running"] } })).filter(
-      (c) => c.NetworkSettings?.Networks?.[this.network] !== undefined,
-    );
+    const found = (
+      await this.docker.listContainers({
+        filters: { label: labels, status: ["running"] },
+        abortSignal: AbortSignal.timeout(this.callTimeoutMs),
+      })
+    ).filter((c) => c.NetworkSettings?.Networks?.[this.network] !== undefined);
     if (found.length === 0) return "no-target";
-    for (const c of found) await this.docker.getContainer(c.Id).kill({ signal: "SIGUSR2" });
+    for (const c of found)
+      await this.docker
+        .getContainer(c.Id)
+        .kill({ signal: "SIGUSR2", abortSignal: AbortSignal.timeout(this.callTimeoutMs) });
     return "sent";
   }
 
@@ -40,7 +48,9 @@ export class DockerSignalReloader implements Reloader {
     if (this.stack !== undefined) return this.stack;
     let labels: Record<string, string>;
     try {
-      labels = (await this.docker.getContainer(this.self).inspect()).Config.Labels ?? {};
+      labels =
+        (await this.docker.getContainer(this.self).inspect({ abortSignal: AbortSignal.timeout(this.callTimeoutMs) }))
+          .Config.Labels ?? {};
     } catch (err) {
       // Not a container (or not found): no stack to match. A Docker that is down is retried.
       if ((err as { statusCode?: number }).statusCode !== 404) throw err;

@@ -12,6 +12,10 @@ export interface BuildOptions {
   readonly notListening?: ReadonlySet<string>;
   /** Backends Serf takes out of rotation, and why. */
   readonly serfOut?: ReadonlyMap<string, "serf-failed" | "serf-missing">;
+  /** Names the template gives its own proxies: no backend may take one. */
+  readonly reservedNames?: ReadonlySet<string>;
+  /** Members whose server line HAProxy rejected, with HAProxy's message. */
+  readonly rejected?: ReadonlyMap<string, string>;
 }
 
 export interface BuildResult {
@@ -58,6 +62,15 @@ export function buildDesiredState(snapshots: readonly BackendSnapshot[], opts: B
     }
 
     const service = serviceOf(lb.backend, c.group, opts.defaultService);
+    if (service !== opts.defaultService && opts.reservedNames?.has(service)) {
+      skip("reserved-name", { detail: `backend name "${service}" is one of the template's own proxies` });
+      continue;
+    }
+    const rejectedBy = opts.rejected?.get(c.id);
+    if (rejectedBy !== undefined) {
+      skip("config-rejected", { detail: rejectedBy });
+      continue;
+    }
     let name = sanitizeServerName(c.name);
     if (usedNames.has(name)) name = `${name}-${c.id.slice(0, 12)}`;
     usedNames.add(name);

@@ -14,6 +14,13 @@ export interface LivenessInput {
   readonly graceMs: number;
   /** The tag that marks members meant to be backends (`role=webapp`): only those count as drift. */
   readonly memberTag: { readonly key: string; readonly value: string };
+  /** The HAProxy backend of each candidate (by id), for the panic threshold. */
+  readonly serviceOf?: ReadonlyMap<string, string>;
+  /**
+   * 0–1: Serf never takes out so many candidates of a backend that fewer than this share stays
+   * routed. Past it, the backend is in panic: Serf's view is ignored for it (Envoy's rule).
+   */
+  readonly panicThreshold?: number;
 }
 
 export interface LivenessDecision {
@@ -24,6 +31,8 @@ export interface LivenessDecision {
   readonly missingSince: ReadonlyMap<string, number>;
   /** Live backend members that match no listed backend: reported, never routed. */
   readonly drift: readonly SerfMember[];
+  /** Backends (HAProxy's) in panic: Serf would leave too few of their members, so it is ignored for them. */
+  readonly panic: readonly string[];
 }
 
 /**
@@ -37,7 +46,7 @@ export function decideLiveness(input: LivenessInput): LivenessDecision {
   const missingSince = new Map<string, number>();
   if (input.members === null) {
     for (const b of input.backends) liveness.set(b.sourceId, "unknown");
-    return { liveness, out, missingSince, drift: [] };
+    return { liveness, out, missingSince, drift: [], panic: [] };
   }
   const byAddress = new Map<string, SerfMember>();
   for (const m of input.members) {
@@ -67,5 +76,26 @@ export function decideLiveness(input: LivenessInput): LivenessDecision {
         !input.listedAddresses.has(m.address),
     )
     .sort((a, b) => (a.name < b.name ? -1 : 1));
-  return { liveness, out, missingSince, drift };
+  const panic = panicked(input, out);
+  for (const b of input.backends) if (panic.includes(input.serviceOf?.get(b.sourceId) ?? "")) out.delete(b.sourceId);
+  return { liveness, out, missingSince, drift, panic };
+}
+
+/** The backends where Serf would leave fewer than the threshold's share of candidates routed. */
+function panicked(input: LivenessInput, out: ReadonlySet<string>): string[] {
+  const threshold = input.panicThreshold ?? 0;
+  if (threshold <= 0 || input.serviceOf === undefined) return [];
+  const counts = new Map<string, { all: number; out: number }>();
+  for (const b of input.backends) {
+    const service = input.serviceOf.get(b.sourceId);
+    if (service === undefined) continue;
+    const c = counts.get(service) ?? { all: 0, out: 0 };
+    c.all++;
+    if (out.has(b.sourceId)) c.out++;
+    counts.set(service, c);
+  }
+  return [...counts]
+    .filter(([, c]) => c.out > 0 && c.all - c.out < threshold * c.all)
+    .map(([service]) => service)
+    .sort();
 }

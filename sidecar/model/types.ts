@@ -92,7 +92,11 @@ export type ExclusionReason =
   | "draining"
   | "not-listening"
   | "serf-failed"
-  | "serf-missing";
+  | "serf-missing"
+  /** Its backend name is one the template uses for a proxy of its own (`stats`, `http`…). */
+  | "reserved-name"
+  /** HAProxy rejects the config with its server line in it (found when a render was rejected). */
+  | "config-rejected";
 
 export interface Exclusion {
   readonly sourceId: string;

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { RuntimeClient } from "../haproxy/runtime-client";
 import { Backoff } from "../lib/backoff";
 import type { Clock, TimerHandle } from "../lib/clock";
-import { toError } from "../lib/errors";
+import { TimeoutError, toError } from "../lib/errors";
 import type { SerfSource } from "../serf/serf-rpc";
 import type { BackendSource, SourceSignal } from "../source/backend-source";
 import type { SerfView } from "./serf-gate";
@@ -47,6 +47,7 @@ export class ControlLoop {
   private resyncTimer: TimerHandle | null = null;
   private firstPass = true;
   private inFlight: Promise<void> | null = null;
+  private passDeadline: AbortController | null = null;
   private state: Omit<LoopView, "last" | "serf"> = {
     eventsConnected: false,
     lastReload: null,
@@ -88,6 +89,8 @@ export class ControlLoop {
     this.abort.abort();
     this.trigger.stop();
     this.parts.readiness?.stop();
+    // The pass in flight stops at its next step (a file write under way is finished, not cut).
+    this.passDeadline?.abort(new Error("sidecar stopping"));
     for (const t of [this.retryTimer, this.recheckTimer, this.resyncTimer])
       if (t !== null) this.parts.clock.clearTimeout(t);
     await this.inFlight;
@@ -149,7 +152,19 @@ export class ControlLoop {
     // Readiness alone cannot have changed the listing; with the watch connected, every other
     // change comes as a hint, which makes the reconciler list again anyway.
     const fresh = !this.state.eventsConnected || reasons.some((r) => !REUSE_LISTING_REASONS.has(r));
-    const result = await this.parts.reconciler.sync(fresh);
+    // Every call of a pass has a deadline of its own; the pass as a whole has one too.
+    const deadline = new AbortController();
+    this.passDeadline = deadline;
+    const timer = clock.setTimeout(
+      () => deadline.abort(new TimeoutError("reconcile pass", this.opts.passTimeoutMs)),
+      this.opts.passTimeoutMs,
+    );
+    let result: SyncResult;
+    try {
+      result = await this.parts.reconciler.sync(fresh, deadline.signal);
+    } finally {
+      clock.clearTimeout(timer);
+    }
     this.parts.observer.pass({
       result,
       durationS: (clock.now() - startedAt) / 1000,

@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import type { Applier, ApplyOutcome } from "../apply/applier";
 import type { Clock } from "../lib/clock";
-import { toError } from "../lib/errors";
-import { buildDesiredState, removedServers } from "../model/desired-state";
+import { TimeoutError, toError } from "../lib/errors";
+import { buildDesiredState, removedServers, type BuildOptions } from "../model/desired-state";
 import {
   foldLeaving,
   foldPendingStart,
@@ -11,17 +11,17 @@ import {
   prunePendingStarts,
   type PendingStarts,
 } from "../model/leaving";
-import type { BackendSnapshot, ChangeHint, DesiredState, Exclusion, ServerRef } from "../model/types";
+import type { ChangeHint, DesiredState, Exclusion, ServerRef } from "../model/types";
 import { TemplateError, type Rendered } from "../render/render";
 import type { TemplateFile } from "../render/template-file";
 import type { BackendSource } from "../source/backend-source";
+import { Listing } from "./listing";
 import { PassLog } from "./pass-log";
 import type { ReadinessGate } from "./readiness-gate";
+import { RejectedMembers } from "./rejected-members";
 import type { SerfGate } from "./serf-gate";
 import type { PassRunner, SyncResult } from "./types";
 
-/** A listing reused by passes that only readiness asked for is never older than this. */
-const LISTING_MAX_AGE_MS = 10_000;
 /** A created backend that has not started after this long is not waited for any more. */
 const PENDING_START_TTL_MS = 15_000;
 
@@ -29,6 +29,8 @@ export interface ReconcilerParts {
   readonly source: BackendSource;
   readonly template: TemplateFile;
   readonly applier: Applier;
+  /** Whether `haproxy -c` accepts a text (to find the members of a rejected render at fault). */
+  readonly check: (text: string) => Promise<boolean>;
   readonly readiness: ReadinessGate;
   /** Null to route on the source's view alone. */
   readonly serf: SerfGate | null;
@@ -43,25 +45,30 @@ export interface ReconcilerOptions {
   readonly runtimeApi?: boolean;
 }
 
+type Desired = ReturnType<typeof buildDesiredState> & { readonly awaitingReadiness: number };
+
 /**
  * One level-triggered pass: a full listing, the gates (readiness, Serf), the desired state, its
- * render, its apply. Hints only fold into the draining set and the pending starts.
+ * render, its apply. Hints only fold into the draining set and the pending starts. A render that
+ * HAProxy rejects is narrowed down to the members at fault, and everyone else is applied.
  */
 export class Reconciler implements PassRunner {
   private draining: ReadonlySet<string> = new Set();
   private pendingStarts: PendingStarts = new Map();
   private readonly passLog: PassLog;
+  private readonly listing: Listing;
+  private readonly rejected: RejectedMembers;
   /** The state HAProxy was last brought to, to know which servers a change removes. */
   private applied: DesiredState | null = null;
   last: SyncResult | null = null;
-  private listing: { readonly snapshots: BackendSnapshot[]; readonly at: number } | null = null;
-  private listingStale = true;
 
   constructor(
     private readonly parts: ReconcilerParts,
     private readonly opts: ReconcilerOptions,
   ) {
     this.passLog = new PassLog(parts.log);
+    this.listing = new Listing(parts.source, parts.clock);
+    this.rejected = new RejectedMembers(parts.log);
   }
 
   /**
@@ -69,15 +76,12 @@ export class Reconciler implements PassRunner {
    * must stop now, not after the next pass.
    */
   observe(hint: ChangeHint): ServerRef[] {
-    this.listingStale = true;
+    this.listing.invalidate();
     const before = this.draining;
     this.draining = foldLeaving(this.draining, hint);
     const now = this.parts.clock.now();
-    this.pendingStarts = prunePendingStarts(
-      foldPendingStart(this.pendingStarts, hint, now, this.buildOptions()),
-      now,
-      PENDING_START_TTL_MS,
-    );
+    const folded = foldPendingStart(this.pendingStarts, hint, now, this.buildOptions());
+    this.pendingStarts = prunePendingStarts(folded, now, PENDING_START_TTL_MS);
     if (this.draining === before || !this.draining.has(hint.id)) return [];
     return (this.applied?.services ?? []).flatMap((s) =>
       s.servers.filter((b) => b.sourceId === hint.id).map((b) => ({ backend: s.name, server: b.name })),
@@ -105,102 +109,96 @@ export class Reconciler implements PassRunner {
     return this.parts.template.render(state);
   }
 
-  /** One pass. Never throws: the result says whether to retry. */
   /**
+   * One pass. Never throws: the result says whether to retry.
    * @param fresh false when nothing but readiness asked for this pass and the source's watch is
-   *   connected: the last listing is still the truth (every change since would have come as a
-   *   hint), so it is reused instead of listed again. It is never older than the max age.
+   *   connected: the last listing is reused (see Listing).
+   * @param signal aborts the pass (its deadline): a retryable failure.
    */
-  async sync(fresh = true): Promise<SyncResult> {
-    if (fresh) this.listingStale = true;
+  async sync(fresh = true, signal?: AbortSignal): Promise<SyncResult> {
+    if (fresh) this.listing.invalidate();
     const at = this.parts.clock.now();
-    let desired: Awaited<ReturnType<Reconciler["desired"]>>;
+    let desired: Desired;
     try {
-      desired = await this.desired();
+      desired = await this.desired(signal);
+      abortIf(signal);
     } catch (err) {
       return this.finish({ ok: false, at, stage: "list", error: toError(err), retry: true });
     }
-    const { state, excluded, awaitingReadiness } = desired;
-    this.passLog.exclusions(excluded);
-
-    let rendered: Rendered;
+    this.passLog.exclusions(desired.excluded);
+    let outcome: ApplyOutcome;
     try {
-      rendered = await this.parts.template.render(state);
-      this.passLog.templateOk();
+      ({ outcome, desired } = await this.apply(desired, signal));
     } catch (err) {
       const error = toError(err);
       if (!(error instanceof TemplateError))
-        return this.finish({ ok: false, at, stage: "template", error, retry: true });
+        return this.finish({
+          ok: false,
+          at,
+          stage: error instanceof TimeoutError ? "list" : "apply",
+          error,
+          retry: true,
+        });
       // Not worth retrying until the template or the state changes.
-      this.passLog.templateError(error, state);
+      this.passLog.templateError(error, desired.state);
       return this.finish({ ok: false, at, stage: "template", error, retry: false });
     }
-
-    let outcome: ApplyOutcome;
-    try {
-      // Servers leaving are set to maintenance in every running worker first: an old worker
-      // that finishes its connections after the reload must not pick them either.
-      outcome = await this.parts.applier.apply(
-        rendered,
-        this.applied === null ? [] : removedServers(this.applied, state),
-      );
-    } catch (err) {
-      return this.finish({ ok: false, at, stage: "apply", error: toError(err), retry: true });
-    }
-    this.passLog.outcome(outcome, rendered, state);
+    const { state, excluded, awaitingReadiness } = desired;
     if (outcome.kind !== "rejected") this.applied = state;
     return this.finish({ ok: true, at, outcome, state, excluded, awaitingReadiness });
   }
 
+  /** Renders and applies; a rejected render is narrowed down to its members at fault, and the rest applied. */
+  private async apply(desired: Desired, signal?: AbortSignal): Promise<{ outcome: ApplyOutcome; desired: Desired }> {
+    const rendered = await this.parts.template.render(desired.state);
+    this.passLog.templateOk();
+    abortIf(signal);
+    // Servers leaving are set to maintenance in every running worker first: an old worker
+    // that finishes its connections after the reload must not pick them either.
+    const leaving = this.applied === null ? [] : removedServers(this.applied, desired.state);
+    const outcome = await this.parts.applier.apply(rendered, leaving);
+    this.passLog.outcome(outcome, rendered, desired.state);
+    if (outcome.kind !== "rejected" || outcome.repeated) return { outcome, desired };
+    const check = async (s: DesiredState): Promise<boolean> =>
+      this.parts.check((await this.parts.template.render(s)).text);
+    const culprits = await this.rejected.isolate(desired.state, this.applied, outcome.message, check);
+    if (culprits.length === 0) return { outcome, desired };
+    abortIf(signal);
+    return this.apply(await this.desired(signal), signal);
+  }
+
   /**
    * The listing, minus what the gates take out: the source's own view first (labels, state,
-   * network, health, draining), then readiness and Serf, which can only remove.
+   * network, health, draining, names the template reserves, lines HAProxy rejected), then
+   * readiness and Serf, which can only remove.
    */
-  private async desired(): Promise<ReturnType<typeof buildDesiredState> & { awaitingReadiness: number }> {
-    const snapshots = await this.list();
+  private async desired(signal?: AbortSignal): Promise<Desired> {
+    const snapshots = await this.listing.get(signal);
     const running = new Set(snapshots.filter((s) => s.running).map((s) => s.id));
     this.draining = pruneLeaving(this.draining, running);
     this.parts.readiness.prune(running);
-    const candidates = this.candidates(snapshots);
+    // A template that does not render reserves nothing: its error comes with the render.
+    const reservedNames = await this.parts.template
+      .reservedNames(this.opts.defaultBackend)
+      .catch(() => new Set<string>());
+    const sourceOptions: BuildOptions = { ...this.buildOptions(), draining: this.draining, reservedNames };
+    const first = buildDesiredState(snapshots, sourceOptions).state;
+    const rejected = this.rejected.current(first, running);
+    const candidates = buildDesiredState(snapshots, { ...sourceOptions, rejected }).state.services.flatMap(
+      (s) => s.servers,
+    );
     const { notListening, awaitingReadiness } = await this.parts.readiness.check(snapshots, candidates);
-    const serfOut =
-      this.parts.serf === null
-        ? undefined
-        : await this.parts.serf.check(
-            snapshots,
-            candidates.filter((b) => !notListening.has(b.sourceId)),
-          );
+    const listening = candidates.filter((b) => !notListening.has(b.sourceId));
+    const serfOut = this.parts.serf === null ? undefined : await this.parts.serf.check(snapshots, listening, first);
     // this.draining is read again: a hint may have come in while we waited.
     const built = buildDesiredState(snapshots, {
-      ...this.buildOptions(),
+      ...sourceOptions,
       draining: this.draining,
+      rejected,
       notListening,
       ...(serfOut ? { serfOut } : {}),
     });
     return { ...built, awaitingReadiness };
-  }
-
-  private candidates(snapshots: readonly BackendSnapshot[]) {
-    return buildDesiredState(snapshots, { ...this.buildOptions(), draining: this.draining }).state.services.flatMap(
-      (s) => s.servers,
-    );
-  }
-
-  /** The source's listing, or the last one while it cannot have changed. */
-  private async list(): Promise<BackendSnapshot[]> {
-    const now = this.parts.clock.now();
-    if (!this.listingStale && this.listing !== null && now - this.listing.at < LISTING_MAX_AGE_MS)
-      return this.listing.snapshots;
-    // Stale again if a hint arrives while the listing is under way.
-    this.listingStale = false;
-    try {
-      const snapshots = await this.parts.source.list();
-      this.listing = { snapshots, at: now };
-      return snapshots;
-    } catch (err) {
-      this.listingStale = true;
-      throw err;
-    }
   }
 
   private buildOptions(): { labelPrefix: string; defaultService: string } {
@@ -211,4 +209,8 @@ export class Reconciler implements PassRunner {
     this.last = r;
     return r;
   }
+}
+
+function abortIf(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new TimeoutError("reconcile pass", 0);
 }

@@ -25,6 +25,8 @@ export interface LoopOptions {
   readonly quietMs: number;
   readonly maxWaitMs: number;
   readonly resyncMs: number;
+  /** A pass that takes longer is aborted (a retryable failure). */
+  readonly passTimeoutMs: number;
 }
 
 /** One pass, as the loop reports it. */
@@ -51,7 +53,7 @@ export interface PassRunner {
   burstUnderway(): boolean;
   /** One pass; never throws. */
   /** `fresh` false: the last listing may be reused (nothing but readiness asked for the pass). */
-  sync(fresh?: boolean): Promise<SyncResult>;
+  sync(fresh?: boolean, signal?: AbortSignal): Promise<SyncResult>;
   readonly last: SyncResult | null;
 }
 

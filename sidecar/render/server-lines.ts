@@ -107,3 +107,13 @@ export function serverSignature(line: ServerLine): string {
   }
   return `${line.backend} ${kept.join(" ")}`;
 }
+
+/** The names of the proxies (frontend, backend, listen, defaults, peers…) a config declares. */
+export function proxyNames(text: string): string[] {
+  const names: string[] = [];
+  for (const raw of text.split("\n")) {
+    const t = tokens(raw);
+    if (t.length >= 2 && SECTIONS.has(t[0]!) && t[0] !== "global") names.push(t[1]!);
+  }
+  return names;
+}

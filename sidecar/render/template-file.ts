@@ -1,5 +1,6 @@
 import { promises as fs } from "node:fs";
 import type { DesiredState } from "../model/types";
+import { proxyNames } from "./server-lines";
 import {
   compileTemplate,
   DESCRIPTION_PREFIX,
@@ -15,7 +16,7 @@ import {
  * again only when its text changed. The one piece of render/ that does I/O.
  */
 export class TemplateFile {
-  private compiled: { source: string; fn: TemplateFn } | null = null;
+  private compiled: { source: string; fn: TemplateFn; reserved: Map<string, ReadonlySet<string>> } | null = null;
 
   constructor(
     private readonly path: string,
@@ -34,14 +35,33 @@ export class TemplateFile {
     return rendered;
   }
 
-  private async load(): Promise<{ source: string; fn: TemplateFn }> {
+  /**
+   * The names the template gives proxies of its own (its frontend, its stats listener…): a
+   * backend of the same name would make HAProxy reject the whole config.
+   */
+  async reservedNames(defaultService: string): Promise<ReadonlySet<string>> {
+    const t = await this.load();
+    let names = t.reserved.get(defaultService);
+    if (names === undefined) {
+      const empty = renderConfig(
+        t.fn,
+        { defaultService, services: [{ name: defaultService, sticky: false, servers: [] }] },
+        this.paths,
+      );
+      names = new Set(proxyNames(empty.text).filter((n) => n !== defaultService));
+      t.reserved.set(defaultService, names);
+    }
+    return names;
+  }
+
+  private async load(): Promise<{ source: string; fn: TemplateFn; reserved: Map<string, ReadonlySet<string>> }> {
     let source: string;
     try {
       source = await fs.readFile(this.path, "utf8");
     } catch (err) {
       throw new TemplateError(`cannot read template ${this.path}: ${(err as Error).message}`, { cause: err });
     }
-    if (this.compiled?.source !== source) this.compiled = { source, fn: compileTemplate(source) };
+    if (this.compiled?.source !== source) this.compiled = { source, fn: compileTemplate(source), reserved: new Map() };
     return this.compiled;
   }
 }

@@ -15,6 +15,8 @@ export interface CrossReferenceRow {
   readonly serf: SerfLiveness | null;
   /** HAProxy's status of the server (UP, DOWN, MAINT, …), null when not in HAProxy. */
   readonly haproxy: string | null;
+  /** More on why it is left out (the bad label, HAProxy's message…), or null. */
+  readonly detail: string | null;
 }
 
 const byContainer = (a: CrossReferenceRow, b: CrossReferenceRow): number =>
@@ -42,6 +44,7 @@ export function buildCrossReference(
         docker: "routed",
         serf: serf?.liveness[b.sourceId] ?? null,
         haproxy: haproxy?.get(`${service.name}/${b.name}`) ?? null,
+        detail: null,
       });
     }
   }
@@ -55,6 +58,7 @@ export function buildCrossReference(
       docker: e.reason,
       serf: serf?.liveness[e.sourceId] ?? null,
       haproxy: null,
+      detail: e.label !== undefined ? `${e.label}: ${e.detail ?? ""}` : (e.detail ?? null),
     });
   }
   return rows.sort(byContainer);

@@ -50,6 +50,12 @@ export class Metrics implements LoopObserver {
     help: "1 while the Docker event stream is connected",
     registers: [this.registry],
   });
+  private readonly serfPanic = new Gauge({
+    name: "ha_sidecar_serf_panic",
+    help: "1 for a backend routed on Docker's view alone: Serf would have left too few of its members",
+    labelNames: ["backend"],
+    registers: [this.registry],
+  });
   private readonly serfReachable = new Gauge({
     name: "ha_sidecar_serf_reachable",
     help: "1 when Serf answered on the last pass",
@@ -71,6 +77,8 @@ export class Metrics implements LoopObserver {
 
   pass({ result, durationS, serf }: PassReport): void {
     this.serfReachable.set(serf?.reachable ? 1 : 0);
+    this.serfPanic.reset();
+    for (const backend of serf?.panic ?? []) this.serfPanic.set({ backend }, 1);
     this.passes.observe({ result: result.ok ? "ok" : result.stage }, durationS);
     if (!result.ok) return;
     const outcome = result.outcome;

@@ -44,12 +44,15 @@ async function refresh() {
     const tbody = document.getElementById("rows");
     tbody.replaceChildren(...s.backends.map((b) => {
       const tr = document.createElement("tr");
+      const docker = cell(b.docker, cls(b.docker, ["routed"]));
+      if (b.detail) docker.title = b.detail;
       tr.append(cell(b.container), cell(b.address), cell(b.backend ? b.backend + " / " + b.server : null),
-        cell(b.docker, cls(b.docker, ["routed"])), cell(b.serf, cls(b.serf, ["alive"])), cell(b.haproxy, cls(b.haproxy, ["UP"])));
+        docker, cell(b.serf, cls(b.serf, ["alive"])), cell(b.haproxy, cls(b.haproxy, ["UP"])));
       return tr;
     }));
+    const panic = s.serf.configured && s.serf.panic && s.serf.panic.length ? "Serf would leave too few members, routed on Docker's view: " + s.serf.panic.join(", ") + ". " : "";
     const drift = s.serf.configured && s.serf.drift && s.serf.drift.length ? s.serf.drift.map((m) => m.name + " " + m.address).join(", ") : "";
-    document.getElementById("drift").textContent = drift ? "Serf members with no container (drift): " + drift : "";
+    document.getElementById("drift").textContent = panic + (drift ? "Serf members with no container (drift): " + drift : "");
     const rej = document.getElementById("rejected");
     rej.className = s.lastRejected ? "box" : "";
     rej.textContent = s.lastRejected ? "Last rejected config (" + s.lastRejected.at + "):\\n" + s.lastRejected.message : "";

@@ -1,6 +1,7 @@
 import * as http from "node:http";
 import type { LoopView } from "../reconcile/types";
 import { buildCrossReference } from "./cross-reference";
+import { health } from "./health";
 import type { Metrics } from "./metrics";
 import { STATUS_PAGE } from "./status-page";
 
@@ -10,6 +11,8 @@ export interface StatusView {
   /** HAProxy's server statuses (`backend/server` → status), null when HAProxy cannot be asked. */
   readonly haproxyStatuses: () => Promise<ReadonlyMap<string, string> | null>;
   readonly metrics: Metrics;
+  /** A last pass older than this makes /healthz fail (about two resync periods). */
+  readonly staleAfterMs: number;
 }
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
@@ -21,7 +24,10 @@ export async function statusDocument(view: StatusView): Promise<unknown> {
   return {
     eventsConnected,
     haproxyReachable: haproxy !== null,
-    serf: serf === null ? { configured: false } : { configured: true, reachable: serf.reachable, drift: serf.drift },
+    serf:
+      serf === null
+        ? { configured: false }
+        : { configured: true, reachable: serf.reachable, drift: serf.drift, panic: serf.panic },
     lastSync:
       last === null
         ? null
@@ -36,8 +42,8 @@ export async function statusDocument(view: StatusView): Promise<unknown> {
 }
 
 /**
- * `/` the operator's page (refreshes itself), `/status` its JSON, `/healthz` 200 when the event
- * stream is up and the last pass was ok, `/metrics` Prometheus text.
+ * `/` the operator's page (refreshes itself), `/status` its JSON, `/healthz` 200 when the sidecar
+ * does its job (see health.ts; 503 with the reasons otherwise), `/metrics` Prometheus text.
  */
 export function statusHandler(view: StatusView): http.RequestListener {
   return (req, res) => {
@@ -50,9 +56,8 @@ export function statusHandler(view: StatusView): http.RequestListener {
       send(code, "application/json", `${JSON.stringify(body, null, 2)}\n`);
     const fail = (err: Error): void => json(500, { error: err.message });
     if (url === "/healthz") {
-      const { last, eventsConnected } = view.loop();
-      const ok = eventsConnected && last !== null && (last.ok || last.stage === "template");
-      return json(ok ? 200 : 503, { ok, eventsConnected, lastSyncOk: last?.ok ?? null });
+      const h = health(view.loop(), Date.now(), view.staleAfterMs);
+      return json(h.ok ? 200 : 503, h);
     }
     if (url === "/status") return void statusDocument(view).then((doc) => json(200, doc), fail);
     if (url === "/metrics") {

@@ -173,3 +173,33 @@ export function runLabelled(name: string, extra = ""): void {
     `docker run -d --name ${name} --label ${TEST_LABEL} --network ${NETWORK} --label heig.lb.enable=true ${extra} ha-sidecar/webapp:latest`,
   );
 }
+
+/** Requests in a loop on new connections until stopped: how many, which failed. */
+export function requestLoop(): { stop: () => Promise<{ sent: number; failures: string[] }> } {
+  let running = true;
+  let sent = 0;
+  const failures: string[] = [];
+  const loop = (async () => {
+    while (running) {
+      sent++;
+      try {
+        const r = await get(HTTP_PORT, "/", 5_000);
+        if (r.status !== 200) failures.push(`HTTP ${r.status}`);
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return { sent, failures };
+    },
+  };
+}
+
+/** Signals the Serf agent of a container, by its pid (from the host: it may be the container's PID 1). */
+export const signalSerf = (container: string, signal: "STOP" | "CONT"): void => {
+  sh(`docker top ${container} -eo pid,comm | awk '$2 == "serf" { print $1 }' | xargs -r kill -${signal}`);
+};

@@ -10,16 +10,16 @@ import {
   eventually,
   get,
   haproxyReloads,
-  HTTP_PORT,
   removeTestLeftovers,
+  requestLoop,
   runLabelled,
   serviceContainers,
   sh,
   sidecarLogs,
-  STATUS_PORT,
-  TEST_LABEL,
   statsRows,
   statsServers,
+  STATUS_PORT,
+  TEST_LABEL,
 } from "./helpers";
 import { editTemplate } from "./template";
 
@@ -30,31 +30,6 @@ const upServers = async (backend = "webapp"): Promise<string[]> =>
     .filter(([, s]) => s === "UP")
     .map(([n]) => n)
     .sort();
-
-/** Requests in a loop on new connections until stopped: how many, which failed. */
-function requestLoop(): { stop: () => Promise<{ sent: number; failures: string[] }> } {
-  let running = true;
-  let sent = 0;
-  const failures: string[] = [];
-  const loop = (async () => {
-    while (running) {
-      sent++;
-      try {
-        const r = await get(HTTP_PORT, "/", 5_000);
-        if (r.status !== 200) failures.push(`HTTP ${r.status}`);
-      } catch (err) {
-        failures.push((err as Error).message);
-      }
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      return { sent, failures };
-    },
-  };
-}
 
 beforeAll(async () => {
   removeTestLeftovers();

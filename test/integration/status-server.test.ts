@@ -51,6 +51,7 @@ beforeAll(async () => {
     loop: () => view,
     haproxyStatuses: async () => new Map([["webapp/web_1", "UP"]]),
     metrics,
+    staleAfterMs: 100 * 365 * 86_400_000,
   });
 });
 afterAll(() => new Promise<void>((resolve) => server!.close(() => resolve())));
@@ -84,7 +85,7 @@ describe("the status server", () => {
     view = { ...view, eventsConnected: false };
     const down = await get("/healthz");
     expect(down.status).toBe(503);
-    expect(JSON.parse(down.body)).toMatchObject({ ok: false, eventsConnected: false });
+    expect(JSON.parse(down.body)).toEqual({ ok: false, reasons: ["docker event stream disconnected"] });
     view = { ...view, eventsConnected: true };
   });
 

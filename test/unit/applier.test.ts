@@ -60,6 +60,9 @@ class World implements ConfigStore, Validator, Reloader {
     this.staged.delete(p);
     this.calls.push("commit");
   }
+  async removeStale() {
+    return 0;
+  }
   async discard(p: string) {
     this.staged.delete(p);
     this.calls.push("discard");
@@ -166,6 +169,7 @@ function setup(w = new World()) {
     stage: async () => "state.tmp",
     commit: async () => undefined,
     discard: async () => undefined,
+    removeStale: async () => 0,
   };
   const rejectedInBackground: string[] = [];
   const applier = new Applier(
@@ -393,6 +397,7 @@ describe("Applier with the runtime API off", () => {
       stage: async () => "s",
       commit: async () => undefined,
       discard: async () => undefined,
+      removeStale: async () => 0,
     };
     const applier = new Applier(
       { live: new LiveFile(w, w, log), serverState: noState, reloader: w, runtime: w.runtime },
@@ -433,6 +438,7 @@ describe("Applier with the runtime API off, servers leaving", () => {
       stage: async () => "s",
       commit: async () => undefined,
       discard: async () => undefined,
+      removeStale: async () => 0,
     };
     const applier = new Applier(
       { live: new LiveFile(w, w, log), serverState: noState, reloader: w, runtime: w.runtime },

@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { FileConfigStore, writeFileAtomic } from "../../sidecar/apply/config-file";
+import { FileConfigStore } from "../../sidecar/apply/config-file";
 
 describe("FileConfigStore", () => {
   let dir: string;
@@ -37,12 +37,29 @@ describe("FileConfigStore", () => {
       // Root ignores permission bits: use a path whose parent is a file, which fails for anyone.
       const file = path.join(dir, "not-a-dir");
       writeFileSync(file, "");
-      await expect(writeFileAtomic(path.join(file, "haproxy.cfg"), "x")).rejects.toThrow(/ENOTDIR/);
+      await expect(new FileConfigStore(path.join(file, "haproxy.cfg")).stage("x")).rejects.toThrow(/ENOTDIR/);
     } else {
       chmodSync(dir, 0o555);
-      await expect(writeFileAtomic(path.join(dir, "haproxy.cfg"), "x")).rejects.toThrow(/EACCES/);
+      await expect(new FileConfigStore(path.join(dir, "haproxy.cfg")).stage("x")).rejects.toThrow(/EACCES/);
       chmodSync(dir, 0o755);
     }
     expect(readdirSync(dir).filter((f) => f !== "not-a-dir")).toEqual([]);
+  });
+});
+
+describe("FileConfigStore: staged files of an earlier run", () => {
+  it("gives every staged file its own name, and removes the ones a killed run left", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "ha-sidecar-"));
+    const target = path.join(dir, "haproxy.cfg");
+    writeFileSync(target, "live\n");
+    writeFileSync(path.join(dir, ".haproxy.cfg.7.1.abcd.tmp"), "half of a config a killed sidecar wrote");
+    writeFileSync(path.join(dir, "server-state"), "not ours");
+    const store = new FileConfigStore(target);
+    const [a, b] = await Promise.all([store.stage("a\n"), store.stage("b\n")]);
+    expect(a).not.toBe(b);
+    await store.discard(a);
+    await store.discard(b);
+    await expect(store.removeStale()).resolves.toBe(1);
+    expect(readdirSync(dir).sort()).toEqual(["haproxy.cfg", "server-state"]);
   });
 });

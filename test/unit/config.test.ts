@@ -26,6 +26,9 @@ describe("parseConfig", () => {
       runtimeApi: true,
       serfRpc: { host: "serf", port: 7373 },
       serfGraceMs: 15000,
+      serfPanicThreshold: 0.5,
+      passTimeoutMs: 30000,
+      dockerTimeoutMs: 5000,
       serfMemberTag: { key: "role", value: "webapp" },
       statsAuth: null,
     });

@@ -10,7 +10,7 @@ import type { SourceSignal } from "../../sidecar/source/backend-source";
 beforeEach(() => jest.useFakeTimers({ now: 0 }));
 afterEach(() => jest.useRealTimers());
 
-const OPTS = { quietMs: 100, maxWaitMs: 4000, resyncMs: 30_000 };
+const OPTS = { quietMs: 100, maxWaitMs: 4000, resyncMs: 30_000, passTimeoutMs: 10_000 };
 const ok = (over: Partial<Extract<SyncResult, { ok: true }>> = {}): SyncResult => ({
   ok: true,
   at: 0,
@@ -41,7 +41,7 @@ type SignalStep = SourceSignal;
  * A loop around recording fakes: the pass returns scripted results and takes `passMs`; a hint
  * for a routed id (`routed-*`) starts draining it; creations hold the burst until a start.
  */
-function harness(script: { results?: SyncResult[]; passMs?: number; serf?: SerfSource } = {}) {
+function harness(script: { results?: SyncResult[]; passMs?: number; serf?: SerfSource; hang?: boolean } = {}) {
   const passes: Array<{ at: number; reasons: readonly string[] }> = [];
   const drains: Array<{ at: number; servers: readonly ServerRef[] }> = [];
   const results = [...(script.results ?? [])];
@@ -56,7 +56,13 @@ function harness(script: { results?: SyncResult[]; passMs?: number; serf?: SerfS
       return h.kind === "leaving" && h.id.startsWith("routed") ? [{ backend: "webapp", server: h.id }] : [];
     },
     burstUnderway: () => pending.size > 0,
-    sync: async () => {
+    sync: async (_fresh?: boolean, signal?: AbortSignal) => {
+      if (script.hang) {
+        // A call that never answers, until the pass's deadline aborts it.
+        await new Promise((r) => signal!.addEventListener("abort", r, { once: true }));
+        last = failed("list", true);
+        return last;
+      }
       if (script.passMs) await new Promise((r) => setTimeout(r, script.passMs));
       last = results.shift() ?? ok();
       return last;
@@ -276,6 +282,20 @@ describe("ControlLoop: results in → retries out", () => {
     expect(h.passes.map((p) => [p.at, p.reasons])).toEqual([
       [100, ["connected"]],
       [500, ["ready"]],
+    ]);
+    await h.loop.stop();
+  });
+});
+
+describe("ControlLoop: deadlines", () => {
+  it("aborts a pass that hangs at its deadline, and retries it", async () => {
+    const h = harness({ hang: true });
+    await play(h, [[0, { kind: "connected" }]], 21_000);
+    // Started at 100, aborted at its 10 s deadline; retried 250 ms + the quiet time later, and
+    // that one hangs and is aborted too.
+    expect(h.passes.map((p) => [p.at, p.reasons])).toEqual([
+      [10_100, ["connected"]],
+      [20_450, ["retry"]],
     ]);
     await h.loop.stop();
   });

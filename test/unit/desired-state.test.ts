@@ -113,3 +113,31 @@ describe("removedServers", () => {
     expect(removedServers(next, prev)).toEqual([]);
   });
 });
+
+describe("buildDesiredState: names the template reserves, members HAProxy rejected", () => {
+  it("skips a member whose backend name is one of the template's own proxies, and says why", () => {
+    const result = buildDesiredState(
+      [snap("a_1"), snap("evil_2", { extraLabels: { "heig.lb.backend": "stats" } }), snap("c_3", { group: "http" })],
+      {
+        ...opts,
+        reservedNames: new Set(["stats", "http", "webapp"]),
+      },
+    );
+    expect(result.state.services.map((s) => [s.name, s.servers.map((b) => b.name)])).toEqual([["webapp", ["a_1"]]]);
+    expect(result.excluded).toEqual([
+      expect.objectContaining({ name: "c_3", reason: "reserved-name", detail: expect.stringContaining('"http"') }),
+      expect.objectContaining({ name: "evil_2", reason: "reserved-name", detail: expect.stringContaining('"stats"') }),
+    ]);
+  });
+
+  it("skips a member HAProxy rejected, with HAProxy's message", () => {
+    const bad = snap("bad_2");
+    const result = buildDesiredState([snap("a_1"), bad], {
+      ...opts,
+      rejected: new Map([[bad.id, "[ALERT] parsing: slowstart"]]),
+    });
+    expect(result.excluded).toEqual([
+      expect.objectContaining({ name: "bad_2", reason: "config-rejected", detail: "[ALERT] parsing: slowstart" }),
+    ]);
+  });
+});

@@ -95,3 +95,42 @@ describe("decideLiveness", () => {
     expect(d.drift.map((m) => m.name)).toEqual(["h8"]);
   });
 });
+
+describe("decideLiveness: the panic threshold", () => {
+  const four = [1, 2, 3, 4].map(backend);
+  const serviceOf = new Map(four.map((b) => [b.sourceId, "webapp"]));
+  const input = (failed: number[], threshold: number) => ({
+    ...base,
+    backends: four,
+    listedAddresses: new Set(four.map((b) => b.address)),
+    members: four.map((b, i) => member(i + 1, failed.includes(i + 1) ? "failed" : "alive")),
+    serviceOf,
+    panicThreshold: threshold,
+  });
+  it.each<[string, number[], number, string[], string[]]>([
+    ["one of four failed: out, the rest is above 50%", [1], 0.5, ["c1"], []],
+    ["two of four failed: 50% stays, still not below", [1, 2], 0.5, ["c1", "c2"], []],
+    ["three of four failed: below 50%, panic, none out", [1, 2, 3], 0.5, [], ["webapp"]],
+    ["all four failed (a frozen cluster): panic, none out", [1, 2, 3, 4], 0.5, [], ["webapp"]],
+    ["all four failed, threshold 0: Serf decides alone", [1, 2, 3, 4], 0, ["c1", "c2", "c3", "c4"], []],
+  ])("%s", (_what, failed, threshold, out, panic) => {
+    const d = decideLiveness(input(failed, threshold));
+    expect([...d.out].sort()).toEqual(out);
+    expect(d.panic).toEqual(panic);
+  });
+
+  it("counts each backend on its own", () => {
+    const d = decideLiveness({
+      ...input([1, 2], 0.5),
+      serviceOf: new Map([
+        ["c1", "api"],
+        ["c2", "webapp"],
+        ["c3", "webapp"],
+        ["c4", "webapp"],
+      ]),
+    });
+    // api's only member failed: panic there; webapp keeps two of three.
+    expect(d.panic).toEqual(["api"]);
+    expect([...d.out]).toEqual(["c2"]);
+  });
+});

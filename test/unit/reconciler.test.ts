@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import pino from "pino";
@@ -22,7 +22,15 @@ const kill = (id: string, signal = "15"): ChangeHint => ({
   cause: "kill",
 });
 
-function setup(templatePath = TEMPLATE, serfMembers?: () => SerfMember[]) {
+/**
+ * The reconciler around recording fakes. `accepts`: what haproxy -c says of a text (the fake
+ * applier rejects a render it refuses, as the real one does).
+ */
+function setup(
+  templatePath = TEMPLATE,
+  serfMembers?: () => SerfMember[],
+  accepts: (text: string) => boolean = () => true,
+) {
   let listing: BackendSnapshot[] | Error = [];
   let listings = 0;
   const applied: Rendered[] = [];
@@ -47,6 +55,7 @@ function setup(templatePath = TEMPLATE, serfMembers?: () => SerfMember[]) {
   };
   const applier = {
     apply: async (r: Rendered, l: ServerRef[]): Promise<ApplyOutcome> => {
+      if (!accepts(r.text)) return { kind: "rejected", message: "[ALERT] refused", repeated: false };
       applied.push(r);
       leaving.push(l);
       return { kind: "unchanged" };
@@ -60,6 +69,7 @@ function setup(templatePath = TEMPLATE, serfMembers?: () => SerfMember[]) {
           {
             graceMs: 60_000,
             memberTag: { key: "role", value: "webapp" },
+            panicThreshold: 0,
             source: { members: async () => serfMembers(), stream: async () => undefined },
           },
           systemClock,
@@ -73,6 +83,7 @@ function setup(templatePath = TEMPLATE, serfMembers?: () => SerfMember[]) {
       source,
       template: new TemplateFile(templatePath, { runtimeSocket: "/s", serverStateFile: "/f" }),
       applier,
+      check: async (text: string) => accepts(text),
       readiness,
       serf,
       clock: systemClock,
@@ -266,5 +277,45 @@ describe("Reconciler", () => {
     expect(listings()).toBe(2);
     await reconciler.sync(true);
     expect(listings()).toBe(3);
+  });
+
+  it("narrows a rejected render down to the member at fault, routes everyone else, and reports it", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "ha-sidecar-"));
+    const tpl = path.join(dir, "t.hbs");
+    // A template that gives weighted members an option HAProxy refuses.
+    writeFileSync(
+      tpl,
+      readFileSync(TEMPLATE, "utf8").replace(
+        "check{{#if weight",
+        "check{{#if weight}} slowstart {{weight}}x{{/if}}{{#if weight",
+      ),
+    );
+    const { reconciler, applied, setListing, logs } = setup(tpl, undefined, (text) => !/slowstart/.test(text));
+    const poison = snap("poison_9", { extraLabels: { "heig.lb.weight": "5" } });
+    setListing([snap("compose_webapp_1"), snap("compose_webapp_2"), poison, snap("compose_webapp_3")]);
+    const r = await reconciler.sync();
+    expect(r).toMatchObject({ ok: true, outcome: { kind: "unchanged" } });
+    expect(r.ok && r.excluded).toEqual([
+      expect.objectContaining({ name: "poison_9", reason: "config-rejected", detail: "[ALERT] refused" }),
+    ]);
+    expect(applied.at(-1)!.text).toContain("server compose_webapp_3 ");
+    expect(applied.at(-1)!.text).not.toContain("poison_9");
+    expect(
+      logs.filter((l) => l["msg"] === "haproxy rejects these containers' server lines: routing everyone else"),
+    ).toEqual([expect.objectContaining({ containers: ["poison_9"] })]);
+    // It stays out while it stays the same; changed, it is tried again.
+    await reconciler.sync();
+    expect(applied.at(-1)!.text).not.toContain("poison_9");
+    setListing([snap("compose_webapp_1"), snap("poison_9")]);
+    await reconciler.sync();
+    expect(applied.at(-1)!.text).toContain("server poison_9 ");
+  });
+
+  it("skips a container whose backend name the template uses for itself", async () => {
+    const { reconciler, applied, setListing } = setup();
+    setListing([snap("compose_webapp_1"), snap("bad_2", { extraLabels: { "heig.lb.backend": "stats" } })]);
+    const r = await reconciler.sync();
+    expect(r.ok && r.excluded).toEqual([expect.objectContaining({ name: "bad_2", reason: "reserved-name" })]);
+    expect(applied[0]!.text).not.toContain("bad_2");
   });
 });
