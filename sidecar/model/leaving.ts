@@ -9,7 +9,9 @@ import type { ChangeHint } from "./types";
  */
 export function foldLeaving(draining: ReadonlySet<string>, hint: ChangeHint): ReadonlySet<string> {
   if (hint.kind === "leaving") return draining.has(hint.id) ? draining : new Set(draining).add(hint.id);
-  if ((hint.kind === "started" || hint.kind === "gone") && draining.has(hint.id)) {
+  // Not on `gone`: a listing taken before the removal may still show it running (a pass in
+  // flight); pruneLeaving forgets it once a listing no longer does.
+  if (hint.kind === "started" && draining.has(hint.id)) {
     const next = new Set(draining);
     next.delete(hint.id);
     return next;

@@ -33,8 +33,12 @@ describe("foldLeaving", () => {
     expect(foldLeaving(empty, hint(kind)).has("c1")).toBe(expected);
   });
 
-  it.each(["started", "gone"] as const)("forgets a leaving backend once %s", (kind) => {
-    expect(foldLeaving(foldLeaving(empty, hint("leaving")), hint(kind)).has("c1")).toBe(false);
+  it("forgets a leaving backend once started again", () => {
+    expect(foldLeaving(foldLeaving(empty, hint("leaving")), hint("started")).has("c1")).toBe(false);
+  });
+
+  it("keeps a leaving backend that is gone until a listing no longer shows it running (pruneLeaving)", () => {
+    expect(foldLeaving(foldLeaving(empty, hint("leaving")), hint("gone")).has("c1")).toBe(true);
   });
 
   it("returns the same set when nothing changes", () => {

@@ -139,6 +139,24 @@ describe("Reconciler", () => {
     expect(applied[0]!.text).toContain("compose_webapp_1");
   });
 
+  it("keeps a stopped container out when its removal comes while a listing that still shows it is under way", async () => {
+    const { reconciler, applied, setListing } = setup();
+    const leaving = snap("compose_webapp_2");
+    setListing([snap("compose_webapp_1"), leaving]);
+    reconciler.observe(kill(leaving.id));
+    await reconciler.sync();
+    // The next pass lists while the container dies and is removed (compose's scale down).
+    const pass = reconciler.sync();
+    reconciler.observe({ kind: "leaving", id: leaving.id, cause: "die" });
+    reconciler.observe({ kind: "gone", id: leaving.id, cause: "destroy" });
+    await pass;
+    expect(applied[1]!.text).not.toContain("compose_webapp_2");
+    // Once a listing no longer shows it, it is forgotten.
+    setListing([snap("compose_webapp_1")]);
+    await reconciler.sync();
+    expect(applied[2]!.text).not.toContain("compose_webapp_2");
+  });
+
   it("keeps the last good config on a template error, logs it once, and does not retry", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "ha-sidecar-"));
     const tpl = path.join(dir, "t.hbs");
