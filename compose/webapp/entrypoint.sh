@@ -9,6 +9,9 @@ NODE_NAME="${SERF_NODE:-$(hostname)}"
 # Gossip is encrypted when a key is given (every agent of the cluster needs the same one).
 ENCRYPT=""
 [ -n "${SERF_ENCRYPT_KEY:-}" ] && ENCRYPT="-encrypt=$SERF_ENCRYPT_KEY"
+# SERF_NETWORK: advertise the address on that network (a swarm task is on docker_gwbridge too).
+ADVERTISE=""
+advertise() { [ -n "${SERF_NETWORK:-}" ] && ADVERTISE="-advertise=$(node /app/address-on.js "$SERF_NETWORK"):7946"; }
 
 if [ "${1:-}" = "serf-seed" ]; then
   # The seed's RPC listens on one address only: the one SERF_RPC_HOST (an alias on a network the
@@ -21,6 +24,7 @@ if [ "${1:-}" = "serf-seed" ]; then
       sleep 0.2
     done
   fi
+  advertise
   # The RPC auth key has no flag, only a config-file key (rpc_auth); the file is the agent's alone.
   CONFIG=""
   if [ -n "${SERF_RPC_AUTH:-}" ]; then
@@ -29,14 +33,15 @@ if [ "${1:-}" = "serf-seed" ]; then
     CONFIG="-config-file=/tmp/serf-rpc.json"
   fi
   # shellcheck disable=SC2086 # empty options must vanish
-  exec serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr="$RPC_IP:7373" $CONFIG $ENCRYPT -log-level=warn
+  exec serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr="$RPC_IP:7373" $CONFIG $ENCRYPT $ADVERTISE -log-level=warn
 fi
 
 start_serf() {
   # retry-join: the agent keeps trying until the seed answers, so start order does not matter.
   # Its RPC stays on the container's loopback.
+  advertise
   # shellcheck disable=SC2086
-  serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr=127.0.0.1:7373 $ENCRYPT -log-level=warn \
+  serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr=127.0.0.1:7373 $ENCRYPT $ADVERTISE -log-level=warn \
     -retry-join="$SERF_JOIN" -retry-interval=2s -tag role=webapp &
   SERF_PID=$!
 }
