@@ -14,18 +14,20 @@ export STATS_BIND ?= 127.0.0.1
 # docker-compose 1.29 builds through the Python client: quiet, and no BuildKit needed.
 export COMPOSE_DOCKER_CLI_BUILD ?= 0
 
-.PHONY: secrets stats-check soak bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps lint format typecheck test test-unit test-integration test-e2e clean
+.PHONY: bench-swarm swarm-up swarm-scale swarm-down secrets stats-check soak bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps lint format typecheck test test-unit test-integration test-e2e clean
 
 help:
 	@echo "make up            start ha, sidecar, serf and 2 webapps on network 'heig'"
 	@echo "make scale N=5     set the number of webapp replicas"
 	@echo "make down          stop and remove everything (containers, network, volume)"
+	@echo "make swarm-up N=2  the same on Docker Swarm (stack heig); make swarm-scale N=6; make swarm-down"
 	@echo "make logs          follow the logs"
 	@echo "make render        print the haproxy.cfg the sidecar would write now"
 	@echo "make test          lint, unit and end-to-end tests (needs root for the Docker engine);"
 	@echo "                   the tests run a stack of their own: a running 'make up' keeps running"
 	@echo "make lint          ESLint and Prettier (make format rewrites the layout)"
 	@echo "make bench         load + scaling benchmark, results in .bench/ (see BENCHMARKS.md)"
+	@echo "make bench-swarm   the same on a single-node swarm: task start → first response, rolling updates"
 	@echo "make soak          30 min of churn under load: memory and failed requests (see BENCHMARKS.md)"
 
 deps: node_modules/.package-lock.json
@@ -122,7 +124,21 @@ bench: images
 	@echo "==> benchmark: the reload path, then the runtime path, under load on 127.0.0.1:28080 (about 7 min)"
 	@env -u HTTP_PORT -u STATS_PORT -u SIDECAR_STATUS_PORT -u COMPOSE_PROJECT_NAME -u LB_NETWORK -u COMPOSE_FILE node dist/bench.js
 
+# Docker Swarm: stack `heig` from compose/stack.yml (see README.md, "Swarm").
+swarm-up: images
+	@scripts/swarm.sh up $(N)
+
+swarm-scale: engine
+	@scripts/swarm.sh scale $(N)
+
+swarm-down: engine
+	@scripts/swarm.sh down
+
 # 30 minutes of churn under load, to see memory that only grows (SOAK_MINUTES to change it).
+bench-swarm: images
+	@echo "==> swarm benchmark: a single-node swarm of its own, under load on 127.0.0.1:28080 (about 5 min)"
+	@env -u HTTP_PORT -u STATS_PORT -u DOCKER_HOST node dist/swarm-bench.js
+
 soak: images
 	@echo "==> soak: $${SOAK_MINUTES:-30} min of containers started and stopped under load on 127.0.0.1:29080"
 	@env -u HTTP_PORT -u STATS_PORT -u SIDECAR_STATUS_PORT -u COMPOSE_PROJECT_NAME -u LB_NETWORK -u COMPOSE_FILE node dist/soak.js

@@ -2,10 +2,12 @@
  * `make bench`: the scenario (bench/scenario.ts) under steady load on 127.0.0.1, twice on the
  * same machine in one run: first the reload path (LB_RUNTIME_API=off with the template of
  * before the runtime path: 2 s connect timeout, no observe), then the runtime path (the
- * defaults). Writes .bench/result.json and .bench/summary.txt. `--smoke`: a short load and one
- * scale step on the defaults (what `make test` runs), to .bench/smoke.json.
+ * defaults). Writes .bench/result.json, .bench/summary.txt and .bench/chart.svg (requests and
+ * latency over time, steps, reloads, the crash). `--smoke`: a short load and one scale step on the
+ * defaults (what `make test` runs), to .bench/smoke.json and .bench/smoke-chart.svg.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { benchChart } from "./chart";
 import * as path from "node:path";
 import { Lifecycle } from "./lifecycle";
 import { log, ROOT, sh, sleep, until } from "./lib";
@@ -38,6 +40,8 @@ interface PhaseResult {
   readonly haproxyWorkersAfterRun: number;
   readonly haproxyProcessesAfterRun: number;
   readonly sidecar: { peakRssMiB: number; rssAtRestMiB: number; idleCpuPercentOfOneCore: number };
+  readonly startedAt: number;
+  readonly reloadsAtMs: readonly number[];
   readonly timeline: readonly TimelinePoint[];
 }
 
@@ -83,6 +87,8 @@ async function phase(name: string, s: Stack): Promise<PhaseResult> {
       rssAtRestMiB: +(after.rssKb / 1024).toFixed(1),
       idleCpuPercentOfOneCore: +(((after.ticks - before.ticks) / 100 / idleS) * 100).toFixed(2), // USER_HZ = 100
     },
+    startedAt: startedMs,
+    reloadsAtMs: (await s.reloadTimes(startedMs)).filter((at) => at <= endMs),
     timeline: timeline(load.samples, startedMs, endMs),
   };
 }
@@ -128,8 +134,12 @@ async function main(): Promise<void> {
   let render: unknown = null;
   if (!SMOKE) {
     log("render and validate times, inside the sidecar container");
-    sh(`docker cp dist/render-bench.js ${s.sidecar}:/tmp/render-bench.js`);
-    render = JSON.parse(sh(`docker exec ${s.sidecar} node /tmp/render-bench.js`));
+    // Through stdin: the sidecar's root filesystem is read-only (docker cp is refused).
+    try {
+      render = JSON.parse(sh(`docker exec -i ${s.sidecar} node - < dist/render-bench.js`));
+    } catch (err) {
+      log(`render and validate times not measured: ${(err as Error).message}`);
+    }
   }
   const result = { mode: SMOKE ? "smoke" : "full", at: new Date().toISOString(), phases, renderAndValidate: render };
   writeFileSync(path.join(OUT_DIR, SMOKE ? "smoke.json" : "result.json"), `${JSON.stringify(result, null, 2)}\n`);
@@ -144,6 +154,11 @@ async function main(): Promise<void> {
       : []),
   ].join("\n");
   writeFileSync(path.join(OUT_DIR, SMOKE ? "smoke.txt" : "summary.txt"), `${summary}\n`);
+  const chart = benchChart(
+    phases.map((p) => ({ ...p, crashAtMs: p.crash?.atMs ?? null })),
+    `ha-sidecar bench (${result.mode}), ${result.at.slice(0, 16).replace("T", " ")} UTC`,
+  );
+  writeFileSync(path.join(OUT_DIR, SMOKE ? "smoke-chart.svg" : "chart.svg"), chart);
   process.stdout.write(`${summary}\n`);
   if (!SMOKE) s.down();
 }

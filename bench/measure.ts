@@ -34,7 +34,11 @@ export function convergence(
   const unobserved: string[] = [];
   for (const st of starts) {
     if (st.ip === "") continue;
-    const first = hits.find((h) => h.ip === st.ip && h.sentMs >= st.startedAtMs);
+    // Until the address goes to a later container (a removed one's address is reused).
+    const next = starts.find((o) => o.ip === st.ip && o.startedAtMs > st.startedAtMs);
+    const first = hits.find(
+      (h) => h.ip === st.ip && h.sentMs >= st.startedAtMs && (next === undefined || h.sentMs < next.startedAtMs),
+    );
     if (first === undefined) {
       unobserved.push(st.name);
       continue;
@@ -89,7 +93,8 @@ export interface TimelinePoint {
 }
 
 export function timeline(samples: readonly Sample[], startMs: number, endMs: number): TimelinePoint[] {
-  const seconds = Math.max(0, Math.ceil((endMs - startMs) / 1000));
+  // Whole seconds only: a last partial second would read as a drop in traffic.
+  const seconds = Math.max(0, Math.floor((endMs - startMs) / 1000));
   const buckets = Array.from({ length: seconds }, () => ({ n: 0, failed: 0, lat: [] as number[] }));
   for (const s of samples) {
     const i = Math.floor((s.doneMs - startMs) / 1000);

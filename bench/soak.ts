@@ -66,6 +66,8 @@ async function main(): Promise<void> {
   // The first minutes include the JIT warming up and the first allocations: fit the rest.
   const settled = rss.filter(([m]) => m >= Math.min(5, MINUTES / 3));
   const { slope } = fit(settled);
+  // A leak keeps its slope; a heap settling into its size flattens: the second half says which.
+  const lastHalf = fit(rss.filter(([m]) => m >= MINUTES / 2)).slope;
   const result = {
     at: new Date().toISOString(),
     minutes: MINUTES,
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
       last: rss.at(-1)?.[1] ?? null,
       peak: +(proc.peakRssKb / 1024).toFixed(1),
       slopeMiBPerHour: +(slope * 60).toFixed(2),
+      secondHalfSlopeMiBPerHour: +(lastHalf * 60).toFixed(2),
     },
     reloads: await s.reloads(),
     samples: rss.map(([m, mib]) => [+m.toFixed(2), +mib.toFixed(2)]),
@@ -84,7 +87,7 @@ async function main(): Promise<void> {
   const summary = [
     `ha-sidecar soak, ${result.at}: ${MINUTES} min, ${cycles} start/route/stop/remove cycles`,
     `requests: ${requests.sent} sent, ${requests.failed} failed`,
-    `sidecar RSS: first ${result.rssMiB.first?.toFixed(1)} MiB, last ${result.rssMiB.last?.toFixed(1)} MiB, peak ${result.rssMiB.peak} MiB; slope after warm-up ${result.rssMiB.slopeMiBPerHour} MiB/hour`,
+    `sidecar RSS: first ${result.rssMiB.first?.toFixed(1)} MiB, last ${result.rssMiB.last?.toFixed(1)} MiB, peak ${result.rssMiB.peak} MiB; slope after warm-up ${result.rssMiB.slopeMiBPerHour} MiB/hour, over the second half ${result.rssMiB.secondHalfSlopeMiBPerHour} MiB/hour`,
     `haproxy reloads during the soak: ${result.reloads}`,
   ].join("\n");
   writeFileSync(path.join(ROOT, ".bench/soak.txt"), `${summary}\n`);

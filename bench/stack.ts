@@ -80,6 +80,13 @@ export class Stack {
     return running !== "" && running === file;
   }
 
+  /** When HAProxy confirmed each reload, from the sidecar's change log (/changes). */
+  async reloadTimes(sinceMs: number): Promise<number[]> {
+    const answer = await getOnce(this.opts.statusPort, `/changes?since=${sinceMs}`);
+    const { records } = JSON.parse(answer.body) as { records: Array<{ kind: string; confirmedAt: string | null }> };
+    return records.filter((r) => r.kind === "reload" && r.confirmedAt !== null).map((r) => Date.parse(r.confirmedAt!));
+  }
+
   /** Servers of a backend that the stats page lists UP. */
   async upServers(backend = "webapp"): Promise<string[]> {
     const csv = (await getOnce(this.opts.statsPort, "/;csv")).body.trim().split("\n");

@@ -12,14 +12,17 @@ export const USAGE = `usage: sidecar [run]   watch Docker and keep haproxy.cfg i
        sidecar render  print the haproxy.cfg the current Docker state gives, write nothing
        sidecar render --empty  print the haproxy.cfg of no backends (ha's bootstrap config)
        sidecar cli [--master] COMMAND  send COMMAND to HAProxy's runtime (or master) socket
-       sidecar healthcheck  exit 0 when the running sidecar's /healthz says 200 (the container's healthcheck)`;
+       sidecar healthcheck  exit 0 when the running sidecar's /healthz says 200 (the container's healthcheck)
+       sidecar status [PATH]  print the running sidecar's /status, or PATH (/changes?container=NAME&since=TIME)`;
 
 /** `run`: the loop and the status server until SIGTERM/SIGINT. */
 export function runSidecar(config: Config, log: Logger): void {
-  const { loop, runtime, metrics, applier } = wire(config, log);
-  loop.start();
+  const { loop, runtime, metrics, applier, changes, startChanges } = wire(config, log);
+  // The history first: the first pass is recorded against what HAProxy routed before it.
+  void startChanges().finally(() => loop.start());
   const view = {
     loop: () => loop.view,
+    changes,
     haproxyStatuses: () => runtime.serverStatuses(),
     metrics,
     staleAfterMs: 2 * config.resyncMs + config.passTimeoutMs,
@@ -42,7 +45,7 @@ export function runSidecar(config: Config, log: Logger): void {
     // config stays on the volume (whole, no temp file left) and HAProxy keeps serving it.
     void loop
       .stop()
-      .then(() => applier.idle())
+      .then(() => Promise.all([applier.idle(), changes.flushed()]))
       .finally(() => process.exit(0));
   };
   process.once("SIGTERM", () => shutdown("SIGTERM"));
@@ -110,18 +113,34 @@ export function checkHaproxyBin(bin: string): Promise<void> {
 
 /** `healthcheck`: GET /healthz on the running sidecar's loopback; 0 when it says 200. */
 export function healthcheck(config: Config): Promise<number> {
+  return localGet(config, "/healthz", (code, body) => {
+    if (code !== 200) process.stderr.write(body);
+    return code === 200 ? 0 : 1;
+  });
+}
+
+/** `status [PATH]`: the running sidecar's /status (or PATH, e.g. /changes), on stdout. */
+export function status(config: Config, path = "/status"): Promise<number> {
+  if (!path.startsWith("/")) {
+    process.stderr.write(`ha-sidecar: status ${path}: a path starts with / (e.g. /changes?container=NAME)\n`);
+    return Promise.resolve(2);
+  }
+  return localGet(config, path, (code, body) => {
+    process.stdout.write(body);
+    return code === 200 ? 0 : 1;
+  });
+}
+
+function localGet(config: Config, path: string, done: (code: number, body: string) => number): Promise<number> {
   return new Promise((resolve) => {
-    const req = http.get({ host: "127.0.0.1", port: config.statusPort, path: "/healthz", timeout: 5_000 }, (res) => {
+    const req = http.get({ host: "127.0.0.1", port: config.statusPort, path, timeout: 5_000 }, (res) => {
       let body = "";
       res.on("data", (c: Buffer) => (body += c.toString()));
-      res.on("end", () => {
-        if (res.statusCode !== 200) process.stderr.write(body);
-        resolve(res.statusCode === 200 ? 0 : 1);
-      });
+      res.on("end", () => resolve(done(res.statusCode ?? 0, body)));
     });
     req.on("timeout", () => req.destroy(new Error("no answer within 5 s")));
     req.on("error", (err) => {
-      process.stderr.write(`ha-sidecar: healthcheck: ${err.message}\n`);
+      process.stderr.write(`ha-sidecar: ${path}: ${err.message}\n`);
       resolve(1);
     });
   });

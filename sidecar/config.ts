@@ -5,11 +5,18 @@ export { SETTINGS };
 
 /** Validated sidecar settings. Nothing else in the sidecar reads process.env. */
 export interface Config {
+  /** Where backends come from: this host's containers, or a swarm's tasks. */
+  readonly source: "docker" | "swarm";
   readonly network: string;
   readonly labelPrefix: string;
   readonly defaultBackend: string;
   readonly templatePath: string;
   readonly outputPath: string;
+  /** The change log's JSON-lines file, or null (in memory only). */
+  readonly changesFile: string | null;
+  readonly changesMaxBytes: number;
+  /** Change records kept in memory. */
+  readonly changesKeep: number;
   /** Runtime (stats) socket path; the same path inside `ha` and the sidecar (shared volume). */
   readonly runtimeSocket: string;
   readonly serverStateFile: string;
@@ -97,11 +104,15 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     return v;
   };
 
+  const source = match("LB_SOURCE", /^(docker|swarm)$/, "must be docker or swarm") as Config["source"];
   const network = match("LB_NETWORK", NETWORK_RE, "must be a Docker network name");
   const labelPrefix = match("LB_LABEL_PREFIX", LABEL_PREFIX_RE, "must be lowercase, dotted (like heig.lb)");
   const defaultBackend = match("LB_DEFAULT_BACKEND", BACKEND_NAME_RE, "must be a valid HAProxy backend name");
   const templatePath = path("LB_TEMPLATE");
   const outputPath = path("LB_OUTPUT");
+  const changesFile = raw("LB_CHANGES_FILE") === "none" ? null : path("LB_CHANGES_FILE");
+  const changesMaxBytes = int("LB_CHANGES_MAX_BYTES", 4096, 1 << 30);
+  const changesKeep = int("LB_CHANGES_KEEP", 10, 100_000);
   const runtimeSocket = path("LB_RUNTIME_SOCKET");
   const serverStateFile = path("LB_SERVER_STATE_FILE");
   const masterSocket = path("LB_MASTER_SOCKET");
@@ -164,11 +175,15 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
+    source,
     network,
     labelPrefix,
     defaultBackend,
     templatePath,
     outputPath,
+    changesFile,
+    changesMaxBytes,
+    changesKeep,
     runtimeSocket,
     serverStateFile,
     masterSocket,

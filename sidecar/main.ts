@@ -1,8 +1,8 @@
 import pino from "pino";
-import { checkHaproxyBin, cli, healthcheck, renderOnce, runSidecar, USAGE } from "./commands";
+import { checkHaproxyBin, cli, healthcheck, renderOnce, runSidecar, status, USAGE } from "./commands";
 import { ConfigError, parseConfig, unknownSettings, type Config } from "./config";
 
-const MODES = ["run", "render", "cli", "healthcheck"];
+const MODES = ["run", "render", "cli", "healthcheck", "status"];
 
 /** Wiring only: settings → logger → one of the modes. */
 function main(argv: readonly string[]): void {
@@ -38,6 +38,7 @@ function main(argv: readonly string[]): void {
   if (mode === "cli") exitWith(cli(config, argv.slice(1)));
   else if (mode === "render") exitWith(renderOnce(config, log, argv[1] === "--empty"));
   else if (mode === "healthcheck") exitWith(healthcheck(config));
+  else if (mode === "status") exitWith(status(config, argv[1]));
   else {
     // A checker that cannot run would only show up as endless retries: say so now, and stop.
     checkHaproxyBin(config.haproxyBin).then(

@@ -1,6 +1,10 @@
 /** The sidecar's settings (environment variables), each with its default and meaning. */
 /** One documented setting: its env name, default and meaning (the README table is checked against it). */
 export const SETTINGS = {
+  LB_SOURCE: {
+    def: "docker",
+    doc: "`docker`: the containers of this host; `swarm`: the tasks of the swarm's services (through a manager's API)",
+  },
   LB_NETWORK: { def: "heig", doc: "Docker network whose containers are backends; their IP on it is used" },
   LB_LABEL_PREFIX: {
     def: "heig.lb",
@@ -12,6 +16,15 @@ export const SETTINGS = {
   },
   LB_TEMPLATE: { def: "/app/templates/haproxy.cfg.hbs", doc: "Handlebars template of haproxy.cfg" },
   LB_OUTPUT: { def: "/var/lib/ha-sidecar/haproxy.cfg", doc: "config file HAProxy reads (on the shared volume)" },
+  LB_CHANGES_FILE: {
+    def: "/var/lib/ha-sidecar/changes.jsonl",
+    doc: "the change log, as JSON lines (rotated to `<file>.1`); a restart reads it back; `none`: in memory only",
+  },
+  LB_CHANGES_MAX_BYTES: {
+    def: "1048576",
+    doc: "the change log file is rotated past this size (at most twice this on disk)",
+  },
+  LB_CHANGES_KEEP: { def: "1000", doc: "change records kept in memory and served at /changes (the last ones)" },
   LB_RUNTIME_SOCKET: { def: "/var/lib/ha-sidecar/run/admin.sock", doc: "HAProxy runtime socket on the shared volume" },
   LB_SERVER_STATE_FILE: {
     def: "/var/lib/ha-sidecar/server-state",

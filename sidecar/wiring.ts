@@ -6,6 +6,7 @@ import { LiveFile } from "./apply/live-file";
 import { HaproxyCheckValidator } from "./apply/haproxy-check";
 import type { Config } from "./config";
 import { DockerodeSource } from "./docker/dockerode-source";
+import { SwarmSource } from "./swarm/swarm-source";
 import { DockerSignalReloader } from "./haproxy/docker-signal-reloader";
 import { SocketRuntimeClient } from "./haproxy/runtime-client";
 import { systemClock } from "./lib/clock";
@@ -17,7 +18,17 @@ import { SerfGate } from "./reconcile/serf-gate";
 import { TemplateFile } from "./render/template-file";
 import { SerfRpcClient } from "./serf/serf-rpc";
 import { Metrics } from "./status/metrics";
+import { JsonLinesChangeFile } from "./changes/change-file";
+import { ChangeLog } from "./changes/change-log";
+import { routingOfLines } from "./changes/records";
+import { parseServerLines } from "./render/server-lines";
+import { observers } from "./reconcile/types";
 
+/** While connected, Docker is pinged this often: an event stream can stall without closing. */
+const LIVENESS_MS = 10_000;
+/** Swarm's task list is polled this often while a service converges, and this often otherwise. */
+const SWARM_CONVERGING_POLL_MS = 250;
+const SWARM_IDLE_POLL_MS = 2_000;
 /** A backend that does not listen yet is probed this often, for at most the patience. */
 const READINESS_POLL_MS = 20;
 const READINESS_PATIENCE_MS = 60_000;
@@ -28,10 +39,21 @@ export function wire(config: Config, log: Logger) {
   // Built last, but the live file's callback pokes it.
   let loop: ControlLoop | null = null;
   const docker = new Docker(config.docker);
-  const source = new DockerodeSource(docker, config.network, config.labelPrefix, log.child({ component: "docker" }), {
-    callTimeoutMs: config.dockerTimeoutMs,
-    livenessMs: 10_000,
-  });
+  const streamOptions = { callTimeoutMs: config.dockerTimeoutMs, livenessMs: LIVENESS_MS };
+  const source =
+    config.source === "swarm"
+      ? new SwarmSource(docker, config.network, config.labelPrefix, log.child({ component: "swarm" }), {
+          ...streamOptions,
+          convergingPollMs: SWARM_CONVERGING_POLL_MS,
+          idlePollMs: SWARM_IDLE_POLL_MS,
+        })
+      : new DockerodeSource(
+          docker,
+          config.network,
+          config.labelPrefix,
+          log.child({ component: "docker" }),
+          streamOptions,
+        );
   const runtime = new SocketRuntimeClient(config.runtimeSocket, config.masterSocket);
   // A config the background write finds rejected makes a pass at once (HAProxy is brought back).
   const live = new LiveFile(
@@ -91,6 +113,20 @@ export function wire(config: Config, log: Logger) {
     { labelPrefix: config.labelPrefix, defaultBackend: config.defaultBackend, runtimeApi: config.runtimeApi },
   );
   const metrics = new Metrics();
+  const changes = new ChangeLog(
+    config.changesFile === null ? null : new JsonLinesChangeFile(config.changesFile, config.changesMaxBytes),
+    clock,
+    log.child({ component: "changes" }),
+    { keep: config.changesKeep, source: config.source },
+  );
+  /** Reads the change history back, and what the live config routes (the first pass's "before"). */
+  const startChanges = async (): Promise<void> => {
+    const text = await live.current().then(
+      (c) => c.text,
+      () => null,
+    );
+    await changes.start(text === null ? null : routingOfLines(parseServerLines(text)));
+  };
   loop = new ControlLoop(
     {
       reconciler,
@@ -99,7 +135,7 @@ export function wire(config: Config, log: Logger) {
       runtime,
       clock,
       log: reconcileLog,
-      observer: metrics,
+      observer: observers(metrics, changes),
       readiness,
     },
     {
@@ -109,5 +145,5 @@ export function wire(config: Config, log: Logger) {
       passTimeoutMs: config.passTimeoutMs,
     },
   );
-  return { loop, reconciler, runtime, metrics, applier };
+  return { loop, reconciler, runtime, metrics, applier, changes, startChanges };
 }

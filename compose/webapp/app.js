@@ -29,11 +29,14 @@ function ownIp() {
 }
 const IP = process.env.BACKEND_IP || ownIp();
 if (!process.env.TAG) {
-  // PTR of our address from Docker's embedded DNS: "<container name>.<network>".
+  // PTR of our address from Docker's embedded DNS: "<container name>.<network>". A swarm task's
+  // name has dots of its own (heig_webapp.3.<task id>): only the network's suffix goes.
   const arpa = `${IP.split(".").reverse().join(".")}.in-addr.arpa`;
   const lookUp = (triesLeft) =>
     dns.resolvePtr(arpa, (err, names) => {
-      if (!err && names && names[0]) TAG = names[0].split(".")[0];
+      const suffix = `.${NETWORK}`;
+      if (!err && names && names[0])
+        TAG = names[0].endsWith(suffix) ? names[0].slice(0, -suffix.length) : names[0].split(".")[0];
       else if (triesLeft > 0) setTimeout(() => lookUp(triesLeft - 1), 500).unref();
     });
   lookUp(10);

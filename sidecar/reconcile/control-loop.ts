@@ -41,7 +41,8 @@ export class ControlLoop {
   private readonly trigger: CoalescingTrigger;
   private readonly retry = new Backoff(250, 30_000);
   private readonly abort = new AbortController();
-  private pendingReasons = new Set<string>();
+  /** Reasons for the next pass, and when each was first asked for. */
+  private pendingReasons = new Map<string, number>();
   private retryTimer: TimerHandle | null = null;
   private recheckTimer: TimerHandle | null = null;
   private resyncTimer: TimerHandle | null = null;
@@ -77,7 +78,10 @@ export class ControlLoop {
   /** Starts following the source (and Serf) and resyncing; the first `connected` makes the first pass. */
   start(): void {
     this.parts.source.watch((s) => this.onSource(s), this.abort.signal);
-    this.parts.readiness?.onReady(() => this.poke("ready", READY_DELAY_MS));
+    this.parts.readiness?.onReady((id) => {
+      this.parts.observer.ready?.(id);
+      this.poke("ready", READY_DELAY_MS);
+    });
     const serf = this.parts.serf;
     if (serf !== null)
       watchSerf(serf.source, (event) => this.poke(event), this.parts.clock, this.parts.log, this.abort.signal);
@@ -99,7 +103,7 @@ export class ControlLoop {
   /** Asks for a pass; `urgentMs` (a backend is leaving, or ready) replaces the quiet time. */
   poke(reason: string, urgentMs: number | null = null): void {
     if (this.abort.signal.aborted) return;
-    this.pendingReasons.add(reason);
+    if (!this.pendingReasons.has(reason)) this.pendingReasons.set(reason, this.parts.clock.now());
     if (urgentMs !== null) this.trigger.pokeUrgent(urgentMs);
     else this.trigger.poke();
   }
@@ -122,9 +126,11 @@ export class ControlLoop {
       if (leaving.length > 0) {
         // Fast path: stop new requests to it in every worker right away through the runtime
         // API; the pass that follows takes it out of haproxy.cfg.
-        this.parts.runtime
-          .drainServers(leaving)
-          .catch((err: unknown) => log.warn({ err: toError(err), servers: leaving }, "early drain failed"));
+        const hint = s.hint;
+        this.parts.runtime.drainServers(leaving).then(
+          () => this.parts.observer.drained?.(leaving, hint),
+          (err: unknown) => log.warn({ err: toError(err), servers: leaving }, "early drain failed"),
+        );
       }
       this.poke(s.hint.cause, leaving.length > 0 ? DRAIN_DELAY_MS : null);
     }
@@ -145,10 +151,11 @@ export class ControlLoop {
   }
 
   private async runPass(): Promise<void> {
-    const reasons = this.pendingReasons.size > 0 ? [...this.pendingReasons].sort() : ["resync"];
-    this.pendingReasons = new Set();
     const clock = this.parts.clock;
     const startedAt = clock.now();
+    const reasonsAt = this.pendingReasons.size > 0 ? this.pendingReasons : new Map([["resync", startedAt]]);
+    const reasons = [...reasonsAt.keys()].sort();
+    this.pendingReasons = new Map();
     // Readiness alone cannot have changed the listing; with the watch connected, every other
     // change comes as a hint, which makes the reconciler list again anyway.
     const fresh = !this.state.eventsConnected || reasons.some((r) => !REUSE_LISTING_REASONS.has(r));
@@ -165,10 +172,13 @@ export class ControlLoop {
     } finally {
       clock.clearTimeout(timer);
     }
+    const confirmedAt = clock.now();
     this.parts.observer.pass({
       result,
-      durationS: (clock.now() - startedAt) / 1000,
+      durationS: (confirmedAt - startedAt) / 1000,
       reasons,
+      reasonsAt,
+      confirmedAt,
       serf: this.parts.serf?.view() ?? null,
     });
     this.afterPass(result, reasons.join(","));

@@ -35,6 +35,10 @@ export interface PassReport {
   readonly durationS: number;
   /** What asked for it: hint causes (`start`, `kill`…), `connected`, `resync`, `retry`, `readiness`, Serf events. */
   readonly reasons: readonly string[];
+  /** Each reason, and when it was first asked for (epoch ms). */
+  readonly reasonsAt: ReadonlyMap<string, number>;
+  /** When the pass returned: what it applied was confirmed by then (see ApplyOutcome). */
+  readonly confirmedAt: number;
   readonly serf: SerfView | null;
 }
 
@@ -43,6 +47,21 @@ export interface LoopObserver {
   pass(report: PassReport): void;
   hint(hint: ChangeHint): void;
   streamConnected(connected: boolean): void;
+  /** A backend that did not listen accepts connections now. */
+  ready?(id: string): void;
+  /** Servers drained at once on `hint` (before its pass), HAProxy's answers checked. */
+  drained?(servers: readonly ServerRef[], hint: ChangeHint): void;
+}
+
+/** Several observers as one. */
+export function observers(...list: readonly LoopObserver[]): LoopObserver {
+  return {
+    pass: (report) => list.forEach((o) => o.pass(report)),
+    hint: (hint) => list.forEach((o) => o.hint(hint)),
+    streamConnected: (connected) => list.forEach((o) => o.streamConnected(connected)),
+    ready: (id) => list.forEach((o) => o.ready?.(id)),
+    drained: (servers, hint) => list.forEach((o) => o.drained?.(servers, hint)),
+  };
 }
 
 /** The pass the loop drives: the Reconciler in production, a recording fake in tests. */

@@ -1,4 +1,8 @@
-/** The operator's page: the cross-reference table from /status, refreshed every 2 s. */
+/**
+ * The operator's page: the cross-reference table from /status and the last hour of routing
+ * changes (the SVG timeline the server draws, /timeline.svg, and the latest /changes records),
+ * refreshed every 2 s. Hovering a mark shows its record.
+ */
 export const STATUS_PAGE = `<!doctype html>
 <html lang="en">
 <head>
@@ -15,6 +19,11 @@ export const STATUS_PAGE = `<!doctype html>
   .ok { color: #11772d; font-weight: 600; }
   .bad { color: #b3261e; font-weight: 600; }
   .meh { color: #8a6100; }
+  h2 { font-size: 16px; margin: 24px 0 6px; }
+  #timeline svg { max-width: 100%; height: auto; border: 1px solid #ddd; }
+  #timeline .mark { cursor: pointer; }
+  #record { min-height: 1.4em; margin: 6px 0; font-family: monospace; color: #333; }
+  #recent { font-family: monospace; font-size: 12px; color: #444; padding-left: 18px; }
   .box { margin-top: 16px; padding: 8px 12px; background: #fff4f2; border: 1px solid #f0c4bd; white-space: pre-wrap; font-family: monospace; }
 </style>
 </head>
@@ -27,6 +36,10 @@ export const STATUS_PAGE = `<!doctype html>
 </table>
 <div id="drift"></div>
 <div id="rejected"></div>
+<h2>Routing changes, last <select id="window"><option value="5">5 minutes</option><option value="15">15 minutes</option><option value="60" selected>hour</option></select></h2>
+<div id="timeline"></div>
+<div id="record">hover a mark for its record</div>
+<ol id="recent" reversed></ol>
 <script>
 const cls = (v, good) => v === null || v === undefined ? "meh" : good.includes(v) ? "ok" : "bad";
 const cell = (text, c) => { const td = document.createElement("td"); td.textContent = text ?? "—"; if (c) td.className = c; return td; };
@@ -57,10 +70,24 @@ async function refresh() {
     rej.className = s.lastRejected ? "box" : "";
     rej.textContent = s.lastRejected ? "Last rejected config (" + s.lastRejected.at + "):\\n" + s.lastRejected.message : "";
     document.title = "ha-sidecar: " + s.backends.filter((b) => b.docker === "routed").length + " routed";
+    const minutes = Number(document.getElementById("window").value);
+    document.getElementById("timeline").innerHTML = await (await fetch("/timeline.svg?minutes=" + minutes, { cache: "no-store" })).text();
+    const c = await (await fetch("/changes?since=" + (Date.now() - minutes * 60000), { cache: "no-store" })).json();
+    document.getElementById("recent").replaceChildren(...c.records.slice(-10).reverse().map((r) => {
+      const li = document.createElement("li"); li.value = r.seq;
+      li.textContent = (r.confirmedAt || r.triggeredAt).slice(11, 23) + " " + [r.kind, r.backend && r.server ? r.backend + "/" + r.server : (r.backend || r.container)].filter(Boolean).join(" ") +
+        ": " + r.reason + (r.tookMs === null ? "" : " (" + r.tookMs + " ms)");
+      return li;
+    }));
   } catch (err) {
     document.getElementById("meta").textContent = "status unavailable: " + err;
   }
 }
+document.getElementById("timeline").addEventListener("mouseover", (e) => {
+  const mark = e.target.closest && e.target.closest(".mark");
+  if (mark) document.getElementById("record").textContent = mark.getAttribute("data-record");
+});
+document.getElementById("window").addEventListener("change", refresh);
 refresh();
 setInterval(refresh, 2000);
 </script>

@@ -10,11 +10,11 @@ import { readdirSync, rmdirSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { eventually, sh, TEST_LABEL } from "./helpers";
 
-export const NODE_IMAGE = "ha-sidecar/test-node:latest";
+export const NODE_IMAGE = "ha-sidecar/node:latest";
 
 /** Builds the node image (cached by Docker after the first time). */
 export function buildNodeImage(): void {
-  sh(`docker build -q -t ${NODE_IMAGE} test/e2e/node-image >/dev/null`);
+  sh(`docker build -q -t ${NODE_IMAGE} compose/node >/dev/null`);
 }
 
 export class NestedEngine {

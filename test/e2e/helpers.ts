@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as http from "node:http";
 import * as path from "node:path";
 
@@ -27,6 +27,24 @@ export function sh(cmd: string, opts: { allowFail?: boolean; env?: NodeJS.Proces
     throw new Error(`command failed (${r.status}): ${cmd}\n${r.stdout}\n${r.stderr}`);
   }
   return r.stdout;
+}
+
+/**
+ * `sh` without blocking the event loop: for commands that run while a request loop measures
+ * (a blocked loop reads a slow command as timed-out requests).
+ */
+export function shAsync(cmd: string, opts: { env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("bash", ["-c", cmd], { cwd: ROOT, env: opts.env ?? process.env });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+    child.on("error", reject);
+    child.on("close", (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`command failed (${code}): ${cmd}\n${out}\n${err}`)),
+    );
+  });
 }
 
 export const compose = (args: string, opts?: { allowFail?: boolean }): string => sh(`docker-compose ${args}`, opts);

@@ -3,6 +3,8 @@ import type { AddressInfo } from "node:net";
 import * as http from "node:http";
 import { startStatusServer } from "../../sidecar/status/status-server";
 import { Metrics } from "../../sidecar/status/metrics";
+import { ChangeLog } from "../../sidecar/changes/change-log";
+import pino from "pino";
 import type { LoopView, SyncResult } from "../../sidecar/reconcile/types";
 
 const okPass: SyncResult = {
@@ -31,6 +33,10 @@ let view: LoopView = {
   serf: null,
 };
 const metrics = new Metrics();
+const changes = new ChangeLog(null, { now: () => okPass.at + 40 } as never, pino({ level: "silent" }), {
+  keep: 100,
+  source: "docker",
+});
 let server: http.Server | undefined;
 
 function get(path: string): Promise<{ status: number; type: string; body: string }> {
@@ -51,7 +57,19 @@ beforeAll(async () => {
     loop: () => view,
     haproxyStatuses: async () => new Map([["webapp/web_1", "UP"]]),
     metrics,
+    changes,
     staleAfterMs: 100 * 365 * 86_400_000,
+  });
+  // Nothing routed before: the pass adds web_1, on its start event.
+  await changes.start(new Map());
+  changes.hint({ kind: "started", id: "c1", cause: "start" });
+  changes.pass({
+    result: okPass,
+    durationS: 0.05,
+    reasons: ["start"],
+    reasonsAt: new Map([["start", okPass.at - 10]]),
+    confirmedAt: okPass.at + 45,
+    serf: null,
   });
 });
 afterAll(() => new Promise<void>((resolve) => server!.close(() => resolve())));
@@ -90,7 +108,14 @@ describe("the status server", () => {
   });
 
   it("serves Prometheus text at /metrics and the page at /", async () => {
-    metrics.pass({ result: okPass, durationS: 0.02, reasons: ["start"], serf: null });
+    metrics.pass({
+      result: okPass,
+      durationS: 0.02,
+      reasons: ["start"],
+      reasonsAt: new Map([["start", 0]]),
+      confirmedAt: 20,
+      serf: null,
+    });
     const m = await get("/metrics");
     expect(m.type).toContain("text/plain");
     expect(m.body).toMatch(/^ha_sidecar_reloads_total 1$/m);
@@ -103,6 +128,39 @@ describe("the status server", () => {
   it("answers 404 with the paths it knows", async () => {
     const res = await get("/nope");
     expect(res.status).toBe(404);
-    expect(JSON.parse(res.body)).toEqual({ error: "not found", paths: ["/", "/status", "/healthz", "/metrics"] });
+    expect(JSON.parse(res.body)).toEqual({
+      error: "not found",
+      paths: ["/", "/status", "/changes", "/timeline.svg", "/healthz", "/metrics"],
+    });
+  });
+
+  it("serves the change log at /changes, filtered by container and since", async () => {
+    const all = JSON.parse((await get("/changes")).body);
+    expect(all.records.map((r: { kind: string }) => r.kind)).toEqual(["backend-added", "server-added", "reload"]);
+    expect(all.records[1]).toMatchObject({
+      seq: 2,
+      backend: "webapp",
+      server: "web_1",
+      containerId: "c1",
+      reason: "docker event start",
+      via: "reload",
+      confirmedAt: new Date(okPass.at + 45).toISOString(),
+    });
+    expect(JSON.parse((await get("/changes?container=web_1")).body).count).toBe(1);
+    expect(JSON.parse((await get("/changes?container=web_9")).body).count).toBe(0);
+    expect(JSON.parse((await get(`/changes?since=${okPass.at + 46}`)).body).count).toBe(0);
+    expect(JSON.parse((await get("/changes?since=2026-11-25T11:00:00Z")).body).count).toBe(3);
+    const bad = await get("/changes?since=yesterday");
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body).error).toMatch(/^since=yesterday: an ISO time/);
+    expect((await get("/changes?host=x")).status).toBe(400);
+  });
+
+  it("draws the change log's last hour at /timeline.svg", async () => {
+    const res = await get("/timeline.svg?minutes=1440");
+    expect(res.type).toBe("image/svg+xml");
+    expect(res.body).toMatch(/^<svg /);
+    expect(res.body).toContain('data-kind="server-added"');
+    expect((await get("/timeline.svg?minutes=0")).status).toBe(400);
   });
 });

@@ -3,11 +3,15 @@ import { ConfigError, parseConfig } from "../../sidecar/config";
 describe("parseConfig", () => {
   it("has defaults for everything", () => {
     expect(parseConfig({})).toEqual({
+      source: "docker",
       network: "heig",
       labelPrefix: "heig.lb",
       defaultBackend: "webapp",
       templatePath: "/app/templates/haproxy.cfg.hbs",
       outputPath: "/var/lib/ha-sidecar/haproxy.cfg",
+      changesFile: "/var/lib/ha-sidecar/changes.jsonl",
+      changesMaxBytes: 1048576,
+      changesKeep: 1000,
       runtimeSocket: "/var/lib/ha-sidecar/run/admin.sock",
       serverStateFile: "/var/lib/ha-sidecar/server-state",
       masterSocket: "/var/lib/ha-sidecar/run/master.sock",
@@ -69,6 +73,14 @@ describe("parseConfig", () => {
     for (const name of ["LB_QUIET_MS", "LB_OUTPUT", "LB_LOG_LEVEL", "LB_LABEL_PREFIX", "LB_HAPROXY_SELECTOR"]) {
       expect(problems.some((p) => p.startsWith(`${name}=`))).toBe(true);
     }
+  });
+
+  it("keeps the change log in memory only with LB_CHANGES_FILE=none, and refuses a relative path", () => {
+    expect(parseConfig({ LB_CHANGES_FILE: "none" }).changesFile).toBeNull();
+    expect(() => parseConfig({ LB_CHANGES_FILE: "changes.jsonl" })).toThrow(
+      /LB_CHANGES_FILE="changes.jsonl": must be an absolute path/,
+    );
+    expect(() => parseConfig({ LB_CHANGES_KEEP: "0" })).toThrow(/LB_CHANGES_KEEP/);
   });
 
   it("refuses a maximum wait shorter than the quiet time", () => {
