@@ -5,7 +5,7 @@ import prettier from "eslint-config-prettier";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "compose/webapp/app.js", "test-output/**", ".bench/**"] },
+  { ignores: ["dist/**", "node_modules/**", "coverage/**", "compose/webapp/*.js", "test-output/**", ".bench/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
