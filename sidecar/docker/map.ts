@@ -51,6 +51,8 @@ export function mapContainerSummary(c: DockerContainerSummary, network: string):
     leaving: false,
     oneOff: labels[COMPOSE_ONEOFF] === "True",
     labels,
+    // Docker's default hostname (the listing does not say when a container sets its own).
+    agentName: c.Id.slice(0, 12),
   };
 }
 

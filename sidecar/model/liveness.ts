@@ -3,6 +3,8 @@ import type { Backend, SerfLiveness, SerfMember } from "./types";
 export interface LivenessInput {
   /** Candidate backends (the source's view, already filtered). */
   readonly backends: readonly Backend[];
+  /** The name each candidate's own agent uses (by id), where the source knows it. */
+  readonly agentNames?: ReadonlyMap<string, string>;
   /** Addresses of every backend the source lists, routed or not (for drift). */
   readonly listedAddresses: ReadonlySet<string>;
   /** Serf's members, or null when Serf cannot be reached. */
@@ -48,14 +50,10 @@ export function decideLiveness(input: LivenessInput): LivenessDecision {
     for (const b of input.backends) liveness.set(b.sourceId, "unknown");
     return { liveness, out, missingSince, drift: [], panic: [] };
   }
-  const byAddress = new Map<string, SerfMember>();
-  for (const m of input.members) {
-    // Several members can share an address over time (a backend replaced): alive wins.
-    const seen = byAddress.get(m.address);
-    if (!seen || m.status === "alive") byAddress.set(m.address, m);
-  }
+  const byAddress = new Map<string, SerfMember[]>();
+  for (const m of input.members) byAddress.set(m.address, [...(byAddress.get(m.address) ?? []), m]);
   for (const b of input.backends) {
-    const m = byAddress.get(b.address);
+    const m = memberOf(byAddress.get(b.address) ?? [], input.agentNames?.get(b.sourceId));
     if (m?.status === "alive") {
       liveness.set(b.sourceId, "alive");
     } else if (m?.status === "failed") {
@@ -79,6 +77,20 @@ export function decideLiveness(input: LivenessInput): LivenessDecision {
   const panic = panicked(input, out);
   for (const b of input.backends) if (panic.includes(input.serviceOf?.get(b.sourceId) ?? "")) out.delete(b.sourceId);
   return { liveness, out, missingSince, drift, panic };
+}
+
+/**
+ * A backend's member among those at its address. Several can share an address over time (a
+ * container replaced, its address reused): its own (by name) first, else a live one; a failed
+ * member under another name is a dead predecessor's and says nothing about this backend. With
+ * no name known, alive wins over failed.
+ */
+function memberOf(atAddress: readonly SerfMember[], agentName: string | undefined): SerfMember | undefined {
+  const own = agentName === undefined ? undefined : atAddress.find((m) => m.name === agentName);
+  if (own !== undefined) return own;
+  const alive = atAddress.find((m) => m.status === "alive");
+  if (alive !== undefined || agentName !== undefined) return alive;
+  return atAddress[atAddress.length - 1];
 }
 
 /** The backends where Serf would leave fewer than the threshold's share of candidates routed. */

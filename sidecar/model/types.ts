@@ -22,6 +22,11 @@ export interface BackendSnapshot {
   /** A one-off run (`docker-compose run`) that inherited the labels: never routed. */
   readonly oneOff: boolean;
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * The name its own agents (Serf) are known by, when the source knows it: the container's
+   * hostname. Tells its member from a dead one that had the same address before.
+   */
+  readonly agentName?: string;
 }
 
 /**

@@ -61,6 +61,7 @@ export class SerfGate {
     }
     const decision = decideLiveness({
       backends,
+      agentNames: new Map(snapshots.flatMap((s) => (s.agentName === undefined ? [] : [[s.id, s.agentName] as const]))),
       listedAddresses: new Set(snapshots.map((s) => s.address).filter((a): a is string => a !== null)),
       members,
       missingSince: this.missingSince,

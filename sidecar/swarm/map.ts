@@ -18,8 +18,13 @@ export interface SwarmTask {
   readonly Slot?: number;
   readonly NodeID?: string;
   readonly DesiredState?: string;
-  readonly Status?: { readonly State?: string } | null;
-  readonly Spec?: { readonly ContainerSpec?: { readonly Labels?: Readonly<Record<string, string>> | null } };
+  readonly Status?: { readonly State?: string; readonly ContainerStatus?: { readonly ContainerID?: string } } | null;
+  readonly Spec?: {
+    readonly ContainerSpec?: {
+      readonly Labels?: Readonly<Record<string, string>> | null;
+      readonly Hostname?: string;
+    };
+  };
   readonly NetworksAttachments?: ReadonlyArray<{
     readonly Network?: { readonly Spec?: { readonly Name?: string } };
     readonly Addresses?: readonly string[] | null;
@@ -72,7 +77,16 @@ export function mapTask(t: SwarmTask, service: SwarmService, network: string): B
     leaving: t.DesiredState !== "running",
     oneOff: false,
     labels,
+    ...agentName(t),
   };
+}
+
+/** The task container's hostname, its Serf agent's name: the spec's (unless a template), else Docker's default. */
+function agentName(t: SwarmTask): { agentName?: string } {
+  const set = t.Spec?.ContainerSpec?.Hostname;
+  if (set !== undefined && set !== "" && !set.includes("{{")) return { agentName: set };
+  const id = t.Status?.ContainerStatus?.ContainerID;
+  return id !== undefined && id !== "" ? { agentName: id.slice(0, 12) } : {};
 }
 
 /**

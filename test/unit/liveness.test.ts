@@ -71,6 +71,26 @@ describe("decideLiveness", () => {
     expect([...d.out]).toEqual([]);
   });
 
+  it("knows a backend's own member by its agent's name: a dead predecessor's failed member at the address says nothing", () => {
+    const agentNames = new Map([
+      ["c1", "h1"],
+      ["c2", "new2"],
+    ]);
+    // c2 reuses the address of a container whose member failed; its own agent has not joined yet.
+    const d = decideLiveness({ ...base, agentNames, members: [member(1, "alive"), member(2, "failed")] });
+    expect(Object.fromEntries(d.liveness)).toEqual({ c1: "alive", c2: "missing" });
+    expect([...d.out]).toEqual([]);
+    // Its own member failing takes it out at once, even beside a live one at the same address.
+    const own = decideLiveness({
+      ...base,
+      agentNames,
+      members: [member(1, "alive"), { ...member(2, "failed"), name: "new2" }, member(2, "alive")],
+    });
+    expect([...own.out]).toEqual(["c2"]);
+    // Without a known name, the address decides, as before.
+    expect([...decideLiveness({ ...base, members: [member(1, "alive"), member(2, "failed")] }).out]).toEqual(["c2"]);
+  });
+
   it("reports live backend members with no container as drift, never as backends", () => {
     const d = decideLiveness({
       ...base,

@@ -22,6 +22,7 @@ describe("mapContainerSummary", () => {
       leaving: false,
       oneOff: false,
       labels: { "heig.lb.enable": "true", "com.docker.compose.service": "webapp" },
+      agentName: "abc123",
     });
     expect(mapContainerSummary(base, "other").address).toBeNull();
   });
@@ -56,6 +57,7 @@ describe("mapContainerSummary", () => {
       leaving: false,
       oneOff: false,
       labels: {},
+      agentName: "0123456789ab",
     });
   });
 });

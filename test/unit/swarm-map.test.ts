@@ -35,6 +35,16 @@ const task = (over: Partial<SwarmTask> & { state?: string; desired?: string; add
 };
 
 describe("mapTask", () => {
+  it("names the task's Serf agent by its container's hostname: the spec's, else Docker's default", () => {
+    const withContainer = task({ Status: { State: "running", ContainerStatus: { ContainerID: "0123456789abcdef" } } });
+    expect(mapTask(withContainer, service, "heig")?.agentName).toBe("0123456789ab");
+    const named = { ...withContainer, Spec: { ContainerSpec: { Hostname: "web-3" } } };
+    expect(mapTask(named, service, "heig")?.agentName).toBe("web-3");
+    const templated = { ...withContainer, Spec: { ContainerSpec: { Hostname: "{{.Task.Name}}" } } };
+    expect(mapTask(templated, service, "heig")?.agentName).toBe("0123456789ab");
+    expect(mapTask(task(), service, "heig")?.agentName).toBeUndefined();
+  });
+
   it("maps a running task: its container's name, its address on the watched overlay, its group within the stack", () => {
     expect(mapTask(task(), service, "heig")).toEqual({
       id: "t1abc",
