@@ -1,4 +1,5 @@
 import type { BackendSnapshot, ChangeHint } from "../model/types";
+import { mapDockerEvent, type DockerEventMessage } from "../docker/map";
 
 /** The fields of `GET /services` items that we read. */
 export interface SwarmService {
@@ -87,6 +88,22 @@ function agentName(t: SwarmTask): { agentName?: string } {
   if (set !== undefined && set !== "" && !set.includes("{{")) return { agentName: set };
   const id = t.Status?.ContainerStatus?.ContainerID;
   return id !== undefined && id !== "" ? { agentName: id.slice(0, 12) } : {};
+}
+
+const TASK_ID = "com.docker.swarm.task.id";
+
+/**
+ * A container event of a swarm task (on the engine the sidecar asks: the manager's) → a hint
+ * about that task (by task id), as Docker's own source reads container events: a terminating
+ * kill, a crash (`die`, `oom`) or a stop is leaving; a start is started; a creation says nothing
+ * (the task list does). Null for containers that are no task, and for actions that route nothing.
+ */
+export function taskContainerHint(m: DockerEventMessage, network: string): ChangeHint | null {
+  const task = m.Actor?.Attributes?.[TASK_ID];
+  if (m.Type !== "container" || task === undefined || task === "") return null;
+  const hint = mapDockerEvent(m, network);
+  if (hint === null || hint.kind === "created") return null;
+  return { ...hint, id: task };
 }
 
 /**

@@ -6,6 +6,7 @@ import type { BackendSnapshot } from "../model/types";
 import type { BackendSource, SourceSignal } from "../source/backend-source";
 import {
   converging,
+  taskContainerHint,
   diffTasks,
   isOurs,
   mapTask,
@@ -50,8 +51,18 @@ export class SwarmSource implements BackendSource {
     let hurry = false;
     followDockerEvents(
       this.docker,
-      { type: ["service", "node"] },
+      { type: ["service", "node", "container"] },
       (msg) => {
+        if (msg.Type === "container") {
+          // Tasks on this node (the manager's) say at once what the task list says later: a
+          // kill or a crash drains at once, a start looks at the tasks now.
+          const hint = taskContainerHint(msg, this.network);
+          if (hint === null) return;
+          hurry = true;
+          listener({ kind: "hint", hint });
+          poke();
+          return;
+        }
         // An update, a scale, a node going down or drained: look at the tasks now, and often.
         hurry = true;
         listener({

@@ -25,10 +25,17 @@ let managerHost = "";
 const onManager = (args: string, allowFail = false): string => sh(`docker -H ${managerHost} ${args}`, { allowFail });
 
 /** The sidecar's change log since `fromMs` (its status port is not published in swarm mode). */
-function changesSince(fromMs: number): Array<{ kind: string; confirmedAt: string | null; triggeredAt: string }> {
+interface Change {
+  kind: string;
+  server: string | null;
+  reason: string;
+  confirmedAt: string | null;
+  triggeredAt: string;
+}
+function changesSince(fromMs: number): Change[] {
   const sidecar = onManager("ps -q -f name=heig_sidecar").trim().split("\n")[0]!;
   const { records } = JSON.parse(onManager(`exec ${sidecar} node /app/sidecar.js status /changes`)) as {
-    records: Array<{ kind: string; confirmedAt: string | null; triggeredAt: string }>;
+    records: Change[];
   };
   return records.filter((r) => Date.parse(r.confirmedAt ?? r.triggeredAt) >= fromMs);
 }
@@ -104,6 +111,25 @@ describe("a single-node swarm", () => {
     expect(sent).toBeGreaterThan(100);
     // Every task was replaced.
     for (const name of runningTasks().keys()) expect(before).not.toContain(name);
+  });
+
+  it("takes a crashed task (its container SIGKILLed) out on the container's event, with no failed request", async () => {
+    await servesTheTasks(3);
+    const [task] = [...runningTasks().keys()].sort();
+    const container = onManager(`ps -q -f name=${task}`).trim();
+    const from = Date.now();
+    const load = requestLoop();
+    await new Promise((r) => setTimeout(r, 300));
+    await shAsync(`docker -H ${managerHost} kill ${container} >/dev/null`);
+    await eventually(async () => expect(await upServers()).not.toContain(task), 30_000);
+    const { sent, failures } = await load.stop();
+    expect(failures).toEqual([]);
+    expect(sent).toBeGreaterThan(10);
+    // Drained on the container's own event, before swarm's task list said anything.
+    const drained = changesSince(from).find((r) => r.kind === "server-drained" && r.server === task);
+    expect(drained?.reason).toMatch(/^swarm event (kill|die)/);
+    // Swarm replaces it, and the replacement is served.
+    await servesTheTasks(3);
   });
 
   it("scales to 1", async () => {

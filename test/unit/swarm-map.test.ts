@@ -3,6 +3,7 @@ import {
   diffTasks,
   isOurs,
   mapTask,
+  taskContainerHint,
   viewOf,
   type SwarmService,
   type SwarmTask,
@@ -119,5 +120,33 @@ describe("diffTasks", () => {
       { kind: "gone", id: "c", cause: "task-gone" },
     ]);
     expect(diffTasks(after, after)).toEqual([]);
+  });
+});
+
+describe("taskContainerHint", () => {
+  const event = (Action: string, Attributes: Record<string, string>) => ({
+    Type: "container",
+    Action,
+    Actor: { ID: "container1", Attributes },
+  });
+  const task = { "com.docker.swarm.task.id": "t1abc" };
+
+  it.each([
+    ["kill", { signal: "15" }, { kind: "leaving", id: "t1abc", cause: "kill" }],
+    ["die", {}, { kind: "leaving", id: "t1abc", cause: "die" }],
+    ["oom", {}, { kind: "leaving", id: "t1abc", cause: "oom" }],
+    ["start", {}, { kind: "started", id: "t1abc", cause: "start" }],
+    ["kill", { signal: "SIGUSR2" }, { kind: "changed", id: "t1abc", cause: "kill" }],
+  ])("reads a task container's %s as a hint about the task", (action, attrs, hint) => {
+    expect(taskContainerHint(event(action, { ...task, ...attrs }), "heig")).toEqual(hint);
+  });
+
+  it("ignores containers that are no task, creations, and actions that route nothing", () => {
+    expect(taskContainerHint(event("kill", { signal: "15" }), "heig")).toBeNull();
+    expect(taskContainerHint(event("create", task), "heig")).toBeNull();
+    expect(taskContainerHint(event("exec_start: sh", task), "heig")).toBeNull();
+    expect(
+      taskContainerHint({ Type: "service", Action: "update", Actor: { ID: "svc1", Attributes: task } }, "heig"),
+    ).toBeNull();
   });
 });
