@@ -183,7 +183,7 @@ export class ChangeLog implements LoopObserver {
         outcome,
         causes: {
           byId: this.causes,
-          reasons: report.reasonsAt,
+          reasons: report.reasons,
           source: this.opts.source,
           passAt: result.at,
         },

@@ -176,8 +176,7 @@ export class ControlLoop {
     this.parts.observer.pass({
       result,
       durationS: (confirmedAt - startedAt) / 1000,
-      reasons,
-      reasonsAt,
+      reasons: reasonsAt,
       confirmedAt,
       serf: this.parts.serf?.view() ?? null,
     });

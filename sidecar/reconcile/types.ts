@@ -33,10 +33,11 @@ export interface LoopOptions {
 export interface PassReport {
   readonly result: SyncResult;
   readonly durationS: number;
-  /** What asked for it: hint causes (`start`, `kill`…), `connected`, `resync`, `retry`, `readiness`, Serf events. */
-  readonly reasons: readonly string[];
-  /** Each reason, and when it was first asked for (epoch ms). */
-  readonly reasonsAt: ReadonlyMap<string, number>;
+  /**
+   * What asked for it, and when each was first asked for (epoch ms): hint causes (`start`,
+   * `kill`…), `connected`, `resync`, `retry`, `readiness`, Serf events.
+   */
+  readonly reasons: ReadonlyMap<string, number>;
   /** When the pass returned: what it applied was confirmed by then (see ApplyOutcome). */
   readonly confirmedAt: number;
   readonly serf: SerfView | null;

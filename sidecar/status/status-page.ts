@@ -72,11 +72,12 @@ async function refresh() {
     document.title = "ha-sidecar: " + s.backends.filter((b) => b.docker === "routed").length + " routed";
     const minutes = Number(document.getElementById("window").value);
     document.getElementById("timeline").innerHTML = await (await fetch("/timeline.svg?minutes=" + minutes, { cache: "no-store" })).text();
-    const c = await (await fetch("/changes?since=" + (Date.now() - minutes * 60000), { cache: "no-store" })).json();
-    document.getElementById("recent").replaceChildren(...c.records.slice(-10).reverse().map((r) => {
-      const li = document.createElement("li"); li.value = r.seq;
-      li.textContent = (r.confirmedAt || r.triggeredAt).slice(11, 23) + " " + [r.kind, r.backend && r.server ? r.backend + "/" + r.server : (r.backend || r.container)].filter(Boolean).join(" ") +
-        ": " + r.reason + (r.tookMs === null ? "" : " (" + r.tookMs + " ms)");
+    // The latest ten, in the words of their marks' records (the same text as the hover).
+    const marks = [...document.querySelectorAll("#timeline .mark")]
+      .sort((a, b) => Number(b.getAttribute("data-seq")) - Number(a.getAttribute("data-seq"))).slice(0, 10);
+    document.getElementById("recent").replaceChildren(...marks.map((m) => {
+      const li = document.createElement("li"); li.value = Number(m.getAttribute("data-seq"));
+      li.textContent = m.getAttribute("data-record").replace(/^#\\d+ /, "");
       return li;
     }));
   } catch (err) {

@@ -16,8 +16,8 @@ import {
   runLabelled,
   serviceContainers,
   sh,
-  statsServers,
   STATUS_PORT,
+  upServers,
 } from "./helpers";
 import { editTemplate } from "./template";
 
@@ -45,11 +45,6 @@ async function changes(query = ""): Promise<Rec[]> {
 /** The records of one step: those after `seq`. */
 const after = async (seq: number): Promise<Rec[]> => (await changes()).filter((r) => r.seq > seq);
 const lastSeq = async (): Promise<number> => (await changes()).reduce((m, r) => Math.max(m, r.seq), 0);
-const upServers = async (): Promise<string[]> =>
-  Object.entries(await statsServers())
-    .filter(([, s]) => s === "UP")
-    .map(([n]) => n)
-    .sort();
 /** A container's records, as [kind, reason]. */
 const story = (records: Rec[], container: string): string[][] =>
   records.filter((r) => r.container === container).map((r) => [r.kind, r.reason]);

@@ -16,7 +16,7 @@ import {
   signalSerf,
   spread,
   STATUS_PORT,
-  statsServers,
+  upServers,
 } from "./helpers";
 import { editTemplate } from "./template";
 
@@ -33,11 +33,6 @@ const healthz = async (): Promise<{ status: number; reasons: string[] }> => {
   const r = await get(STATUS_PORT, "/healthz");
   return { status: r.status, reasons: (JSON.parse(r.body) as { reasons: string[] }).reasons };
 };
-const upServers = async (): Promise<string[]> =>
-  Object.entries(await statsServers())
-    .filter(([, s]) => s === "UP")
-    .map(([n]) => n)
-    .sort();
 
 beforeAll(async () => {
   removeTestLeftovers();

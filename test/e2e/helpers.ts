@@ -111,6 +111,14 @@ export async function statsServers(backend = "webapp", host = "127.0.0.1"): Prom
   return Object.fromEntries(rows.map((r) => [r.svname, r.status]).sort());
 }
 
+/** The servers of `backend` that HAProxy has UP, sorted. */
+export async function upServers(backend = "webapp", host = "127.0.0.1"): Promise<string[]> {
+  return Object.entries(await statsServers(backend, host))
+    .filter(([, s]) => s === "UP")
+    .map(([n]) => n)
+    .sort();
+}
+
 /** Sends `n` requests to the frontend; returns the x-backend-ip of each 200 and the other statuses. */
 export async function spread(n: number, host = "127.0.0.1"): Promise<{ ips: Set<string>; failures: number[] }> {
   const ips = new Set<string>();

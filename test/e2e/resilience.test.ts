@@ -18,15 +18,10 @@ import {
   sidecarLogs,
   statsServers,
   TEST_LABEL,
+  upServers,
 } from "./helpers";
 
 jest.setTimeout(300_000);
-
-const upServers = async (): Promise<string[]> =>
-  Object.entries(await statsServers())
-    .filter(([, s]) => s === "UP")
-    .map(([n]) => n)
-    .sort();
 
 beforeAll(async () => {
   removeTestLeftovers();

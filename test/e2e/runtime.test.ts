@@ -20,16 +20,11 @@ import {
   statsServers,
   STATUS_PORT,
   TEST_LABEL,
+  upServers,
 } from "./helpers";
 import { editTemplate } from "./template";
 
 jest.setTimeout(300_000);
-
-const upServers = async (backend = "webapp"): Promise<string[]> =>
-  Object.entries(await statsServers(backend))
-    .filter(([, s]) => s === "UP")
-    .map(([n]) => n)
-    .sort();
 
 beforeAll(async () => {
   removeTestLeftovers();

@@ -6,7 +6,7 @@
  * Serf across nodes, draining the worker, and the worker's engine stopping.
  */
 import { buildNodeImage, NestedEngine } from "./engines";
-import { eventually, requestLoop, sh, shAsync, statsServers } from "./helpers";
+import { eventually, requestLoop, sh, shAsync, upServers } from "./helpers";
 
 jest.setTimeout(600_000);
 const NODES = "hs-e2e-swarm";
@@ -53,11 +53,6 @@ function runningTasks(): Map<string, string> {
       .map((l) => l.split(" ") as [string, string]),
   );
 }
-const upServers = async (): Promise<string[]> =>
-  Object.entries(await statsServers())
-    .filter(([, s]) => s === "UP")
-    .map(([n]) => n)
-    .sort();
 /** HAProxy serves exactly the tasks swarm runs, under their names (`heig_webapp.3.<task id>`). */
 async function servesTheTasks(n: number): Promise<void> {
   await eventually(async () => {

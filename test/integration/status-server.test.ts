@@ -66,8 +66,7 @@ beforeAll(async () => {
   changes.pass({
     result: okPass,
     durationS: 0.05,
-    reasons: ["start"],
-    reasonsAt: new Map([["start", okPass.at - 10]]),
+    reasons: new Map([["start", okPass.at - 10]]),
     confirmedAt: okPass.at + 45,
     serf: null,
   });
@@ -111,8 +110,7 @@ describe("the status server", () => {
     metrics.pass({
       result: okPass,
       durationS: 0.02,
-      reasons: ["start"],
-      reasonsAt: new Map([["start", 0]]),
+      reasons: new Map([["start", 0]]),
       confirmedAt: 20,
       serf: null,
     });

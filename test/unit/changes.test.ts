@@ -192,8 +192,7 @@ function harness(store: JsonLinesChangeFile | null, keep = 1000) {
     const report: PassReport = {
       result,
       durationS: 0.02,
-      reasons: ["start"],
-      reasonsAt: new Map([["start", now - 25]]),
+      reasons: new Map([["start", now - 25]]),
       confirmedAt: now,
       serf: null,
     };

@@ -90,7 +90,7 @@ function harness(script: { results?: SyncResult[]; passMs?: number; serf?: SerfS
       clock: systemClock,
       log: pino({ level: "silent" }),
       observer: {
-        pass: (r: PassReport) => passes.push({ at: Date.now(), reasons: r.reasons }),
+        pass: (r: PassReport) => passes.push({ at: Date.now(), reasons: [...r.reasons.keys()].sort() }),
         hint: () => undefined,
         streamConnected: () => undefined,
       },
