@@ -17,7 +17,7 @@ export const USAGE = `usage: sidecar [run]   watch Docker and keep haproxy.cfg i
 
 /** `run`: the loop and the status server until SIGTERM/SIGINT. */
 export function runSidecar(config: Config, log: Logger): void {
-  const { loop, runtime, metrics, applier, changes, startChanges } = wire(config, log);
+  const { loop, runtime, metrics, applier, changes, startChanges, clock } = wire(config, log);
   // The history first: the first pass is recorded against what HAProxy routed before it.
   void startChanges().finally(() => loop.start());
   const view = {
@@ -26,6 +26,7 @@ export function runSidecar(config: Config, log: Logger): void {
     haproxyStatuses: () => runtime.serverStatuses(),
     metrics,
     staleAfterMs: 2 * config.resyncMs + config.passTimeoutMs,
+    clock,
   };
   const servers: Promise<http.Server[]> = statusHosts(config.statusAddress, log).then((hosts) =>
     startStatusServer(config.statusPort, hosts, view).then((s) => {

@@ -145,5 +145,5 @@ export function wire(config: Config, log: Logger) {
       passTimeoutMs: config.passTimeoutMs,
     },
   );
-  return { loop, reconciler, runtime, metrics, applier, changes, startChanges };
+  return { loop, reconciler, runtime, metrics, applier, changes, startChanges, clock };
 }

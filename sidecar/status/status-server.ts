@@ -2,6 +2,7 @@ import * as http from "node:http";
 import type { ChangeFilter } from "../changes/change-log";
 import type { ChangeRecord } from "../changes/records";
 import { timelineSvg } from "../changes/timeline";
+import type { Clock } from "../lib/clock";
 import type { LoopView } from "../reconcile/types";
 import { buildCrossReference } from "./cross-reference";
 import { health } from "./health";
@@ -18,6 +19,8 @@ export interface StatusView {
   readonly changes: { query(filter?: ChangeFilter): ChangeRecord[] };
   /** A last pass older than this makes /healthz fail (about two resync periods). */
   readonly staleAfterMs: number;
+  /** The loop's clock: the age of the last pass and the timeline's window are read on it. */
+  readonly clock: Pick<Clock, "now">;
 }
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
@@ -63,7 +66,7 @@ export function statusHandler(view: StatusView): http.RequestListener {
       send(code, "application/json", `${JSON.stringify(body, null, 2)}\n`);
     const fail = (err: Error): void => json(500, { error: err.message });
     if (url === "/healthz") {
-      const h = health(view.loop(), Date.now(), view.staleAfterMs);
+      const h = health(view.loop(), view.clock.now(), view.staleAfterMs);
       return json(h.ok ? 200 : 503, h);
     }
     if (url === "/status") return void statusDocument(view).then((doc) => json(200, doc), fail);
@@ -82,7 +85,7 @@ export function statusHandler(view: StatusView): http.RequestListener {
       const minutes = Number(parsed.searchParams.get("minutes") ?? "60");
       if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440)
         return json(400, { error: "minutes: a whole number from 1 to 1440" });
-      return send(200, "image/svg+xml", timelineSvg(view.changes.query(), Date.now(), minutes * 60_000));
+      return send(200, "image/svg+xml", timelineSvg(view.changes.query(), view.clock.now(), minutes * 60_000));
     }
     if (url === "/" || url === "/index.html") return send(200, "text/html; charset=utf-8", STATUS_PAGE);
     json(404, { error: "not found", paths: ["/", "/status", "/changes", "/timeline.svg", "/healthz", "/metrics"] });

@@ -7,9 +7,13 @@ import { ChangeLog } from "../../sidecar/changes/change-log";
 import pino from "pino";
 import type { LoopView, SyncResult } from "../../sidecar/reconcile/types";
 
+// Every time here is relative to the clock the status server reads (never a calendar date): the
+// last pass was 5 minutes before "now".
+const NOW = Date.now();
+const clock = { now: () => NOW };
 const okPass: SyncResult = {
   ok: true,
-  at: Date.UTC(2026, 10, 25, 12, 0, 0),
+  at: NOW - 5 * 60_000,
   outcome: { kind: "reloaded", written: true, signals: 1, fallback: null },
   state: {
     defaultService: "webapp",
@@ -58,7 +62,8 @@ beforeAll(async () => {
     haproxyStatuses: async () => new Map([["webapp/web_1", "UP"]]),
     metrics,
     changes,
-    staleAfterMs: 100 * 365 * 86_400_000,
+    staleAfterMs: 10 * 60_000,
+    clock,
   });
   // Nothing routed before: the pass adds web_1, on its start event.
   await changes.start(new Map());
@@ -81,7 +86,7 @@ describe("the status server", () => {
       eventsConnected: true,
       haproxyReachable: true,
       serf: { configured: false },
-      lastSync: { ok: true, at: "2026-11-25T12:00:00.000Z", outcome: "reloaded", awaitingReadiness: 1 },
+      lastSync: { ok: true, at: new Date(okPass.at).toISOString(), outcome: "reloaded", awaitingReadiness: 1 },
       backends: [
         {
           container: "web_1",
@@ -99,6 +104,13 @@ describe("the status server", () => {
 
   it("says healthy while the stream is up and the last pass worked, 503 otherwise", async () => {
     expect((await get("/healthz")).status).toBe(200);
+    const stale = { ...okPass, at: NOW - 11 * 60_000 };
+    view = { ...view, last: stale };
+    expect(JSON.parse((await get("/healthz")).body)).toEqual({
+      ok: false,
+      reasons: ["last reconcile pass 660 s ago (more than 600 s)"],
+    });
+    view = { ...view, last: okPass };
     view = { ...view, eventsConnected: false };
     const down = await get("/healthz");
     expect(down.status).toBe(503);
@@ -147,7 +159,9 @@ describe("the status server", () => {
     expect(JSON.parse((await get("/changes?container=web_1")).body).count).toBe(1);
     expect(JSON.parse((await get("/changes?container=web_9")).body).count).toBe(0);
     expect(JSON.parse((await get(`/changes?since=${okPass.at + 46}`)).body).count).toBe(0);
-    expect(JSON.parse((await get("/changes?since=2026-11-25T11:00:00Z")).body).count).toBe(3);
+    expect(JSON.parse((await get(`/changes?since=${new Date(okPass.at - 3_600_000).toISOString()}`)).body).count).toBe(
+      3,
+    );
     const bad = await get("/changes?since=yesterday");
     expect(bad.status).toBe(400);
     expect(JSON.parse(bad.body).error).toMatch(/^since=yesterday: an ISO time/);
@@ -155,10 +169,12 @@ describe("the status server", () => {
   });
 
   it("draws the change log's last hour at /timeline.svg", async () => {
-    const res = await get("/timeline.svg?minutes=1440");
+    const res = await get("/timeline.svg?minutes=60");
     expect(res.type).toBe("image/svg+xml");
     expect(res.body).toMatch(/^<svg /);
     expect(res.body).toContain('data-kind="server-added"');
+    // The change, 5 minutes old, is outside the last 4 minutes.
+    expect((await get("/timeline.svg?minutes=4")).body).not.toContain('data-kind="server-added"');
     expect((await get("/timeline.svg?minutes=0")).status).toBe(400);
   });
 });
