@@ -101,6 +101,14 @@ up() {
     say "pushing the images to $REGISTRY (every node pulls them from there)"
     for image in "${IMAGES[@]}"; do docker tag "$image" "$REGISTRY$image" && docker push -q "$REGISTRY$image" >/dev/null; done
   fi
+  # compose/stack.yml is format 3.12: the webapps' health check polls every 250 ms while they
+  # start (start_interval), which older clients refuse.
+  local client
+  client=$(docker version -f '{{.Client.Version}}' 2>/dev/null || echo 0)
+  if [ "${client%%.*}" -lt 25 ] 2>/dev/null; then
+    echo "make swarm-up: docker stack deploy needs a Docker client of version 25 or later (this one is $client): compose/stack.yml uses healthcheck start_interval." >&2
+    exit 1
+  fi
   say "deploying stack $STACK with $replicas webapp(s)"
   WEBAPP_REPLICAS="$replicas" HTTP_PORT="$HTTP_PORT" STATS_PORT="$STATS_PORT" \
     docker stack deploy ${REGISTRY:+--with-registry-auth} -c compose/stack.yml "$STACK" >/dev/null

@@ -47,6 +47,8 @@ export interface Config {
   readonly serfGraceMs: number;
   /** Serf never takes out so many that fewer than this share (0–1) of a backend's members stay routed. */
   readonly serfPanicThreshold: number;
+  /** 0–1: leaving servers that still run are kept routed rather than leave a backend fewer than this share. */
+  readonly drainPanicThreshold: number;
   /** A pass that takes longer is abandoned, as a failure to retry. */
   readonly passTimeoutMs: number;
   /** Every Docker API call answers within this, or fails (to be retried). */
@@ -154,6 +156,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     problems.push(`LB_SERF_RPC=${JSON.stringify(serfRaw)}: port must be 1-65535`);
   const serfGraceMs = int("LB_SERF_GRACE_MS", 0, 3_600_000);
   const serfPanicPercent = int("LB_SERF_PANIC_THRESHOLD", 0, 100);
+  const drainPanicPercent = int("LB_DRAIN_PANIC_THRESHOLD", 0, 100);
   const passTimeoutMs = int("LB_PASS_TIMEOUT_MS", 1_000, 600_000);
   const dockerTimeoutMs = int("LB_DOCKER_TIMEOUT_MS", 100, 120_000);
   const memberTag = SELECTOR_RE.exec(match("LB_SERF_MEMBER_TAG", SELECTOR_RE, "must be a tag key=value"));
@@ -206,6 +209,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     serfRpc: serfRaw === "none" ? null : Object.freeze({ host: serfRaw.split(":")[0]!, port: serfPort }),
     serfGraceMs,
     serfPanicThreshold: serfPanicPercent / 100,
+    drainPanicThreshold: drainPanicPercent / 100,
     passTimeoutMs,
     dockerTimeoutMs,
     serfMemberTag: Object.freeze({ key: memberTag?.[1] ?? "role", value: memberTag?.[2] ?? "webapp" }),

@@ -76,6 +76,10 @@ export const SETTINGS = {
     def: "50",
     doc: "percent: Serf never takes out so many members of a backend that fewer than this share of its Docker-healthy ones stay routed; past that, the backend is routed on Docker's view (like Envoy's panic threshold)",
   },
+  LB_DRAIN_PANIC_THRESHOLD: {
+    def: "50",
+    doc: "percent: servers leaving rotation (their container stopping, a task shut down) that still run stay routed where draining them would leave a backend fewer than this share of the servers that can serve now (replacements not listening yet); 0: always drained at once",
+  },
   LB_SERF_MEMBER_TAG: {
     def: "role=webapp",
     doc: "Serf tag `key=value` of the agents that run beside backends; a live one that matches no container is reported as drift",

@@ -110,7 +110,12 @@ export function wire(config: Config, log: Logger) {
       clock,
       log: reconcileLog,
     },
-    { labelPrefix: config.labelPrefix, defaultBackend: config.defaultBackend, runtimeApi: config.runtimeApi },
+    {
+      labelPrefix: config.labelPrefix,
+      defaultBackend: config.defaultBackend,
+      runtimeApi: config.runtimeApi,
+      drainPanicThreshold: config.drainPanicThreshold,
+    },
   );
   const metrics = new Metrics();
   const changes = new ChangeLog(

@@ -30,10 +30,13 @@ export async function runRuntimePlan(
   const removed: string[] = [];
   const pendingDeletes: string[] = [];
   const drains = ops.filter((o): o is Extract<RuntimeOp, { kind: "drain" }> => o.kind === "drain").map((o) => o.ref);
-  if (drains.length > 0) await runtime.drainServers(drains);
+  let drained = false;
   for (const op of ops) {
     switch (op.kind) {
       case "drain":
+        // All at once, in every worker, where the plan puts the first one: after the additions.
+        if (!drained) await runtime.drainServers(drains);
+        drained = true;
         break;
       case "add": {
         const { line } = op;

@@ -21,9 +21,12 @@ const refOf = (s: { readonly backend: string; readonly name: string }): ServerRe
 });
 
 /**
- * Pure: what takes the running servers to the wanted ones. Order matters and is kept: drains
- * first (stop traffic to leavers), then changes of servers that stay, then additions, then
- * deletions. Backends themselves are never added or removed here: that is a reload.
+ * Pure: what takes the running servers to the wanted ones. Order matters and is kept: changes of
+ * servers that stay (one back from maintenance routes again), then additions, then drains, then
+ * deletions. Capacity comes before it goes: a pass that replaces the last servers of a backend
+ * (a rolling update) drains the leavers only once their replacements are in, never leaving the
+ * backend empty in between; a leaver that still runs serves a few milliseconds more. Backends
+ * themselves are never added or removed here: that is a reload.
  */
 export function planRuntime(
   wanted: ReadonlyMap<string, ServerLine>,
@@ -49,7 +52,7 @@ export function planRuntime(
     if (!r.maint) drains.push({ kind: "drain", ref: refOf(r) });
     deletes.push({ kind: "delete", ref: refOf(r) });
   }
-  return [...drains, ...changes, ...adds, ...deletes];
+  return [...changes, ...adds, ...drains, ...deletes];
 }
 
 /**

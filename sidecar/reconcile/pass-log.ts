@@ -7,6 +7,7 @@ import { sha256Hex, type Rendered } from "../render/render";
 export class PassLog {
   private reportedExclusions = new Set<string>();
   private lastTemplateErrorKey: string | null = null;
+  private drainPanicked: ReadonlySet<string> = new Set();
 
   constructor(private readonly log: Logger) {}
 
@@ -25,6 +26,22 @@ export class PassLog {
       }
     }
     this.reportedExclusions = now;
+  }
+
+  /** Says once when a backend starts keeping its leaving servers routed, and once when it stops. */
+  drainPanic(backends: readonly string[]): void {
+    for (const backend of backends) {
+      if (!this.drainPanicked.has(backend)) {
+        this.log.warn(
+          { backend },
+          "draining the leaving servers would leave this backend too few: they stay routed while they run",
+        );
+      }
+    }
+    for (const backend of this.drainPanicked)
+      if (!backends.includes(backend))
+        this.log.info({ backend }, "drain panic over: leaving servers are drained again");
+    this.drainPanicked = new Set(backends);
   }
 
   templateOk(): void {

@@ -11,6 +11,7 @@ import {
   prunePendingStarts,
   type PendingStarts,
 } from "../model/leaving";
+import { drainWouldPanic, keepLeavingServers } from "../model/leaving-panic";
 import type { ChangeHint, DesiredState, Exclusion, ServerRef } from "../model/types";
 import { TemplateError, type Rendered } from "../render/render";
 import type { TemplateFile } from "../render/template-file";
@@ -43,9 +44,18 @@ export interface ReconcilerOptions {
   readonly defaultBackend: string;
   /** Without the runtime API every change is a reload, and a whole burst is worth waiting for. */
   readonly runtimeApi?: boolean;
+  /**
+   * 0–1: leaving servers that still run are drained only while that leaves each backend at least
+   * this share of the servers that can serve now (see keepLeavingServers). 0: always drained.
+   */
+  readonly drainPanicThreshold?: number;
 }
 
-type Desired = ReturnType<typeof buildDesiredState> & { readonly awaitingReadiness: number };
+type Desired = ReturnType<typeof buildDesiredState> & {
+  readonly awaitingReadiness: number;
+  /** Backends whose leaving servers are kept routed (draining them would leave too few). */
+  readonly drainPanic: readonly string[];
+};
 
 /**
  * One level-triggered pass: a full listing, the gates (readiness, Serf), the desired state, its
@@ -83,8 +93,12 @@ export class Reconciler implements PassRunner {
     const folded = foldPendingStart(this.pendingStarts, hint, now, this.buildOptions());
     this.pendingStarts = prunePendingStarts(folded, now, PENDING_START_TTL_MS);
     if (this.draining === before || !this.draining.has(hint.id)) return [];
+    // Not where it would leave the backend too few servers: the pass decides then, knowing
+    // which replacements are ready (it may keep this one routed while it still runs).
     return (this.applied?.services ?? []).flatMap((s) =>
-      s.servers.filter((b) => b.sourceId === hint.id).map((b) => ({ backend: s.name, server: b.name })),
+      drainWouldPanic(this.applied, s.name, this.draining, this.opts.drainPanicThreshold ?? 0)
+        ? []
+        : s.servers.filter((b) => b.sourceId === hint.id).map((b) => ({ backend: s.name, server: b.name })),
     );
   }
 
@@ -143,9 +157,9 @@ export class Reconciler implements PassRunner {
       this.passLog.templateError(error, desired.state);
       return this.finish({ ok: false, at, stage: "template", error, retry: false });
     }
-    const { state, excluded, awaitingReadiness } = desired;
+    const { state, excluded, awaitingReadiness, drainPanic } = desired;
     if (outcome.kind !== "rejected") this.applied = state;
-    return this.finish({ ok: true, at, outcome, state, excluded, awaitingReadiness });
+    return this.finish({ ok: true, at, outcome, state, excluded, awaitingReadiness, drainPanic });
   }
 
   /** Renders and applies; a rejected render is narrowed down to its members at fault, and the rest applied. */
@@ -198,7 +212,14 @@ export class Reconciler implements PassRunner {
       notListening,
       ...(serfOut ? { serfOut } : {}),
     });
-    return { ...built, awaitingReadiness };
+    const kept = keepLeavingServers({
+      ...built,
+      snapshots,
+      applied: this.applied,
+      threshold: this.opts.drainPanicThreshold ?? 0,
+    });
+    this.passLog.drainPanic(kept.panic);
+    return { state: kept.state, excluded: kept.excluded, awaitingReadiness, drainPanic: kept.panic };
   }
 
   private buildOptions(): { labelPrefix: string; defaultService: string } {

@@ -12,6 +12,8 @@ export type SyncResult =
       readonly excluded: readonly Exclusion[];
       /** Backends that do not listen yet but soon may: worth another pass shortly. */
       readonly awaitingReadiness: number;
+      /** Backends whose leaving servers are kept routed because draining them would leave too few. */
+      readonly drainPanic: readonly string[];
     }
   | {
       readonly ok: false;

@@ -56,6 +56,12 @@ export class Metrics implements LoopObserver {
     labelNames: ["backend"],
     registers: [this.registry],
   });
+  private readonly drainPanic = new Gauge({
+    name: "ha_sidecar_drain_panic",
+    help: "1 for a backend whose leaving servers stay routed: draining them would have left too few",
+    labelNames: ["backend"],
+    registers: [this.registry],
+  });
   private readonly serfReachable = new Gauge({
     name: "ha_sidecar_serf_reachable",
     help: "1 when Serf answered on the last pass",
@@ -81,6 +87,8 @@ export class Metrics implements LoopObserver {
     for (const backend of serf?.panic ?? []) this.serfPanic.set({ backend }, 1);
     this.passes.observe({ result: result.ok ? "ok" : result.stage }, durationS);
     if (!result.ok) return;
+    this.drainPanic.reset();
+    for (const backend of result.drainPanic) this.drainPanic.set({ backend }, 1);
     const outcome = result.outcome;
     if (outcome.kind === "reloaded" && outcome.signals > 0) this.reloads.inc();
     if (outcome.kind === "reloaded" && outcome.fallback !== null) this.fallbacks.inc();

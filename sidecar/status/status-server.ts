@@ -40,7 +40,13 @@ export async function statusDocument(view: StatusView): Promise<unknown> {
       last === null
         ? null
         : last.ok
-          ? { ok: true, at: iso(last.at), outcome: last.outcome.kind, awaitingReadiness: last.awaitingReadiness }
+          ? {
+              ok: true,
+              at: iso(last.at),
+              outcome: last.outcome.kind,
+              awaitingReadiness: last.awaitingReadiness,
+              drainPanic: last.drainPanic,
+            }
           : { ok: false, at: iso(last.at), stage: last.stage, error: last.error.message },
     lastReload: reload === null ? null : { at: iso(reload.at), reason: reload.reason },
     lastRuntimeChange: runtime === null ? null : { at: iso(runtime.at), reason: runtime.reason },

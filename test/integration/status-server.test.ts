@@ -27,6 +27,7 @@ const okPass: SyncResult = {
   },
   excluded: [{ sourceId: "c2", name: "web_2", reason: "not-listening" }],
   awaitingReadiness: 1,
+  drainPanic: [],
 };
 let view: LoopView = {
   eventsConnected: true,

@@ -320,6 +320,18 @@ describe("Applier: membership through the runtime API, no reload", () => {
     expect(w.calls).toEqual(["shutdown sessions server webapp/b", "del server webapp/b"]);
   });
 
+  it("adds the replacements before it drains the last leavers: the backend is never empty in between", async () => {
+    const { w, apply } = await running();
+    await apply(rendered("s1", ["c 10.0.0.3:3000", "d 10.0.0.4:3000"]));
+    expect(w.calls.filter((c) => /^(add server|drain|del server)/.test(c)).map((c) => c.split(" 10.")[0])).toEqual([
+      "add server webapp/c",
+      "add server webapp/d",
+      "drain webapp/a,webapp/b",
+      "del server webapp/a",
+      "del server webapp/b",
+    ]);
+  });
+
   it("changes weight and address in place, and puts a drained server that is wanted again back", async () => {
     const { w, apply } = await running();
     w.servers.get("webapp/a")!.maint = true;

@@ -187,7 +187,15 @@ function harness(store: JsonLinesChangeFile | null, keep = 1000) {
   const clock = { now: () => now } as Clock;
   const log = new ChangeLog(store, clock, silent, { keep, source: "docker" });
   const pass = (st: DesiredState, outcome: ApplyOutcome = runtime, excluded: Exclusion[] = []): void => {
-    const result: SyncResult = { ok: true, at: now, outcome, state: st, excluded, awaitingReadiness: 0 };
+    const result: SyncResult = {
+      ok: true,
+      at: now,
+      outcome,
+      state: st,
+      excluded,
+      awaitingReadiness: 0,
+      drainPanic: [],
+    };
     now += 20;
     const report: PassReport = {
       result,

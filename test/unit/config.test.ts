@@ -31,6 +31,7 @@ describe("parseConfig", () => {
       serfRpc: { host: "serf", port: 7373 },
       serfGraceMs: 15000,
       serfPanicThreshold: 0.5,
+      drainPanicThreshold: 0.5,
       passTimeoutMs: 30000,
       dockerTimeoutMs: 5000,
       serfMemberTag: { key: "role", value: "webapp" },

@@ -16,6 +16,7 @@ const ok = (over: Partial<Extract<SyncResult, { ok: true }>> = {}): SyncResult =
   at: 0,
   outcome: { kind: "unchanged" },
   state: { defaultService: "webapp", services: [] },
+  drainPanic: [],
   excluded: [],
   awaitingReadiness: 0,
   ...over,

@@ -9,6 +9,7 @@ const pass = (over: Partial<Extract<SyncResult, { ok: true }>> = {}): SyncResult
   state: { defaultService: "webapp", services: [] },
   excluded: [],
   awaitingReadiness: 0,
+  drainPanic: [],
   ...over,
 });
 const view = (over: Partial<LoopView> = {}): LoopView => ({

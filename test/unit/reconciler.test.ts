@@ -30,6 +30,7 @@ function setup(
   templatePath = TEMPLATE,
   serfMembers?: () => SerfMember[],
   accepts: (text: string) => boolean = () => true,
+  drainPanicThreshold = 0,
 ) {
   let listing: BackendSnapshot[] | Error = [];
   let listings = 0;
@@ -89,7 +90,7 @@ function setup(
       clock: systemClock,
       log,
     },
-    { labelPrefix: "heig.lb", defaultBackend: "webapp" },
+    { labelPrefix: "heig.lb", defaultBackend: "webapp", drainPanicThreshold },
   );
   return {
     reconciler,
@@ -335,5 +336,53 @@ describe("Reconciler", () => {
     const r = await reconciler.sync();
     expect(r.ok && r.excluded).toEqual([expect.objectContaining({ name: "bad_2", reason: "reserved-name" })]);
     expect(applied[0]!.text).not.toContain("bad_2");
+  });
+
+  it("never empties a backend when every old container leaves before its replacement listens (a rolling update)", async () => {
+    const { reconciler, applied, listening, setListing, logs } = setup(TEMPLATE, undefined, () => true, 0.5);
+    const old = ["heig_webapp_1", "heig_webapp_2", "heig_webapp_3"].map((n) => snap(n));
+    setListing(old);
+    await reconciler.sync();
+    // Swarm starts the replacements (running, not listening yet) and shuts the old ones down.
+    const fresh = ["heig_webapp_4", "heig_webapp_5", "heig_webapp_6"].map((n) => snap(n));
+    for (const f of fresh) listening.set(f.address!, false);
+    setListing([...old, ...fresh]);
+    // The first leaves rotation at once; the others would leave too few: the pass decides.
+    expect(reconciler.observe(kill(old[0]!.id))).toEqual([{ backend: "webapp", server: "heig_webapp_1" }]);
+    expect(reconciler.observe(kill(old[1]!.id))).toEqual([]);
+    expect(reconciler.observe(kill(old[2]!.id))).toEqual([]);
+    const panicked = await reconciler.sync();
+    expect(panicked.ok && panicked.drainPanic).toEqual(["webapp"]);
+    const routed = (text: string): string[] => [...text.matchAll(/^\s+server (\S+)/gm)].map((m) => m[1]!);
+    expect(routed(applied.at(-1)!.text)).toEqual(["heig_webapp_1", "heig_webapp_2", "heig_webapp_3"]);
+    expect(
+      logs.filter((l) => l["msg"]?.toString().startsWith("draining the leaving servers would leave")),
+    ).toHaveLength(1);
+    // One replacement listens: 1 of the 4 that can serve is too few, the old ones still run along.
+    listening.set(fresh[0]!.address!, true);
+    await reconciler.sync();
+    expect(routed(applied.at(-1)!.text)).toEqual(["heig_webapp_1", "heig_webapp_2", "heig_webapp_3", "heig_webapp_4"]);
+    // Two listen: 2 of the 5 that can serve is still under half; three is half: drained.
+    listening.set(fresh[1]!.address!, true);
+    await reconciler.sync();
+    expect(routed(applied.at(-1)!.text)).toHaveLength(5);
+    listening.set(fresh[2]!.address!, true);
+    const over = await reconciler.sync();
+    expect(routed(applied.at(-1)!.text)).toEqual(["heig_webapp_4", "heig_webapp_5", "heig_webapp_6"]);
+    expect(over.ok && over.drainPanic).toEqual([]);
+    expect(logs.some((l) => l["msg"] === "drain panic over: leaving servers are drained again")).toBe(true);
+  });
+
+  it("drops a leaving server kept in panic once its container stops", async () => {
+    const { reconciler, applied, setListing } = setup(TEMPLATE, undefined, () => true, 0.5);
+    const only = snap("heig_webapp_1");
+    setListing([only]);
+    await reconciler.sync();
+    expect(reconciler.observe(kill(only.id))).toEqual([]);
+    await reconciler.sync();
+    expect(applied.at(-1)!.text).toContain("server heig_webapp_1 ");
+    setListing([{ ...only, running: false }]);
+    await reconciler.sync();
+    expect(applied.at(-1)!.text).not.toContain("server heig_webapp_1 ");
   });
 });

@@ -1,0 +1,92 @@
+import type { RunningServer } from "../../sidecar/haproxy/parse";
+import { planRuntime, runtimeDrift, type RuntimeOp } from "../../sidecar/apply/runtime-plan";
+import type { ServerLine } from "../../sidecar/render/server-lines";
+
+/** `name@address:port/weight`, in backend `webapp`. */
+function parse(spec: string): { name: string; address: string; port: number; weight: number } {
+  const m = /^(\w+)@([\d.]+):(\d+)(?:\/(\d+))?$/.exec(spec)!;
+  return { name: m[1]!, address: m[2]!, port: Number(m[3]), weight: Number(m[4] ?? 1) };
+}
+const wanted = (...specs: string[]): Map<string, ServerLine> =>
+  new Map(
+    specs.map((s) => {
+      const p = parse(s);
+      return [`webapp/${p.name}`, { backend: "webapp", ...p, options: ["check"] }];
+    }),
+  );
+const running = (...specs: string[]): Map<string, RunningServer> =>
+  new Map(
+    specs.map((spec) => {
+      const maint = spec.endsWith("!maint");
+      const drain = spec.endsWith("!drain");
+      const p = parse(spec.replace(/!\w+$/, ""));
+      return [`webapp/${p.name}`, { backend: "webapp", ...p, maint, drain }];
+    }),
+  );
+/** One op as a short text, to compare whole plans at a glance. */
+const text = (op: RuntimeOp): string =>
+  op.kind === "add"
+    ? `add ${op.line.name}`
+    : op.kind === "set-addr"
+      ? `addr ${op.ref.server} ${op.address}:${op.port}`
+      : op.kind === "set-weight"
+        ? `weight ${op.ref.server} ${op.weight}`
+        : `${op.kind} ${op.ref.server}`;
+
+describe("planRuntime", () => {
+  it.each([
+    { case: "nothing to do", want: ["a@10.0.0.1:3000"], run: ["a@10.0.0.1:3000"], plan: [] },
+    { case: "a new server", want: ["a@10.0.0.1:3000", "b@10.0.0.2:3000"], run: ["a@10.0.0.1:3000"], plan: ["add b"] },
+    {
+      case: "a server leaves: drained, then deleted",
+      want: ["a@10.0.0.1:3000"],
+      run: ["a@10.0.0.1:3000", "b@10.0.0.2:3000"],
+      plan: ["drain b", "delete b"],
+    },
+    {
+      case: "one already in maintenance is only deleted",
+      want: ["a@10.0.0.1:3000"],
+      run: ["a@10.0.0.1:3000", "b@10.0.0.2:3000!maint"],
+      plan: ["delete b"],
+    },
+    {
+      // A rolling update's pass: the last old server leaves as its replacements come in. The
+      // replacements first, or the backend is empty between the drain and the add (503s).
+      case: "the last servers replaced: additions before the drain",
+      want: ["n1@10.0.0.5:3000", "n2@10.0.0.6:3000"],
+      run: ["o3@10.0.0.3:3000"],
+      plan: ["add n1", "add n2", "drain o3", "delete o3"],
+    },
+    {
+      case: "changes in place come first, a drained one wanted again routes again",
+      want: ["a@10.0.0.1:3000", "b@10.0.0.9:3001/3", "c@10.0.0.3:3000"],
+      run: ["a@10.0.0.1:3000!drain", "b@10.0.0.2:3000", "d@10.0.0.4:3000"],
+      plan: ["ready a", "addr b 10.0.0.9:3001", "weight b 3", "add c", "drain d", "delete d"],
+    },
+  ])("$case", ({ want, run, plan }) => {
+    expect(planRuntime(wanted(...want), running(...run)).map(text)).toEqual(plan);
+  });
+});
+
+describe("runtimeDrift", () => {
+  it.each([
+    { case: "in step", want: ["a@10.0.0.1:3000"], run: ["a@10.0.0.1:3000"], off: [] },
+    {
+      case: "a leaver still being deleted may linger in maintenance",
+      want: [],
+      run: ["b@10.0.0.2:3000!maint"],
+      off: [],
+    },
+    { case: "a leaver still routing", want: [], run: ["b@10.0.0.2:3000"], off: ["webapp/b"] },
+    { case: "a missing server", want: ["a@10.0.0.1:3000"], run: [], off: ["webapp/a"] },
+    { case: "a wrong weight", want: ["a@10.0.0.1:3000/5"], run: ["a@10.0.0.1:3000"], off: ["webapp/a"] },
+    {
+      case: "a wanted one left in drain",
+      want: ["a@10.0.0.1:3000"],
+      run: ["a@10.0.0.1:3000!drain"],
+      off: ["webapp/a"],
+    },
+  ])("$case", ({ want, run, off }) => {
+    expect(runtimeDrift(wanted(...want), running(...run))).toEqual(off);
+  });
+});
