@@ -79,6 +79,14 @@ interface Answer {
   readonly body: Buffer;
 }
 
+/**
+ * Docker's end of the socket may fail after Node's client let go of it (an answer complete, then
+ * destroyed): without a listener of its own, that error would end the process.
+ */
+function guardSocket(req: http.ClientRequest): void {
+  req.on("socket", (socket) => socket.on("error", () => undefined));
+}
+
 /** One request to the Docker socket (no body), its whole answer, within the limits. */
 function callDocker(
   opts: ProxyOptions,
@@ -102,8 +110,10 @@ function callDocker(
         let bytes = 0;
         res.on("data", (chunk: Buffer) => {
           bytes += chunk.length;
-          if (bytes > maxBytes) req.destroy(new UpstreamError(`docker's answer is larger than ${maxBytes} bytes`, 502));
-          else chunks.push(chunk);
+          if (bytes <= maxBytes) return void chunks.push(chunk);
+          // Rejected here, destroyed without an error: the answer may be complete already.
+          reject(new UpstreamError(`docker's answer is larger than ${maxBytes} bytes`, 502));
+          req.destroy();
         });
         res.on("end", () =>
           resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage, body: Buffer.concat(chunks) }),
@@ -114,9 +124,11 @@ function callDocker(
         });
       },
     );
-    req.on("timeout", () =>
-      req.destroy(new UpstreamError(`docker: no answer within ${opts.requestTimeoutMs} ms`, 504)),
-    );
+    guardSocket(req);
+    req.on("timeout", () => {
+      reject(new UpstreamError(`docker: no answer within ${opts.requestTimeoutMs} ms`, 504));
+      req.destroy();
+    });
     req.on("error", (err) => reject(err instanceof UpstreamError ? err : new UpstreamError(err.message, 502)));
     req.end();
   });
@@ -246,15 +258,21 @@ export async function startDockerProxy(opts: ProxyOptions): Promise<http.Server>
     eventStreams++;
     res.once("close", () => eventStreams--);
     const upstream = http.request({ socketPath: opts.socketPath, method: "GET", path, headers: { host: "docker" } });
+    guardSocket(upstream);
+    let failed = false;
     const fail = (err: Error): void => {
+      // Once, and not for a client that left (its going destroys the request).
+      if (failed || res.destroyed) return;
+      failed = true;
       log.warn({ err, method: req.method, url: clip(req.url) }, "docker api request failed");
       if (res.headersSent) res.destroy();
       else send(res, err instanceof UpstreamError ? err.status : 502, { message: err.message });
     };
     // Until its headers come only: then it is quiet for as long as nothing happens.
-    upstream.setTimeout(opts.requestTimeoutMs, () =>
-      upstream.destroy(new UpstreamError(`docker: no answer within ${opts.requestTimeoutMs} ms`, 504)),
-    );
+    upstream.setTimeout(opts.requestTimeoutMs, () => {
+      fail(new UpstreamError(`docker: no answer within ${opts.requestTimeoutMs} ms`, 504));
+      upstream.destroy();
+    });
     upstream.on("response", (up) => {
       upstream.setTimeout(0);
       if (up.statusCode !== 200) {
