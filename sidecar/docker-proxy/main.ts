@@ -4,7 +4,8 @@ import { startDockerProxy } from "./server";
 /**
  * `docker-proxy`: the Docker API, filtered, for the sidecar. Settings (environment):
  * PROXY_SOCKET (default /host-run/docker.sock), PROXY_PORT (2375), PROXY_TIMEOUT_MS (30000),
- * PROXY_RELOAD_SELECTOR (heig.lb.role=haproxy), PROXY_LOG_LEVEL (info).
+ * PROXY_RELOAD_SELECTOR (heig.lb.role=haproxy), PROXY_LABEL_PREFIX (heig.lb, the sidecar's
+ * LB_LABEL_PREFIX), PROXY_LOG_LEVEL (info).
  */
 function main(): void {
   const env = process.env;
@@ -12,9 +13,18 @@ function main(): void {
   const selector = /^([A-Za-z0-9][A-Za-z0-9_.-]*)=([^\s=]+)$/.exec(env.PROXY_RELOAD_SELECTOR ?? "heig.lb.role=haproxy");
   const port = Number(env.PROXY_PORT ?? 2375);
   const timeoutMs = Number(env.PROXY_TIMEOUT_MS ?? 30_000);
-  if (selector === null || !Number.isInteger(port) || port < 1 || port > 65535 || !(timeoutMs > 0)) {
+  const labelPrefix = env.PROXY_LABEL_PREFIX ?? "heig.lb";
+  if (
+    selector === null ||
+    !Number.isInteger(port) ||
+    port < 1 ||
+    port > 65535 ||
+    !(timeoutMs > 0) ||
+    !/^[a-z0-9]+([.-][a-z0-9]+)*$/.test(labelPrefix)
+  ) {
     process.stderr.write(
-      "docker-proxy: PROXY_RELOAD_SELECTOR must be key=value, PROXY_PORT 1-65535, PROXY_TIMEOUT_MS > 0\n",
+      "docker-proxy: PROXY_RELOAD_SELECTOR must be key=value, PROXY_PORT 1-65535, PROXY_TIMEOUT_MS > 0, " +
+        "PROXY_LABEL_PREFIX lowercase and dotted (like heig.lb)\n",
     );
     process.exit(2);
   }
@@ -24,6 +34,7 @@ function main(): void {
     port,
     requestTimeoutMs: timeoutMs,
     reloadSelector: { key: selector[1]!, value: selector[2]! },
+    labelPrefix,
     log,
   }).then(
     (server) => {

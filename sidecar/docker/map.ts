@@ -77,7 +77,7 @@ const TERMINATING = new Set([
  * Container actions that can change routing. Others (exec_* from `docker exec` and every
  * HEALTHCHECK run, attach, resize, top, copy…) would only cost a pass.
  */
-const ROUTING_ACTIONS = new Set([
+const ROUTING_ACTIONS: ReadonlySet<string> = new Set([
   "create",
   "start",
   "restart",
@@ -93,6 +93,14 @@ const ROUTING_ACTIONS = new Set([
 ]);
 
 /**
+ * Whether a container event's action can change routing (`health_status: healthy` included).
+ * The Docker API proxy drops the others from the event stream, so both read this one list.
+ */
+export function routesOn(action: string): boolean {
+  return ROUTING_ACTIONS.has(action) || action.startsWith("health_status");
+}
+
+/**
  * A Docker event → a change hint, or null when it does not concern us (other networks, other
  * types, actions that cannot change routing). Docker emits `kill` (with the signal) before
  * `die` and `stop`: a terminating kill is the earliest sign that a container is leaving.
@@ -104,7 +112,7 @@ export function mapDockerEvent(m: DockerEventMessage, network: string): ChangeHi
   if (m.Type === "container") {
     const id = m.Actor?.ID;
     if (!id) return null;
-    if (!ROUTING_ACTIONS.has(action) && !action.startsWith("health_status")) return null;
+    if (!routesOn(action)) return null;
     const cause = action.split(":")[0]!;
     switch (action) {
       case "kill": {

@@ -41,11 +41,21 @@ describe("the Docker API, through the proxy only", () => {
     const webapp = containerOf("webapp", 1);
     const ha = containerOf("ha", 1);
     const startedAt = sh(`docker inspect -f '{{.State.StartedAt}}' ${webapp}`).trim();
-    const until = Math.floor(Date.now() / 1000);
+    const filters = (f: unknown): string => `filters=${encodeURIComponent(JSON.stringify(f))}`;
+    // Another project's container, with a secret in its env and labels.
+    sh(
+      `docker run -d --name hs-e2e-foreign --label ${TEST_LABEL} --label com.example.password=hs-e2e-secret ` +
+        `-e DB_PASSWORD=hs-e2e-secret --network none --entrypoint sh ha-sidecar/webapp:latest -c 'sleep 600'`,
+    );
     const requests: Array<[string, string]> = [
+      ["GET", `/containers/json?${filters({ label: ["heig.lb.enable"], network: [NETWORK] })}`],
+      ["GET", `/v1.41/containers/json?${filters({ label: ["heig.lb.role=haproxy"] })}`],
+      ["GET", `/events?${filters({ type: ["container", "network"] })}`],
+      ["GET", `/containers/${webapp}/json`],
+      ["GET", "/containers/hs-e2e-foreign/json"],
       ["GET", "/containers/json"],
-      ["GET", "/v1.41/containers/json"],
-      ["GET", `/events?since=${until - 60}&until=${until}`],
+      ["GET", "/version"],
+      ["GET", "/events"],
       ["POST", "/containers/create"],
       ["POST", `/containers/${webapp}/stop`],
       ["POST", `/containers/${webapp}/exec`],
@@ -54,19 +64,29 @@ describe("the Docker API, through the proxy only", () => {
       ["POST", `/containers/${webapp}/kill?signal=SIGUSR2`],
       ["POST", `/containers/${ha}/kill?signal=SIGKILL`],
     ];
+    // Each answer's status; the body of the reads (the event stream's is cut at its headers).
     const out = nodeIn(
       containerOf("sidecar"),
       `const http = require("http");
        const reqs = ${JSON.stringify(requests)};
        (async () => { for (const [method, path] of reqs) {
-         const status = await new Promise((resolve) => { const r = http.request({ host: "docker-proxy", port: 2375, method, path }, (res) => { res.resume(); res.on("end", () => resolve(res.statusCode)); }); r.on("error", (e) => resolve(e.code)); r.end(); });
-         console.log(method + " " + path.split("?")[0] + " " + status);
+         const [status, body] = await new Promise((resolve) => { const r = http.request({ host: "docker-proxy", port: 2375, method, path }, (res) => { let b = ""; if (path.startsWith("/events")) { res.destroy(); return resolve([res.statusCode, ""]); } res.on("data", (c) => (b += c)); res.on("end", () => resolve([res.statusCode, b])); }); r.on("error", (e) => resolve([e.code, ""])); r.end(); });
+         console.log(JSON.stringify([method + " " + path.split("?")[0], status, body]));
        } })();`,
     );
-    expect(out.trim().split("\n")).toEqual([
+    const answers = out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as [string, number, string]);
+    expect(answers.map(([request, status]) => `${request} ${status}`)).toEqual([
       "GET /containers/json 200",
       "GET /v1.41/containers/json 200",
       "GET /events 200",
+      `GET /containers/${webapp}/json 200`,
+      "GET /containers/hs-e2e-foreign/json 404",
+      "GET /containers/json 403",
+      "GET /version 403",
+      "GET /events 403",
       "POST /containers/create 403",
       `POST /containers/${webapp}/stop 403`,
       `POST /containers/${webapp}/exec 403`,
@@ -75,12 +95,32 @@ describe("the Docker API, through the proxy only", () => {
       `POST /containers/${webapp}/kill 403`,
       `POST /containers/${ha}/kill 403`,
     ]);
-    // The webapp was not touched, and every refusal was logged by the proxy.
+    // The reads carry what the sidecar reads and nothing else: no env (Serf's keys), no command.
+    const [listing, , , inspect] = answers.map(([, , body]) => body);
+    expect(Object.keys(JSON.parse(inspect!) as object).sort()).toEqual(["Config", "Id", "Name"]);
+    expect(Object.keys((JSON.parse(listing!) as Array<Record<string, unknown>>)[0]!).sort()).toEqual([
+      "Id",
+      "Labels",
+      "Names",
+      "NetworkSettings",
+      "State",
+      "Status",
+    ]);
+    const serfKey = sh(`docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' ${webapp}`)
+      .split("\n")
+      .find((e) => e.startsWith("SERF_ENCRYPT_KEY="))
+      ?.split("=")[1];
+    for (const [, , body] of answers) {
+      expect(body).not.toContain("hs-e2e-secret");
+      if (serfKey !== undefined && serfKey !== "") expect(body).not.toContain(serfKey);
+    }
+    // The webapp was not touched, and every refusal was logged by the proxy (the 404 of another
+    // project's container too).
     expect(sh(`docker inspect -f '{{.State.Running}} {{.State.StartedAt}}' ${webapp}`).trim()).toBe(
       `true ${startedAt}`,
     );
     expect(sh(`docker logs ${containerOf("docker-proxy")} 2>&1 | grep -c 'docker api request denied'`).trim()).toBe(
-      "7",
+      "11",
     );
   });
 

@@ -11,6 +11,7 @@ import pino from "pino";
 import { startDockerProxy } from "../../sidecar/docker-proxy/server";
 
 const dir = mkdtempSync("/tmp/hs-it-proxy-cut-");
+const START = { Type: "container", Action: "start", Actor: { ID: "abc", Attributes: { "heig.lb.enable": "true" } } };
 const socketPath = path.join(dir, "docker.sock");
 let dockerd: http.Server;
 let proxy: http.Server;
@@ -19,7 +20,7 @@ beforeAll(async () => {
   dockerd = http.createServer((req, res) => {
     if (req.url?.startsWith("/events")) {
       res.writeHead(200, { "content-type": "application/json" });
-      res.write('{"Type":"container","Action":"start"}\n');
+      res.write(`${JSON.stringify(START)}\n`);
       // Then dockerd dies: the connection goes without an end.
       setTimeout(() => req.socket.destroy(), 200);
       return;
@@ -33,6 +34,7 @@ beforeAll(async () => {
     port: 0,
     requestTimeoutMs: 1000,
     reloadSelector: { key: "heig.lb.role", value: "haproxy" },
+    labelPrefix: "heig.lb",
     log: pino({ level: "silent" }),
   });
 });
@@ -47,14 +49,22 @@ it("cuts the client's event stream when dockerd's goes away, instead of leaving 
   const { port } = proxy.address() as AddressInfo;
   const outcome = await new Promise<string>((resolve) => {
     http
-      .get({ host: "127.0.0.1", port, path: "/events", agent: false }, (res) => {
-        let data = "";
-        res.on("data", (c: Buffer) => (data += c.toString()));
-        res.on("end", () => resolve(`ended cleanly after ${JSON.stringify(data)}`));
-        res.on("error", () => resolve(`cut after ${JSON.stringify(data)}`));
-        res.on("aborted", () => resolve(`cut after ${JSON.stringify(data)}`));
-      })
+      .get(
+        {
+          host: "127.0.0.1",
+          port,
+          path: `/events?filters=${encodeURIComponent('{"type":["container"]}')}`,
+          agent: false,
+        },
+        (res) => {
+          let data = "";
+          res.on("data", (c: Buffer) => (data += c.toString()));
+          res.on("end", () => resolve(`ended cleanly after ${JSON.stringify(data)}`));
+          res.on("error", () => resolve(`cut after ${JSON.stringify(data)}`));
+          res.on("aborted", () => resolve(`cut after ${JSON.stringify(data)}`));
+        },
+      )
       .on("error", (err) => resolve(`request failed: ${err.message}`));
   });
-  expect(outcome).toBe(`cut after ${JSON.stringify('{"Type":"container","Action":"start"}\n')}`);
+  expect(outcome).toBe(`cut after ${JSON.stringify(`${JSON.stringify(START)}\n`)}`);
 });

@@ -1,6 +1,7 @@
 /**
- * The Docker API proxy against the real dockerd: the allowlist on the wire, the event stream
- * kept open past the request timeout, and SIGUSR2 only to a container labelled as HAProxy.
+ * The Docker API proxy against the real dockerd: the allowlist on the wire, answers reduced to
+ * what the sidecar reads (no Env, no foreign labels, no exec events), the event stream kept open
+ * past the request timeout, and SIGUSR2 only to a container labelled as HAProxy.
  */
 import { spawnSync } from "node:child_process";
 import * as http from "node:http";
@@ -10,6 +11,9 @@ import { startDockerProxy } from "../../sidecar/docker-proxy/server";
 
 jest.setTimeout(60_000);
 const LABEL = "ha-sidecar.test=1";
+/** In the test containers' env and labels: never in an answer of the proxy. */
+const MARKER = "hs-it-secret-4b1d";
+const filters = (f: unknown): string => `filters=${encodeURIComponent(JSON.stringify(f))}`;
 const sh = (cmd: string): string => {
   const r = spawnSync("bash", ["-c", cmd], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
@@ -39,14 +43,18 @@ beforeAll(async () => {
   spawnSync("bash", ["-c", "docker rm -f hs-it-fake-ha hs-it-bystander"]);
   // Both trap SIGUSR2: a wrongly delivered one must not kill them (it is checked by counting).
   const trap = `--entrypoint sh ha-sidecar/webapp:latest -c 'trap "echo usr2 >> /tmp/usr2" USR2; while :; do sleep 0.1; done'`;
-  sh(`docker run -d --name hs-it-fake-ha --label ${LABEL} --label heig.lb.role=haproxy --network none ${trap}`);
-  sh(`docker run -d --name hs-it-bystander --label ${LABEL} --network none ${trap}`);
+  const secrets = `-e DB_PASSWORD=${MARKER} --label com.example.password=${MARKER}`;
+  sh(
+    `docker run -d --name hs-it-fake-ha --label ${LABEL} --label heig.lb.role=haproxy ${secrets} --network none ${trap}`,
+  );
+  sh(`docker run -d --name hs-it-bystander --label ${LABEL} ${secrets} --network none ${trap}`);
   server = await startDockerProxy({
     socketPath: "/var/run/docker.sock",
     host: "127.0.0.1",
     port: 0,
     requestTimeoutMs: 500,
     reloadSelector: { key: "heig.lb.role", value: "haproxy" },
+    labelPrefix: "heig.lb",
     log: pino(
       { level: "info" },
       { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
@@ -61,12 +69,36 @@ afterAll(() => {
 });
 
 describe("the Docker API proxy against a real dockerd", () => {
-  it("answers the reads the sidecar needs, with or without the version prefix", async () => {
+  it("answers the reads the sidecar needs, with or without the version prefix, reduced", async () => {
     expect((await request("GET", "/_ping")).body).toBe("OK");
-    expect(JSON.parse((await request("GET", "/v1.41/containers/json")).body)).toEqual(expect.any(Array));
-    expect(JSON.parse((await request("GET", "/containers/hs-it-fake-ha/json")).body)).toMatchObject({
-      Name: "/hs-it-fake-ha",
+    const listing = await request("GET", `/v1.41/containers/json?${filters({ label: ["heig.lb.role=haproxy"] })}`);
+    expect(listing.status).toBe(200);
+    const fakeHa = (JSON.parse(listing.body) as Array<Record<string, unknown>>).find((c) =>
+      (c["Names"] as string[]).includes("/hs-it-fake-ha"),
+    );
+    expect(Object.keys(fakeHa ?? {}).sort()).toEqual(["Id", "Labels", "Names", "NetworkSettings", "State", "Status"]);
+    expect(fakeHa?.["Labels"]).toEqual({ "heig.lb.role": "haproxy" });
+    // Not the proxy's stack (it runs in none here): reduced to id, name and the labels read.
+    const inspect = await request("GET", "/containers/hs-it-bystander/json");
+    expect(JSON.parse(inspect.body)).toEqual({
+      Id: expect.any(String),
+      Name: "/hs-it-bystander",
+      Config: { Labels: {} },
     });
+    expect(listing.body + inspect.body).not.toContain(MARKER);
+  });
+
+  it.each([
+    ["GET", "/version"],
+    ["HEAD", "/_ping"],
+    ["GET", "/containers/json"],
+    ["GET", `/containers/json?${filters({ label: ["ha-sidecar.test"] })}`],
+    ["GET", "/events"],
+    ["GET", "/networks"],
+    ["GET", "/services/x"],
+    ["GET", "/info"],
+  ])("refuses %s %s, which the sidecar never sends, with 403", async (method, path) => {
+    expect((await request(method, path)).status).toBe(403);
   });
 
   it.each([
@@ -99,22 +131,38 @@ describe("the Docker API proxy against a real dockerd", () => {
     expect(spawnSync("docker", ["exec", "hs-it-bystander", "cat", "/tmp/usr2"]).status).not.toBe(0);
   });
 
-  it("answers the event stream's headers at once, keeps it open past the request timeout, and relays events", async () => {
-    const events: string[] = [];
+  it("answers the event stream's headers at once, keeps it open past the request timeout, and relays our events only, reduced", async () => {
+    const chunks: string[] = [];
     let headers = false;
-    // Only the bystander's events: none until it is restarted below.
-    const filters = encodeURIComponent(JSON.stringify({ type: ["container"], container: ["hs-it-bystander"] }));
-    const req = http.get({ host: "127.0.0.1", port, path: `/events?filters=${filters}`, agent: false }, (res) => {
+    const path = `/events?${filters({ type: ["container"] })}`;
+    const req = http.get({ host: "127.0.0.1", port, path, agent: false }, (res) => {
       headers = true;
-      res.on("data", (c: Buffer) => events.push(c.toString()));
+      res.on("data", (c: Buffer) => chunks.push(c.toString()));
     });
     await new Promise((r) => setTimeout(r, 1200)); // longer than the 500 ms request timeout
-    // No event happened yet: the headers came anyway (a client knows it is connected).
+    // The headers came before any event (a client knows it is connected).
     expect(headers).toBe(true);
-    expect(events).toEqual([]);
-    sh("docker restart -t 0 hs-it-bystander >/dev/null");
+    const fakeHa = sh("docker inspect -f '{{.Id}}' hs-it-fake-ha");
+    const bystander = sh("docker inspect -f '{{.Id}}' hs-it-bystander");
+    sh("docker exec hs-it-fake-ha true"); // exec_* events: dropped (their command lines too)
+    sh("docker restart -t 0 hs-it-fake-ha hs-it-bystander >/dev/null");
     await new Promise((r) => setTimeout(r, 500));
     req.destroy();
-    expect(events.join("")).toContain('"Action":"start"');
+    // Other containers on this engine (a `make up` stack) may send events too: only ours are judged.
+    const events = chunks
+      .join("")
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> } });
+    const ofFakeHa = events.filter((e) => e.Actor.ID === fakeHa);
+    expect(ofFakeHa.map((e) => e.Action)).toContain("start");
+    expect(ofFakeHa.some((e) => e.Action.startsWith("exec_"))).toBe(false);
+    expect(ofFakeHa.find((e) => e.Action === "start")?.Actor.Attributes).toEqual({
+      name: "hs-it-fake-ha",
+      "heig.lb.role": "haproxy",
+    });
+    // Neither ours nor this stack's HAProxy: none of its events.
+    expect(events.filter((e) => e.Actor.ID === bystander)).toEqual([]);
+    expect(chunks.join("")).not.toContain(MARKER);
   });
 });
