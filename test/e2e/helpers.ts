@@ -49,18 +49,7 @@ export function shAsync(cmd: string, opts: { env?: NodeJS.ProcessEnv } = {}): Pr
 
 export const compose = (args: string, opts?: { allowFail?: boolean }): string => sh(`docker-compose ${args}`, opts);
 
-/** Retries `fn` until it stops throwing; rethrows its last error after `timeoutMs`. */
-export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, intervalMs));
-    }
-  }
-}
+export { eventually } from "../support/eventually";
 
 export interface HttpAnswer {
   readonly status: number;

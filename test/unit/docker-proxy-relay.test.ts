@@ -5,6 +5,7 @@
  * proxy goes on; the limits hold; the sidecar's own code (dockerode) works through it.
  */
 import * as http from "node:http";
+import { eventually } from "../support/eventually";
 import * as net from "node:net";
 import Docker from "dockerode";
 import fc from "fast-check";
@@ -366,9 +367,17 @@ describe("the proxy's limits", () => {
     expect(c.status).toBe(503);
     expect(c.body).toContain("too many event streams");
     a.req.destroy();
-    await new Promise((r) => setTimeout(r, 50));
-    const d = await openStream();
-    expect(d.status).toBe(200);
+    // Once the proxy has seen the first one close (polled: how soon depends on the machine).
+    const d = await eventually(
+      async () => {
+        const s = await openStream();
+        if (s.status !== 200) s.req.destroy();
+        expect(s.status).toBe(200);
+        return s;
+      },
+      10_000,
+      20,
+    );
     b.req.destroy();
     d.req.destroy();
   });
@@ -383,13 +392,23 @@ describe("the proxy's limits", () => {
           }),
       ),
     );
-    await new Promise((r) => setTimeout(r, 20));
-    const over = await raw(small.port, request("GET", "/_ping"));
-    expect(over.status).toBe(503);
+    // Once the proxy has counted the three (polled: how soon depends on the machine).
+    const over = await eventually(
+      async () => {
+        const r = await raw(small.port, request("GET", "/_ping"));
+        expect(r.status).toBe(503);
+        return r;
+      },
+      10_000,
+      20,
+    );
     expect(over.body).toContain("too many connections");
     idle.forEach((s) => s.destroy());
-    await new Promise((r) => setTimeout(r, 50));
-    expect((await raw(small.port, request("GET", "/_ping"))).status).toBe(200);
+    await eventually(
+      async () => expect((await raw(small.port, request("GET", "/_ping"))).status).toBe(200),
+      10_000,
+      20,
+    );
   });
 
   it("closes a connection whose request is too slow to arrive, but never a long event stream", async () => {
@@ -397,8 +416,8 @@ describe("the proxy's limits", () => {
     const stream = await openStream();
     const slow = await raw(small.port, "GET /_pi", 3_000);
     expect(slow.status).toBe(408);
-    await new Promise((r) => setTimeout(r, 900));
-    expect(stream.events.join("")).toContain('"Action":"kill"');
+    // The stream outlived the request timeout and still delivers.
+    await eventually(() => expect(stream.events.join("")).toContain('"Action":"kill"'), 10_000, 50);
     stream.req.destroy();
   });
 

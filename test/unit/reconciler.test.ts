@@ -12,6 +12,7 @@ import { SerfGate } from "../../sidecar/reconcile/serf-gate";
 import type { Rendered } from "../../sidecar/render/render";
 import { TemplateFile } from "../../sidecar/render/template-file";
 import type { BackendSource } from "../../sidecar/source/backend-source";
+import { eventually } from "../support/eventually";
 import { snap } from "./fixtures";
 
 const TEMPLATE = path.resolve(__dirname, "../../templates/haproxy.cfg.hbs");
@@ -239,8 +240,7 @@ describe("Reconciler", () => {
     await reconciler.sync();
     listening.set(gone.address!, true);
     listening.set(slow.address!, true);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(ready).toEqual([slow.id]);
+    await eventually(() => expect(ready).toEqual([slow.id]), 10_000, 10);
     readiness.stop();
   });
 
