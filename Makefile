@@ -14,7 +14,7 @@ export STATS_BIND ?= 127.0.0.1
 # docker-compose 1.29 builds through the Python client: quiet, and no BuildKit needed.
 export COMPOSE_DOCKER_CLI_BUILD ?= 0
 
-.PHONY: bench-swarm swarm-up swarm-scale swarm-down secrets stats-check soak bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps lint format typecheck test test-unit test-integration test-e2e clean
+.PHONY: test-clock bench-swarm swarm-up swarm-scale swarm-down secrets stats-check soak bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps lint format typecheck test test-unit test-integration test-e2e clean
 
 help:
 	@echo "make up            start ha, sidecar, serf and 2 webapps on network 'heig'"
@@ -23,7 +23,8 @@ help:
 	@echo "make swarm-up N=2  the same on Docker Swarm (stack heig); make swarm-scale N=6; make swarm-down"
 	@echo "make logs          follow the logs"
 	@echo "make render        print the haproxy.cfg the sidecar would write now"
-	@echo "make test          lint, unit and end-to-end tests (needs root for the Docker engine);"
+	@echo "make test          lint, typecheck, unit, integration, the same with the clock a year ahead, e2e;"
+	@echo "                   ends with one line: N passed, N failed (needs root for the Docker engine);"
 	@echo "                   the tests run a stack of their own: a running 'make up' keeps running"
 	@echo "make lint          ESLint and Prettier (make format rewrites the layout)"
 	@echo "make bench         load + scaling benchmark, results in .bench/ (see BENCHMARKS.md)"
@@ -116,7 +117,14 @@ test-e2e: images
 	@echo "==> end-to-end tests (real dockerd, real HAProxy, real Serf, headless Chromium)"
 	@npx jest --selectProjects e2e --runInBand
 
-test: lint typecheck test-unit test-integration test-e2e
+# Every tier to its end (unit, integration, the same two with the clock a year ahead, e2e), then
+# one line per tier and a last one over all of them: `N passed, N failed` (scripts/test-all.sh).
+test: lint typecheck images
+	@scripts/test-all.sh
+
+# Unit and integration with the clock of the whole process tree a year ahead (libfaketime).
+test-clock: images
+	@TIERS=clock scripts/test-all.sh
 
 # Benchmarks are not tests: numbers go to .bench/ (see BENCHMARKS.md). The smoke run is part of
 # the e2e suite. The benchmark runs a stack of its own (project hsbench, ports 28080/28936).

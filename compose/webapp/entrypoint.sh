@@ -13,6 +13,24 @@ ENCRYPT=""
 ADVERTISE=""
 advertise() { [ -n "${SERF_NETWORK:-}" ] && ADVERTISE="-advertise=$(node /app/address-on.js "$SERF_NETWORK"):7946"; }
 
+# Every agent's own config file (the RPC auth key has no flag, only this file's rpc_auth).
+# reconnect_interval: Serf tries to reach a failed member again every 30 s by default, and each
+# agent only with the odds failed/alive; a member that was frozen (SIGSTOP, a paused VM) and
+# thaws learns it was declared dead, and refutes it, only then: back after 1 s or after a
+# minute. Every second instead: a thawed member is back within a few seconds.
+SERF_CONFIG=/tmp/serf-agent.json
+write_config() {
+  # A subshell: the umask is the file's alone.
+  (
+    umask 077
+    if [ -n "${1:-}" ]; then
+      printf '{"reconnect_interval": "1s", "rpc_auth": "%s"}\n' "$1" >"$SERF_CONFIG"
+    else
+      printf '{"reconnect_interval": "1s"}\n' >"$SERF_CONFIG"
+    fi
+  )
+}
+
 if [ "${1:-}" = "serf-seed" ]; then
   # The seed's RPC listens on one address only: the one SERF_RPC_HOST (an alias on a network the
   # webapps are not on) resolves to; 127.0.0.1 when none is given. It requires SERF_RPC_AUTH.
@@ -25,23 +43,18 @@ if [ "${1:-}" = "serf-seed" ]; then
     done
   fi
   advertise
-  # The RPC auth key has no flag, only a config-file key (rpc_auth); the file is the agent's alone.
-  CONFIG=""
-  if [ -n "${SERF_RPC_AUTH:-}" ]; then
-    umask 077
-    printf '{"rpc_auth": "%s"}\n' "$SERF_RPC_AUTH" >/tmp/serf-rpc.json
-    CONFIG="-config-file=/tmp/serf-rpc.json"
-  fi
+  write_config "${SERF_RPC_AUTH:-}"
   # shellcheck disable=SC2086 # empty options must vanish
-  exec serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr="$RPC_IP:7373" $CONFIG $ENCRYPT $ADVERTISE -log-level=warn
+  exec serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr="$RPC_IP:7373" -config-file="$SERF_CONFIG" $ENCRYPT $ADVERTISE -log-level=warn
 fi
 
 start_serf() {
   # retry-join: the agent keeps trying until the seed answers, so start order does not matter.
   # Its RPC stays on the container's loopback.
   advertise
+  write_config ""
   # shellcheck disable=SC2086
-  serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr=127.0.0.1:7373 $ENCRYPT $ADVERTISE -log-level=warn \
+  serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr=127.0.0.1:7373 -config-file="$SERF_CONFIG" $ENCRYPT $ADVERTISE -log-level=warn \
     -retry-join="$SERF_JOIN" -retry-interval=2s -tag role=webapp &
   SERF_PID=$!
 }
