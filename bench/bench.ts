@@ -35,6 +35,8 @@ interface PhaseResult {
   readonly durationS: number;
   readonly requests: LoadTotals;
   readonly steps: readonly Step[];
+  /** Failed requests sent during each step (from its start to 3 s after it settled), by its startMs. */
+  readonly failedPerStep: Readonly<Record<number, number>>;
   readonly crash: (Crash & ReturnType<typeof window>) | null;
   readonly convergence: Convergence;
   readonly haproxyWorkersAfterRun: number;
@@ -78,6 +80,12 @@ async function phase(name: string, s: Stack): Promise<PhaseResult> {
     durationS: Math.round((endMs - startedMs) / 1000),
     requests,
     steps: scenario.steps,
+    failedPerStep: Object.fromEntries(
+      scenario.steps.map((st) => [
+        st.startMs,
+        load.samples.filter((x) => !x.ok && x.sentMs >= st.startMs && x.sentMs < st.endMs + 3000).length,
+      ]),
+    ),
     crash: crash === null ? null : { ...crash, ...window(load.samples, crash.atMs - 500, crash.atMs + 5000) },
     convergence: convergence(load.samples, lifecycle.starts, lifecycle.ends),
     haproxyWorkersAfterRun: await s.workers(),
@@ -100,7 +108,10 @@ function summarize(p: PhaseResult): string[] {
   return [
     `== ${p.name}: ${p.durationS} s of load`,
     `requests: ${p.requests.sent} sent, ${p.requests.failed} failed (keep-alive ${p.requests.keepAlive.sent}, new-connection ${p.requests.newConnection.sent})`,
-    ...p.steps.map((s) => `  ${s.name}: ${s.reloads} reload(s), settled in ${s.settleMs} ms`),
+    ...p.steps.map(
+      (s) =>
+        `  ${s.name}${s.busy ? " (machine busy)" : ""}: ${p.failedPerStep[s.startMs] ?? 0} failed, ${s.reloads} reload(s), settled in ${s.settleMs} ms`,
+    ),
     `start → first response through HAProxy: ${pc(c.startToFirstResponseMs)}`,
     ...Object.entries(c.startToFirstResponseByStepMs).map(([k, v]) => `  ${k}: ${pc(v)}`),
     `app listening → first response through HAProxy: ${pc(c.listeningToFirstResponseMs)}`,

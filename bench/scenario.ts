@@ -1,14 +1,19 @@
 /**
  * The scenario, under load: scale 2 → 10 → 2, restart one webapp, 20 back-to-back membership
- * changes, a structural change (a backend added and removed), and a crash of 2 of 4 webapps.
+ * changes, a structural change (a backend added and removed), and a crash of 2 of 4 webapps;
+ * then scaling and the structural change again with the machine busy (bench/busy.ts).
  * `smoke`: one scale step 2 → 3 (what `make test` runs).
  */
+import * as path from "node:path";
+import { Busy } from "./busy";
 import type { Lifecycle } from "./lifecycle";
-import { log, run, sleep, until } from "./lib";
+import { log, ROOT, run, sleep, until } from "./lib";
 import type { Stack } from "./stack";
 
 export interface Step {
   readonly name: string;
+  /** Whether the machine was kept busy (CPU hogs, an fsyncing writer) during the step. */
+  readonly busy: boolean;
   readonly reloads: number;
   readonly settleMs: number;
   readonly startMs: number;
@@ -68,6 +73,28 @@ export class Scenario {
     await sleep(3000);
     await this.step("crash 2 of 4 (SIGKILL)", () => this.crashTwo(), this.countUp(4), 30_000);
     await sleep(3000);
+    await this.step("scale 4 → 2", () => s.scale(2), this.countUp(2));
+    await sleep(2000);
+    // The same moves on a busy machine: apps boot slower, passes and checks run late.
+    await this.step("scale 2 → 6", () => s.scale(6), this.countUp(6), 120_000, true);
+    await sleep(3000);
+    await this.step("scale 6 → 2", () => s.scale(2), this.countUp(2), 120_000, true);
+    await sleep(2000);
+    await this.step(
+      "structural: a backend added",
+      () => this.runLabelled("bench-structural", "--label heig.lb.backend=flap"),
+      async () => (await s.upServers("flap")).includes("bench-structural"),
+      120_000,
+      true,
+    );
+    await this.step(
+      "structural: the backend removed",
+      () => run("docker rm -f bench-structural >/dev/null"),
+      async () => !(await s.cli("show stat")).includes("flap,"),
+      120_000,
+      true,
+    );
+    await sleep(2000);
   }
 
   /**
@@ -117,15 +144,29 @@ export class Scenario {
     action: () => Promise<unknown>,
     settled: () => Promise<boolean>,
     timeoutMs = 120_000,
+    busy = false,
   ): Promise<void> {
     const before = await this.stack.reloads();
     const startMs = Date.now();
-    log(`${name}…`);
-    this.lifecycle.step = name;
-    await action();
-    await until(name, async () => (await settled()) && (await this.stack.configSettled()), timeoutMs);
+    log(`${name}${busy ? ", machine busy" : ""}…`);
+    this.lifecycle.step = busy ? `${name} (busy)` : name;
+    const hogs = new Busy();
+    if (busy) hogs.start(path.join(ROOT, ".bench"));
+    try {
+      await action();
+      await until(name, async () => (await settled()) && (await this.stack.configSettled()), timeoutMs);
+    } finally {
+      hogs.stop();
+    }
     const endMs = Date.now();
-    const step = { name, reloads: (await this.stack.reloads()) - before, settleMs: endMs - startMs, startMs, endMs };
+    const step = {
+      name,
+      busy,
+      reloads: (await this.stack.reloads()) - before,
+      settleMs: endMs - startMs,
+      startMs,
+      endMs,
+    };
     this.steps.push(step);
     log(`${name}: ${step.reloads} reload(s), settled in ${step.settleMs} ms`);
   }

@@ -1,13 +1,16 @@
 /**
  * `make bench-swarm`: the stack on a single-node swarm of its own (a nested engine, as the e2e
- * test runs it; ports 28080/28936), under load on 127.0.0.1: scale 2 → 6, rolling updates
- * start-first and stop-first, scale 6 → 2. Measures task start → first response through
- * HAProxy, failed requests and reloads per step (from the sidecar's change log), and what one
- * task listing costs at 100 tasks. Writes .bench/swarm.json and .bench/swarm.txt.
+ * test runs it; ports 28080/28936), under load on 127.0.0.1: scale 2 → 6; the three ways users
+ * roll an update (Swarm's defaults: stop-first, parallelism 1; start-first; parallelism 2),
+ * first on an idle machine, then with the machine busy (CPU hogs and an fsyncing disk writer,
+ * bench/busy.ts); scale 6 → 2. Measures task start → first response through HAProxy, failed
+ * requests and reloads per step (from the sidecar's change log), and what one task listing
+ * costs at 100 tasks. Writes .bench/swarm.json and .bench/swarm.txt.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import Docker from "dockerode";
+import { Busy } from "./busy";
 import { ROOT, getOnce, log, percentiles, run, sh, sleep, until, type Percentiles } from "./lib";
 import { Load, type Sample } from "./load";
 
@@ -34,6 +37,8 @@ interface Task {
 
 interface StepResult {
   name: string;
+  /** Whether the machine was kept busy during the step. */
+  busy: boolean;
   startMs: number;
   endMs: number;
   requests: number;
@@ -46,6 +51,7 @@ interface StepResult {
 }
 
 async function main(): Promise<void> {
+  fs.mkdirSync(path.join(ROOT, ".bench"), { recursive: true });
   swarm("down");
   log("deploying the stack on a single-node swarm of its own (2 webapps)");
   swarm("up 2");
@@ -81,11 +87,17 @@ async function main(): Promise<void> {
     };
 
     const steps: StepResult[] = [];
-    const step = async (name: string, cmd: string, replicas: number): Promise<void> => {
+    const busy = new Busy();
+    const step = async (name: string, cmd: string, replicas: number, busyMachine = false): Promise<void> => {
       const before = new Set((await running()).map((t) => t.ID));
-      log(name);
+      log(`${name}${busyMachine ? ", machine busy" : ""}`);
       const startMs = Date.now();
-      await run(`${dockerCli} ${cmd}`, env);
+      if (busyMachine) busy.start(path.join(ROOT, ".bench"));
+      try {
+        await run(`${dockerCli} ${cmd}`, env);
+      } finally {
+        busy.stop();
+      }
       // Settled: swarm runs the replicas it should, and each of them has answered through HAProxy.
       let tasks: Task[] = [];
       await until(
@@ -97,6 +109,7 @@ async function main(): Promise<void> {
         },
         180_000,
       );
+      // Three more seconds of load on the settled service: a loss right after the update counts.
       await sleep(3_000);
       const endMs = Date.now();
       const fresh = tasks.filter((t) => !before.has(t.ID));
@@ -112,6 +125,7 @@ async function main(): Promise<void> {
       });
       steps.push({
         name,
+        busy: busyMachine,
         startMs,
         endMs,
         requests: inStep.length,
@@ -124,16 +138,17 @@ async function main(): Promise<void> {
     };
 
     await step("scale 2 → 6", "service scale heig_webapp=6", 6);
-    await step(
-      "rolling update, start-first",
-      "service update --detach=false --quiet --force --update-order start-first --update-parallelism 1 heig_webapp",
-      6,
-    );
-    await step(
-      "rolling update, stop-first",
-      "service update --detach=false --quiet --force --update-order stop-first --update-parallelism 1 heig_webapp",
-      6,
-    );
+    const forms = [
+      [
+        "rolling update, Swarm's defaults (stop-first, parallelism 1)",
+        "--update-order stop-first --update-parallelism 1",
+      ],
+      ["rolling update, start-first", "--update-order start-first --update-parallelism 1"],
+      ["rolling update, stop-first, parallelism 2", "--update-order stop-first --update-parallelism 2"],
+    ] as const;
+    for (const busyMachine of [false, true])
+      for (const [name, args] of forms)
+        await step(name, `service update --detach=false --quiet --force ${args} heig_webapp`, 6, busyMachine);
     await step("scale 6 → 2", "service scale heig_webapp=2", 2);
     const totals = await load.stop();
 
@@ -170,7 +185,7 @@ async function main(): Promise<void> {
       `requests: ${totals.sent} sent, ${totals.failed} failed`,
       ...steps.map(
         (s) =>
-          `  ${s.name}: ${s.requests} requests, ${s.failed} failed, ${s.reloads} reload(s), ${s.runtimeApplies} runtime apply(s), settled in ${s.endMs - s.startMs - 3000} ms; task start → first response ${ms(s.startToFirst)}`,
+          `  ${s.name}${s.busy ? " (machine busy)" : ""}: ${s.requests} requests, ${s.failed} failed, ${s.reloads} reload(s), ${s.runtimeApplies} runtime apply(s), settled in ${s.endMs - s.startMs - 3000} ms; task start → first response ${ms(s.startToFirst)}`,
       ),
       `task start → first response, all steps: ${ms(percentiles(steps.flatMap((s) => s.delays)))}`,
       `one listing (services + their tasks), ${small.tasks} tasks: ${ms(small.ms)}`,
