@@ -26,9 +26,12 @@ function main(argv: readonly string[]): void {
   );
   process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
   for (const { name, closest } of unknownSettings(process.env)) log.warn({ name, closest }, "unknown setting ignored");
+  // Once stdout is written out: on a pipe that the reader made non-blocking (`docker exec`), a
+  // write past 64 KiB is queued, and exiting at once cut `status /changes` there.
+  const exitAfterOutput = (code: number): void => void process.stdout.write("", () => process.exit(code));
   const exitWith = (work: Promise<number>): void => {
     work.then(
-      (code) => process.exit(code),
+      (code) => exitAfterOutput(code),
       (err: unknown) => {
         log.error({ err, mode }, "command failed");
         process.exit(1);

@@ -15,6 +15,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
+import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
 
@@ -134,5 +135,42 @@ describe("the sidecar process", () => {
       .split("\n")
       .find((l) => l.includes("unknown setting ignored"))!;
     expect(JSON.parse(line)).toMatchObject({ name: "LB_QUIET_M", closest: "LB_QUIET_MS" });
+  });
+
+  it("`status PATH` writes a long answer whole to a pipe the reader made non-blocking (docker exec's)", async () => {
+    const body = `${JSON.stringify({ records: Array.from({ length: 12_000 }, (_, seq) => ({ seq, kind: "server-added" })) })}\n`;
+    expect(body.length).toBeGreaterThan(4 * 65_536);
+    const server = await new Promise<http.Server>((resolve) => {
+      const srv = http.createServer((_req, res) => res.end(body));
+      srv.listen(0, "127.0.0.1", () => resolve(srv));
+    });
+    const port = (server.address() as net.AddressInfo).port;
+    // The child's stdout: a pipe whose write end is O_NONBLOCK, read only after a while (as a
+    // busy `docker exec` reader does); the child must not exit before it is all written.
+    const py = [
+      "import fcntl, os, subprocess, sys, time",
+      "r, w = os.pipe()",
+      "fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)",
+      `p = subprocess.Popen(["node", "${path.join(ROOT, "dist/sidecar.js")}", "status", "/changes"], stdout=w, stderr=subprocess.DEVNULL, env={**os.environ, "LB_STATUS_PORT": "${port}", "LB_SERF_RPC": "none"})`,
+      "os.close(w)",
+      "time.sleep(1)",
+      "out = b''",
+      "while True:",
+      "    chunk = os.read(r, 1 << 16)",
+      "    if not chunk: break",
+      "    out += chunk",
+      "p.wait()",
+      "sys.stdout.write(str(len(out)))",
+    ].join("\n");
+    // Not spawnSync: the status server answering is in this process.
+    const py3 = spawn("python3", ["-c", py]);
+    let out = "";
+    let err = "";
+    py3.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    py3.stderr.on("data", (c: Buffer) => (err += c.toString()));
+    await new Promise((resolve) => py3.on("exit", resolve));
+    server.close();
+    expect(err).toBe("");
+    expect(Number(out)).toBe(Buffer.byteLength(body));
   });
 });
