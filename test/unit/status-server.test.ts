@@ -2,7 +2,7 @@
  * The status server's findings of the security review (issue 18), over real HTTP on 127.0.0.1:
  * requests no one should send get an answer, never the end of the process.
  */
-import { getRaw, healthyLoop, rawRequest, startFixture, type StatusFixture } from "./status-fixture";
+import { NOW, getRaw, healthyLoop, rawRequest, startFixture, type StatusFixture } from "./status-fixture";
 
 let f: StatusFixture;
 beforeAll(async () => {
@@ -85,6 +85,18 @@ describe("the status server's last-resort guard", () => {
     f.view.haproxyStatuses = async () => new Map();
     expect([res.status, errorOf(res.body)]).toEqual([500, "socket gone"]);
     expect(f.logged.lines.slice(before).filter((l) => l["msg"] === "status request failed")).toHaveLength(1);
+  });
+
+  it("draws the timeline around records it cannot draw", async () => {
+    const at = new Date(NOW - 60_000).toISOString();
+    f.view.records = [
+      { seq: 1, kind: "exploded", backend: null, triggeredAt: at, confirmedAt: at } as never,
+      { seq: 2, kind: "reload", backend: null, triggeredAt: "not a time", confirmedAt: null } as never,
+    ];
+    const res = await getRaw(f.port, "/timeline.svg");
+    expect(res.status).toBe(200);
+    expect(res.body).toContain("no routing change in this window");
+    expect((await getRaw(f.port, "/changes?since=0")).status).toBe(200);
   });
 
   it("answers a request its parser cannot read with a 400 of its own", async () => {
