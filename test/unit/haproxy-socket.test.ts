@@ -59,7 +59,8 @@ describe("socketCommand", () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(TimeoutError);
-    expect(Date.now() - started).toBeLessThan(800);
+    // The drip never ends: without a total deadline this never settles.
+    expect(Date.now() - started).toBeLessThan(2_000);
     await new Promise((r) => setTimeout(r, 50));
     expect(cli.open()).toBe(0);
     await cli.close();

@@ -187,8 +187,8 @@ describe("the Serf RPC client against a hostile agent", () => {
       name: "SerfProtocolError",
       message: expect.stringMatching(/nested deeper than 16 levels/),
     });
-    expect(after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers)).toBeLessThan(32 << 20);
-    expect(r.tookMs).toBeLessThan(500);
+    expect(after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers)).toBeLessThan(64 << 20);
+    expect(r.tookMs).toBeLessThan(2_000);
     expect(r.closed).toBe(true);
   });
 
@@ -203,7 +203,7 @@ describe("the Serf RPC client against a hostile agent", () => {
       name: "SerfProtocolError",
       message: expect.stringMatching(/string of 67108864 bytes/),
     });
-    expect(r.tookMs).toBeLessThan(500);
+    expect(r.tookMs).toBeLessThan(2_000);
     expect(r.closed).toBe(true);
   });
 
@@ -212,8 +212,9 @@ describe("the Serf RPC client against a hostile agent", () => {
     const r = await run(pieces(answer, 1), { delayMs: 50, timeoutMs: 400 });
     expect(r.err).toMatchObject({ name: "TimeoutError" });
     expect(r.err?.message).toMatch(/^serf rpc 127\.0\.0\.1:\d+ members: no answer within 400 ms$/);
-    expect(r.tookMs).toBeGreaterThanOrEqual(390);
-    expect(r.tookMs).toBeLessThan(700);
+    expect(r.tookMs).toBeGreaterThanOrEqual(380);
+    // Dripped whole, the answer would take ~20 s.
+    expect(r.tookMs).toBeLessThan(2_000);
     expect(r.closed).toBe(true);
   });
 
@@ -267,7 +268,7 @@ describe("the Serf RPC client against a hostile agent", () => {
       name: "TimeoutError",
       message: expect.stringMatching(/one answer: no answer within 300 ms/),
     });
-    expect(drip.tookMs).toBeLessThan(1_000);
+    expect(drip.tookMs).toBeLessThan(2_500);
     expect(drip.closed).toBe(true);
   });
 });
