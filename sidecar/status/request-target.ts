@@ -30,7 +30,7 @@ export const MAX_TARGET_LENGTH = 8192;
 const PATH_CHAR = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]$/;
 const PERCENT = /%(?![0-9A-Fa-f]{2})/;
 const ABSOLUTE = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?]*)(.*)$/;
-// Docker's aliases allow '_', which browsers accept in names too.
+/** A DNS name, lowercase; Docker's aliases allow '_', which browsers accept in names too. */
 export const DNS_NAME_RE = /^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/;
 
 /** Shows a piece of the input in a message: bounded, so that an error never echoes a whole target. */
