@@ -29,7 +29,10 @@ export function runSidecar(config: Config, log: Logger): void {
     clock,
   };
   const servers: Promise<http.Server[]> = statusHosts(config.statusAddress, log).then((hosts) =>
-    startStatusServer(config.statusPort, hosts, view).then((s) => {
+    startStatusServer(config.statusPort, hosts, view, {
+      log: log.child({ component: "status" }),
+      allowedHosts: config.statusHosts,
+    }).then((s) => {
       log.info({ hosts, port: config.statusPort }, "status server listening");
       return s;
     }),

@@ -1,5 +1,6 @@
 import { BACKEND_NAME_RE } from "./model/labels";
 import { SETTINGS } from "./settings";
+import { DNS_NAME_RE } from "./status/request-target";
 
 export { SETTINGS };
 
@@ -36,6 +37,8 @@ export interface Config {
   readonly statusPort: number;
   /** Where the status server listens besides 127.0.0.1 (an address, or a name resolved at start). */
   readonly statusAddress: string;
+  /** Names the status server answers to besides IP literals and `localhost` (lowercase). */
+  readonly statusHosts: readonly string[];
   /** Serf RPC auth key, or null. */
   readonly serfRpcAuth: string | null;
   /** Membership changes through HAProxy's runtime API (true), or a reload for every change. */
@@ -143,6 +146,13 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/,
     "must be an address or a host name",
   );
+  const statusHosts = raw("LB_STATUS_HOSTS")
+    .split(",")
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== "");
+  for (const h of statusHosts)
+    if (h.length > 253 || !DNS_NAME_RE.test(h))
+      problems.push(`LB_STATUS_HOSTS: ${JSON.stringify(h)} is not a host name (letters, digits, '-', '_', dots)`);
   const serfRpcAuth = raw("LB_SERF_RPC_AUTH");
   if (serfRpcAuth !== "" && !/^[\x21-\x7e]{8,256}$/.test(serfRpcAuth)) {
     problems.push("LB_SERF_RPC_AUTH: 8-256 printable ASCII characters, no spaces");
@@ -203,6 +213,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     logLevel: level as Config["logLevel"],
     statusPort,
     statusAddress,
+    statusHosts: Object.freeze([...new Set(statusHosts)]),
     serfRpcAuth: serfRpcAuth === "" ? null : serfRpcAuth,
     readiness: readiness as Config["readiness"],
     runtimeApi,

@@ -64,6 +64,10 @@ export const SETTINGS = {
     def: "0.0.0.0",
     doc: "address (or a name, resolved at start) the status server listens on, besides 127.0.0.1; compose: the sidecar's address on the control network, never on the watched one",
   },
+  LB_STATUS_HOSTS: {
+    def: "",
+    doc: "comma-separated names the status server answers to besides IP addresses and `localhost` (any other Host is refused: a web page cannot read it by DNS rebinding)",
+  },
   LB_SERF_RPC: {
     def: "serf:7373",
     doc: "Serf agent RPC `host:port` for the health cross-reference; `none` to use Docker alone",

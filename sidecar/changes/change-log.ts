@@ -3,7 +3,7 @@ import type { Clock } from "../lib/clock";
 import { toError } from "../lib/errors";
 import type { ChangeHint, ServerRef } from "../model/types";
 import type { LoopObserver, PassReport } from "../reconcile/types";
-import type { ChangeStore } from "./change-file";
+import type { ChangeStore, StoredHistory } from "./change-file";
 import {
   drainRecords,
   labelRecord,
@@ -15,10 +15,15 @@ import {
   type NewRecord,
   type Routing,
 } from "./records";
+import { parseStoredRecord } from "./stored-record";
 
 /** Causes heard of for one backend, kept until a record uses them (or they are this old). */
 const CAUSE_TTL_MS = 10 * 60_000;
 const MAX_CAUSES_PER_BACKEND = 6;
+/** A history with many bad lines is one warning: its first problems, and how many more. */
+const MAX_PROBLEMS_LOGGED = 5;
+/** How every record line starts (seq first); 15 digits stay a safe integer. */
+const CUT_LINE_SEQ = /^\{"seq":(\d{1,15})[,}]/;
 
 export interface ChangeFilter {
   /** A container or server name, or a container id (or its prefix of 12+). */
@@ -66,24 +71,37 @@ export class ChangeLog implements LoopObserver {
   async start(routing: Routing | null): Promise<void> {
     this.routing = routing;
     if (this.store === null) return;
-    let lines: string[] = [];
+    let history: StoredHistory = { lines: [], notes: [] };
     try {
-      lines = await this.store.load();
+      history = await this.store.load();
     } catch (err) {
       this.log.warn({ err: toError(err) }, "change log history not read, starting empty");
     }
-    for (const line of lines.slice(-this.opts.keep)) {
-      try {
-        const r = JSON.parse(line) as ChangeRecord;
-        if (typeof r.seq === "number" && typeof r.kind === "string") this.keep(r);
-      } catch {
-        /* a line cut by a crash mid-write: skipped */
+    // Every line is checked: seq goes on from the highest valid one, the last `keep` are served.
+    const problems = [...history.notes];
+    let dropped = 0;
+    for (const { file, line, text } of history.lines) {
+      const r = parseStoredRecord(text);
+      if (typeof r === "string") {
+        dropped += 1;
+        problems.push(`${file} line ${line}: ${r}`);
+        // A line cut by a crash still took its number (it may have been served): never reused.
+        const cut = CUT_LINE_SEQ.exec(text);
+        if (cut !== null) this.seq = Math.max(this.seq, Number(cut[1]));
+        continue;
       }
+      this.seq = Math.max(this.seq, r.seq);
+      this.keep(r);
     }
-    for (const line of lines) {
-      const m = /"seq":(\d+)/.exec(line);
-      if (m) this.seq = Math.max(this.seq, Number(m[1]));
-    }
+    if (problems.length > 0)
+      this.log.warn(
+        {
+          dropped,
+          problems: problems.slice(0, MAX_PROBLEMS_LOGGED),
+          more: Math.max(0, problems.length - MAX_PROBLEMS_LOGGED),
+        },
+        "change log history read back in part",
+      );
   }
 
   /** The kept records, oldest first, filtered. */

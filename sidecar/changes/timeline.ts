@@ -73,7 +73,9 @@ function legendLayout(top: number): {
 
 export function timelineSvg(records: readonly ChangeRecord[], nowMs: number, windowMs = 3_600_000): string {
   const from = nowMs - windowMs;
-  const shown = records.filter((r) => recordTime(r) >= from && recordTime(r) <= nowMs);
+  // Records are checked when read back (stored-record.ts); one of a kind this code cannot draw
+  // is left out all the same, never a throw.
+  const shown = records.filter((r) => Object.hasOwn(STYLE, r.kind) && recordTime(r) >= from && recordTime(r) <= nowMs);
   const lanes = [HAPROXY_LANE, ...[...new Set(shown.map(laneOf).filter((l) => l !== HAPROXY_LANE))].sort()];
   const legend = legendLayout(TOP + lanes.length * LANE + 22);
   const height = legend.bottom + 12;

@@ -4,7 +4,7 @@ import { toError } from "../lib/errors";
 import type { BackendSnapshot } from "../model/types";
 import type { BackendSource, SourceSignal } from "../source/backend-source";
 import { deadline, followDockerEvents, type EventStreamOptions } from "./event-stream";
-import { mapContainerSummary, mapDockerEvent, type DockerContainerSummary } from "./map";
+import { mapContainerSummary, mapDockerEvent, parseContainerSummary, type DockerContainerSummary } from "./map";
 
 /** Containers on one Docker host, through dockerode. */
 export class DockerodeSource implements BackendSource {
@@ -29,8 +29,20 @@ export class DockerodeSource implements BackendSource {
       })
       .catch((err: unknown) => {
         throw abortSignal.aborted && abortSignal.reason instanceof Error ? abortSignal.reason : toError(err);
-      })) as unknown as DockerContainerSummary[];
-    return items.map((c) => mapContainerSummary(c, this.network));
+      })) as unknown;
+    // Not a list at all: the pass fails (and is retried), the last good config stays.
+    if (!Array.isArray(items)) throw new Error("docker: the container listing is not a list");
+    const summaries: DockerContainerSummary[] = [];
+    const problems: string[] = [];
+    for (const item of items as unknown[]) {
+      const c = parseContainerSummary(item);
+      if (typeof c === "string") problems.push(c);
+      else summaries.push(c);
+    }
+    // One bad item is skipped and said; it never fails the listing of the others.
+    if (problems.length > 0)
+      this.log.warn({ skipped: problems.length, problems: problems.slice(0, 3) }, "docker listing entries skipped");
+    return summaries.map((c) => mapContainerSummary(c, this.network));
   }
 
   watch(listener: (s: SourceSignal) => void, signal: AbortSignal): void {

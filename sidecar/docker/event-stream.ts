@@ -4,7 +4,10 @@ import { Backoff } from "../lib/backoff";
 import { TimeoutError, toError } from "../lib/errors";
 import { LineSplitter } from "../lib/json-lines";
 import type { SourceSignal } from "../source/backend-source";
-import type { DockerEventMessage } from "./map";
+import { parseDockerEvent, type DockerEventMessage } from "./map";
+
+/** An event is a few hundred bytes, a few KiB with many labels: a line this long is dropped. */
+const MAX_EVENT_LINE_BYTES = 1 << 20;
 
 export interface EventStreamOptions {
   /** The stream's start (its headers) and every ping answer within this. */
@@ -104,16 +107,26 @@ export function followDockerEvents(
     }, opts.livenessMs);
     const lines = new LineSplitter(
       (line) => {
-        let msg: DockerEventMessage;
+        let parsed: unknown;
         try {
-          msg = JSON.parse(line) as DockerEventMessage;
+          parsed = JSON.parse(line);
         } catch {
           log.warn({ line: line.slice(0, 200) }, "unparsable docker event skipped");
           return;
         }
-        onEvent(msg);
+        const msg = parseDockerEvent(parsed);
+        if (typeof msg === "string") {
+          log.warn({ problem: msg, line: line.slice(0, 200) }, "malformed docker event skipped");
+          return;
+        }
+        // Last resort: a data handler that throws would end the process.
+        try {
+          onEvent(msg);
+        } catch (err) {
+          log.error({ err: toError(err), line: line.slice(0, 200) }, "docker event handler failed");
+        }
       },
-      1 << 20,
+      MAX_EVENT_LINE_BYTES,
       (droppedBytes) => log.warn({ droppedBytes }, "oversized docker event line dropped"),
     );
     onSignal({ kind: "connected" });

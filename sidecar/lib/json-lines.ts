@@ -1,11 +1,14 @@
+import { StringDecoder } from "node:string_decoder";
+
 /**
- * Splits a byte stream into lines, whatever the chunk boundaries. A line longer than
- * `maxLineBytes` is dropped (reported through `onOverflow`) instead of growing the buffer
- * without bound.
+ * Splits a byte stream into lines, whatever the chunk boundaries (a UTF-8 character cut between
+ * two chunks included). A line longer than `maxLineBytes` is dropped (reported through
+ * `onOverflow`) instead of growing the buffer without bound.
  */
 export class LineSplitter {
   private buffered = "";
   private overflowing = false;
+  private readonly decoder = new StringDecoder("utf8");
 
   constructor(
     private readonly onLine: (line: string) => void,
@@ -14,7 +17,7 @@ export class LineSplitter {
   ) {}
 
   push(chunk: Buffer | string): void {
-    this.buffered += chunk.toString();
+    this.buffered += typeof chunk === "string" ? chunk : this.decoder.write(chunk);
     let nl: number;
     while ((nl = this.buffered.indexOf("\n")) >= 0) {
       const line = this.buffered.slice(0, nl);

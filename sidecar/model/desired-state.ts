@@ -72,7 +72,7 @@ export function buildDesiredState(snapshots: readonly BackendSnapshot[], opts: B
       continue;
     }
     let name = sanitizeServerName(c.name);
-    if (usedNames.has(name)) name = `${name}-${c.id.slice(0, 12)}`;
+    if (usedNames.has(name)) name = sanitizeServerName(`${name}-${c.id.slice(0, 12)}`);
     usedNames.add(name);
 
     const servers = groups.get(service) ?? [];

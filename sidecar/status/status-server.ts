@@ -1,12 +1,16 @@
 import * as http from "node:http";
+import type * as stream from "node:stream";
+import type { Logger } from "pino";
 import type { ChangeFilter } from "../changes/change-log";
 import type { ChangeRecord } from "../changes/records";
 import { timelineSvg } from "../changes/timeline";
 import type { Clock } from "../lib/clock";
+import { toError } from "../lib/errors";
 import type { LoopView } from "../reconcile/types";
 import { buildCrossReference } from "./cross-reference";
 import { health } from "./health";
 import type { Metrics } from "./metrics";
+import { checkHost, clip, parseRequestTarget } from "./request-target";
 import { STATUS_PAGE } from "./status-page";
 
 /** What the status server reads. */
@@ -55,76 +59,186 @@ export async function statusDocument(view: StatusView): Promise<unknown> {
   };
 }
 
+/** How the status server serves, besides what it reads. */
+export interface StatusServerOptions {
+  /** Where a request that fails is reported (once per request). */
+  readonly log: Logger;
+  /** Names served besides IP literals and `localhost` (LB_STATUS_HOSTS), lowercase. */
+  readonly allowedHosts?: readonly string[];
+}
+
+const PATHS = ["/", "/status", "/changes", "/timeline.svg", "/healthz", "/metrics"];
+
 /**
  * `/` the operator's page (refreshes itself), `/status` its JSON, `/changes` the change log
  * (JSON, filtered), `/timeline.svg` its last hour drawn, `/healthz` 200 when the sidecar does its
- * job (see health.ts; 503 with the reasons otherwise), `/metrics` Prometheus text.
+ * job (see health.ts; 503 with the reasons otherwise), `/metrics` Prometheus text. A malformed
+ * target, or a Host that is no IP literal, `localhost` or allowed name, is answered 400 or 421;
+ * anything that throws or rejects while answering is a 500 (logged), never the end of the process.
  */
-export function statusHandler(view: StatusView): http.RequestListener {
+export function statusHandler(view: StatusView, opts: StatusServerOptions): http.RequestListener {
+  const allowed = new Set((opts.allowedHosts ?? []).map((h) => h.toLowerCase()));
   return (req, res) => {
-    const parsed = new URL(req.url ?? "/", "http://status");
-    const url = parsed.pathname;
-    const send = (code: number, type: string, body: string): void => {
-      res.writeHead(code, { "content-type": type, "cache-control": "no-store" });
-      res.end(body);
+    let failed = false;
+    const fail = (thrown: unknown): void => {
+      if (failed) return;
+      failed = true;
+      const err = toError(thrown);
+      opts.log.error({ err, method: req.method, target: clip(req.url ?? "", 200) }, "status request failed");
+      if (res.headersSent) res.destroy();
+      else json(res, 500, { error: err.message });
     };
-    const json = (code: number, body: unknown): void =>
-      send(code, "application/json", `${JSON.stringify(body, null, 2)}\n`);
-    const fail = (err: Error): void => json(500, { error: err.message });
-    if (url === "/healthz") {
-      const h = health(view.loop(), view.clock.now(), view.staleAfterMs);
-      return json(h.ok ? 200 : 503, h);
+    try {
+      answer(view, allowed, req, res).catch(fail);
+    } catch (err) {
+      fail(err);
     }
-    if (url === "/status") return void statusDocument(view).then((doc) => json(200, doc), fail);
-    if (url === "/metrics") {
-      return void view.metrics.registry
-        .metrics()
-        .then((text) => send(200, view.metrics.registry.contentType, text), fail);
-    }
-    if (url === "/changes") {
-      const filter = changeFilter(parsed.searchParams);
-      if (typeof filter === "string") return json(400, { error: filter });
-      const records = view.changes.query(filter);
-      return json(200, { count: records.length, records });
-    }
-    if (url === "/timeline.svg") {
-      const minutes = Number(parsed.searchParams.get("minutes") ?? "60");
-      if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440)
-        return json(400, { error: "minutes: a whole number from 1 to 1440" });
-      return send(200, "image/svg+xml", timelineSvg(view.changes.query(), view.clock.now(), minutes * 60_000));
-    }
-    if (url === "/" || url === "/index.html") return send(200, "text/html; charset=utf-8", STATUS_PAGE);
-    json(404, { error: "not found", paths: ["/", "/status", "/changes", "/timeline.svg", "/healthz", "/metrics"] });
   };
 }
 
+function send(res: http.ServerResponse, code: number, type: string, body: string): void {
+  res.writeHead(code, {
+    "content-type": type,
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+  });
+  res.end(body);
+}
+
+function json(res: http.ServerResponse, code: number, body: unknown): void {
+  send(res, code, "application/json", `${JSON.stringify(body, null, 2)}\n`);
+}
+
+async function answer(
+  view: StatusView,
+  allowed: ReadonlySet<string>,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
+  const target = parseRequestTarget(req.url ?? "");
+  if (typeof target === "string") return json(res, 400, { error: target });
+  const hosts = req.rawHeaders.filter((_, i) => i % 2 === 0 && req.rawHeaders[i]!.toLowerCase() === "host");
+  if (target.authority === null && hosts.length > 1) return json(res, 400, { error: "more than one Host header" });
+  const host = checkHost(target.authority ?? req.headers.host, allowed);
+  if (!host.ok) return json(res, host.status, { error: host.error });
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    res.setHeader("allow", "GET, HEAD");
+    return json(res, 405, { error: `method ${clip(req.method ?? "")} not allowed: GET or HEAD` });
+  }
+  switch (target.path) {
+    case "/healthz": {
+      const h = health(view.loop(), view.clock.now(), view.staleAfterMs);
+      return json(res, h.ok ? 200 : 503, h);
+    }
+    case "/status":
+      return json(res, 200, await statusDocument(view));
+    case "/metrics":
+      return send(res, 200, view.metrics.registry.contentType, await view.metrics.registry.metrics());
+    case "/changes": {
+      const filter = changeFilter(target.query);
+      if (typeof filter === "string") return json(res, 400, { error: filter });
+      const records = view.changes.query(filter);
+      return json(res, 200, { count: records.length, records });
+    }
+    case "/timeline.svg": {
+      const minutes = timelineMinutes(target.query);
+      if (typeof minutes === "string") return json(res, 400, { error: minutes });
+      return send(res, 200, "image/svg+xml", timelineSvg(view.changes.query(), view.clock.now(), minutes * 60_000));
+    }
+    case "/":
+    case "/index.html":
+      return send(res, 200, "text/html; charset=utf-8", STATUS_PAGE);
+    default:
+      return json(res, 404, { error: "not found", paths: PATHS });
+  }
+}
+
+/** Null when each of `params`' keys is one of `known`, given at most once; else what is wrong. */
+function singleKeys(params: URLSearchParams, known: readonly string[], noun: string): string | null {
+  const keys = [...params.keys()];
+  const unknown = [...new Set(keys.filter((k) => !known.includes(k)))];
+  if (unknown.length > 0)
+    return `unknown ${noun} ${unknown.map((k) => clip(k)).join(", ")}: use ${known.join(" and ")}`;
+  const twice = known.filter((k) => keys.filter((x) => x === k).length > 1);
+  if (twice.length > 0) return `${twice.join(", ")}: given more than once`;
+  return null;
+}
+
+/** Container names, server names and ids are far shorter than this. */
+const MAX_CONTAINER_LENGTH = 256;
+/** The range of a JavaScript date, in epoch ms either side of 1970. */
+const MAX_EPOCH_MS = 8.64e15;
+
 /**
  * /changes filters: `container` (name, server name or id prefix), `since` (ISO time or epoch
- * ms). A message naming what is wrong, for a 400.
+ * ms), each at most once. A message naming what is wrong, for a 400.
  */
 export function changeFilter(params: URLSearchParams): ChangeFilter | string {
-  const unknown = [...params.keys()].filter((k) => k !== "container" && k !== "since");
-  if (unknown.length > 0) return `unknown filter ${unknown.join(", ")}: use container and since`;
+  const keys = singleKeys(params, ["container", "since"], "filter");
+  if (keys !== null) return keys;
   const container = params.get("container") ?? undefined;
+  if (container !== undefined && (container.length === 0 || container.length > MAX_CONTAINER_LENGTH))
+    return `container: 1 to ${MAX_CONTAINER_LENGTH} characters`;
   const sinceRaw = params.get("since");
   if (sinceRaw === null) return container === undefined ? {} : { container };
-  const since = /^\d+$/.test(sinceRaw) ? Number(sinceRaw) : Date.parse(sinceRaw);
-  if (Number.isNaN(since)) return `since=${sinceRaw}: an ISO time (2026-11-25T14:02:00Z) or epoch milliseconds`;
+  const since = /^\d{1,16}$/.test(sinceRaw) ? Number(sinceRaw) : Date.parse(sinceRaw);
+  if (!Number.isFinite(since) || Math.abs(since) > MAX_EPOCH_MS)
+    return `since=${clip(sinceRaw)}: an ISO time (2026-11-25T14:02:00Z) or epoch milliseconds`;
   return container === undefined ? { since } : { container, since };
 }
+
+/** /timeline.svg's window: `minutes`, a whole number from 1 to 1440 (60 when absent). */
+export function timelineMinutes(params: URLSearchParams): number | string {
+  const keys = singleKeys(params, ["minutes"], "parameter");
+  if (keys !== null) return keys;
+  const raw = params.get("minutes") ?? "60";
+  const minutes = /^[0-9]{1,4}$/.test(raw) ? Number(raw) : NaN;
+  if (!(minutes >= 1 && minutes <= 1440)) return `minutes=${clip(raw)}: a whole number from 1 to 1440`;
+  return minutes;
+}
+
+/** A request cut or unparsable before it reached the handler: answered here, never a crash. */
+function onClientError(log: Logger): (err: NodeJS.ErrnoException, socket: stream.Duplex) => void {
+  return (err, socket) => {
+    if (err.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    log.debug({ err }, "status request unparsable");
+    const [code, text] =
+      err.code === "HPE_HEADER_OVERFLOW"
+        ? [431, "Request Header Fields Too Large"]
+        : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? [408, "Request Timeout"]
+          : [400, "Bad Request"];
+    const body = `${JSON.stringify({ error: `${text.toLowerCase()}: ${err.code ?? "unparsable request"}` })}\n`;
+    socket.end(
+      `HTTP/1.1 ${code} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  };
+}
+
+/** A request's head and body come within this, or the connection is closed (408). */
+const REQUEST_TIMEOUT_MS = 10_000;
 
 /** The status server on `port` of each of `hosts` (0 for any free port); resolves once they listen. */
 export async function startStatusServer(
   port: number,
   hosts: readonly string[],
   view: StatusView,
+  opts: StatusServerOptions,
 ): Promise<http.Server[]> {
-  const handler = statusHandler(view);
+  const handler = statusHandler(view, opts);
   return Promise.all(
     hosts.map(
       (host) =>
         new Promise<http.Server>((resolve, reject) => {
-          const server = http.createServer(handler);
+          const server = http.createServer(
+            { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS },
+            handler,
+          );
+          server.on("clientError", onClientError(opts.log));
           server.once("error", reject);
           server.listen(port, host, () => resolve(server));
         }),

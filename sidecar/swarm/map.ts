@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import type { BackendSnapshot, ChangeHint } from "../model/types";
 import { mapDockerEvent, type DockerEventMessage } from "../docker/map";
 
@@ -74,7 +75,8 @@ export function mapTask(t: SwarmTask, service: SwarmService, network: string): B
     running: state === "running",
     paused: false,
     health: state === "running" ? "none" : "starting",
-    address: address === "" ? null : address,
+    // Printed into haproxy.cfg: anything but an IP address is no address.
+    address: address !== null && isIP(address) !== 0 ? address : null,
     leaving: t.DesiredState !== "running",
     oneOff: false,
     labels,

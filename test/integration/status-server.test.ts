@@ -58,14 +58,19 @@ function get(path: string): Promise<{ status: number; type: string; body: string
 }
 
 beforeAll(async () => {
-  [server] = await startStatusServer(0, ["127.0.0.1"], {
-    loop: () => view,
-    haproxyStatuses: async () => new Map([["webapp/web_1", "UP"]]),
-    metrics,
-    changes,
-    staleAfterMs: 10 * 60_000,
-    clock,
-  });
+  [server] = await startStatusServer(
+    0,
+    ["127.0.0.1"],
+    {
+      loop: () => view,
+      haproxyStatuses: async () => new Map([["webapp/web_1", "UP"]]),
+      metrics,
+      changes,
+      staleAfterMs: 10 * 60_000,
+      clock,
+    },
+    { log: pino({ level: "silent" }) },
+  );
   // Nothing routed before: the pass adds web_1, on its start event.
   await changes.start(new Map());
   changes.hint({ kind: "started", id: "c1", cause: "start" });

@@ -25,6 +25,7 @@ describe("parseConfig", () => {
       logLevel: "info",
       statusPort: 8080,
       statusAddress: "0.0.0.0",
+      statusHosts: [],
       serfRpcAuth: null,
       readiness: "tcp",
       runtimeApi: true,
@@ -82,6 +83,16 @@ describe("parseConfig", () => {
       /LB_CHANGES_FILE="changes.jsonl": must be an absolute path/,
     );
     expect(() => parseConfig({ LB_CHANGES_KEEP: "0" })).toThrow(/LB_CHANGES_KEEP/);
+  });
+
+  it("takes the status server's extra host names, lowercase, and refuses what is no name", () => {
+    expect(parseConfig({ LB_STATUS_HOSTS: " Sidecar-Status, ops.example,," }).statusHosts).toEqual([
+      "sidecar-status",
+      "ops.example",
+    ]);
+    expect(() => parseConfig({ LB_STATUS_HOSTS: "ok.example,bad name,x:80" })).toThrow(
+      /LB_STATUS_HOSTS: "bad name" is not a host name[^]*LB_STATUS_HOSTS: "x:80" is not a host name/,
+    );
   });
 
   it("refuses a maximum wait shorter than the quiet time", () => {

@@ -1,6 +1,7 @@
 import * as net from "node:net";
 import { decodeMultiStream, encode } from "@msgpack/msgpack";
-import { SerfRpcClient, serfAddr } from "../../sidecar/serf/serf-rpc";
+import { SerfRpcClient } from "../../sidecar/serf/serf-rpc";
+import { serfAddr } from "../../sidecar/serf/rpc-messages";
 
 /**
  * A tiny Serf agent RPC endpoint on 127.0.0.1 speaking the real msgpack framing. It records what

@@ -36,6 +36,13 @@ const task = (over: Partial<SwarmTask> & { state?: string; desired?: string; add
 };
 
 describe("mapTask", () => {
+  it.each(["10.0.1.7 check\n    server evil 10.9.9.9", "", "not-an-ip/24", "10.0.1.300/24"])(
+    "takes no address from %j: anything but an IP address would be printed into haproxy.cfg",
+    (address) => {
+      expect(mapTask(task({ address }), service, "heig")?.address).toBeNull();
+    },
+  );
+
   it("names the task's Serf agent by its container's hostname: the spec's, else Docker's default", () => {
     const withContainer = task({ Status: { State: "running", ContainerStatus: { ContainerID: "0123456789abcdef" } } });
     expect(mapTask(withContainer, service, "heig")?.agentName).toBe("0123456789ab");

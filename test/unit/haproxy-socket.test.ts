@@ -1,0 +1,118 @@
+/**
+ * HAProxy's CLI answers, bounded (issue 18): a total deadline (not an idle one) and a size cap,
+ * against a fake CLI socket; and the parsers of those answers never throw, whatever the text.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import * as net from "node:net";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import fc from "fast-check";
+import {
+  configIdOf,
+  parseReloadCount,
+  parseServersState,
+  parseShowStat,
+  parseWorkerPids,
+  replyError,
+} from "../../sidecar/haproxy/parse";
+import { ReplyTooLargeError, socketCommand } from "../../sidecar/haproxy/socket";
+import { TimeoutError } from "../../sidecar/lib/errors";
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), "hasock-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A CLI socket that answers each connection with `answer` and reports when the client hung up. */
+async function fakeCli(
+  answer: (sock: net.Socket) => void,
+): Promise<{ path: string; open: () => number; close: () => Promise<void> }> {
+  const p = path.join(dir, `cli-${Math.random().toString(36).slice(2)}.sock`);
+  let open = 0;
+  // HAProxy reads the command up to the client's half-close, then keeps writing its answer.
+  const server = net.createServer({ allowHalfOpen: true }, (sock) => {
+    open += 1;
+    sock.on("error", () => undefined);
+    sock.on("close", () => (open -= 1));
+    sock.once("data", () => answer(sock));
+  });
+  await new Promise<void>((r) => server.listen(p, () => r()));
+  return { path: p, open: () => open, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+describe("socketCommand", () => {
+  it("returns the whole answer", async () => {
+    const cli = await fakeCli((sock) => sock.end("description: ha-sidecar-abc\n"));
+    await expect(socketCommand(cli.path, "show info")).resolves.toBe("description: ha-sidecar-abc\n");
+    await cli.close();
+  });
+
+  it("gives up at its deadline on an answer that trickles in (total time, not idle time)", async () => {
+    const cli = await fakeCli((sock) => {
+      const drip = setInterval(() => (sock.writable ? sock.write("x") : clearInterval(drip)), 50);
+      sock.on("close", () => clearInterval(drip));
+    });
+    const started = Date.now();
+    const err = await socketCommand(cli.path, "show stat", 300).then(
+      (answer) => `answered ${answer.length} bytes`,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TimeoutError);
+    // The drip never ends: without a total deadline this never settles.
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(cli.open()).toBe(0);
+    await cli.close();
+  });
+
+  it("refuses an answer past the cap and closes the socket", async () => {
+    const cli = await fakeCli((sock) => {
+      const block = Buffer.alloc(64 * 1024, 0x61);
+      const flood = (): void => {
+        while (sock.writable && sock.write(block));
+        if (sock.writable) sock.once("drain", flood);
+      };
+      flood();
+    });
+    const err = await socketCommand(cli.path, "show stat", 2_000, 1 << 20).then(
+      (answer) => `answered ${answer.length} bytes`,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ReplyTooLargeError);
+    expect((err as Error).message).toMatch(/answer larger than 1048576 bytes$/);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(cli.open()).toBe(0);
+    await cli.close();
+  });
+});
+
+describe("the parsers of HAProxy's answers (property)", () => {
+  it("never throw, whatever the answer", () => {
+    const text = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.string({ unit: fc.constantFrom(..."# ,\n0123456789abc:-_/ |"), maxLength: 300 }),
+      fc
+        .array(fc.string({ unit: fc.constantFrom(..."0123456789 ,aA#\n"), maxLength: 40 }), { maxLength: 8 })
+        .map((ls) =>
+          ["# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_port", ...ls].join(
+            "\n",
+          ),
+        ),
+      fc
+        .array(fc.string({ maxLength: 40 }), { maxLength: 8 })
+        .map((ls) => ["# pxname,svname,status", ...ls].join("\n")),
+    );
+    fc.assert(
+      fc.property(text, (t) => {
+        parseShowStat(t);
+        parseServersState(t);
+        parseWorkerPids(t);
+        parseReloadCount(t);
+        configIdOf(t);
+        replyError(t);
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+});
