@@ -4,7 +4,7 @@ import * as os from "node:os";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { toError } from "../lib/errors";
-import { EventLines } from "./event-lines";
+import { LineSplitter } from "../lib/json-lines";
 import { decide, type Decision, type PolicyOptions, type Route, type Selector } from "./policy";
 import {
   errorBody,
@@ -284,7 +284,7 @@ export async function startDockerProxy(opts: ProxyOptions): Promise<http.Server>
       // waits for the headers to know it is connected.
       res.flushHeaders();
       let waiting = false;
-      const lines = new EventLines(
+      const lines = new LineSplitter(
         limits.maxEventLineBytes,
         (line) => {
           let event: unknown;

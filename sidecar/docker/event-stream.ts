@@ -106,7 +106,10 @@ export function followDockerEvents(
       });
     }, opts.livenessMs);
     const lines = new LineSplitter(
-      (line) => {
+      MAX_EVENT_LINE_BYTES,
+      (bytes) => {
+        const line = bytes.toString("utf8").trim();
+        if (line === "") return;
         let parsed: unknown;
         try {
           parsed = JSON.parse(line);
@@ -126,7 +129,6 @@ export function followDockerEvents(
           log.error({ err: toError(err), line: line.slice(0, 200) }, "docker event handler failed");
         }
       },
-      MAX_EVENT_LINE_BYTES,
       (droppedBytes) => log.warn({ droppedBytes }, "oversized docker event line dropped"),
     );
     onSignal({ kind: "connected" });

@@ -6,7 +6,6 @@ import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
 import { DockerodeSource } from "../../sidecar/docker/dockerode-source";
 import { mapContainerSummary, parseContainerSummary, parseDockerEvent } from "../../sidecar/docker/map";
-import { LineSplitter } from "../../sidecar/lib/json-lines";
 import type { SourceSignal } from "../../sidecar/source/backend-source";
 import { capturingLogger } from "./status-fixture";
 
@@ -153,17 +152,5 @@ describe("the Docker source, given a hostile event stream and listing", () => {
     });
     answer = { message: "page not found" };
     await expect(source.list()).rejects.toThrow("docker: the container listing is not a list");
-  });
-});
-
-describe("LineSplitter", () => {
-  it("keeps a UTF-8 character cut between two chunks", () => {
-    const lines: string[] = [];
-    const splitter = new LineSplitter((l) => lines.push(l));
-    const bytes = Buffer.from('{"name":"wébapp"}\n');
-    const cut = bytes.indexOf(0xc3) + 1;
-    splitter.push(bytes.subarray(0, cut));
-    splitter.push(bytes.subarray(cut));
-    expect(lines).toEqual(['{"name":"wébapp"}']);
   });
 });

@@ -1,4 +1,3 @@
-import { EventLines } from "../../sidecar/docker-proxy/event-lines";
 import {
   errorBody,
   keptLabels,
@@ -374,37 +373,4 @@ describe("the kill's checks", () => {
 
 it("answers Docker's errors with a message of its own", () => {
   expect(errorBody(404, "Not Found")).toEqual({ message: "docker answered 404 Not Found" });
-});
-
-describe("EventLines", () => {
-  const split = (chunks: Buffer[], max = 16): { lines: string[]; oversized: number[] } => {
-    const lines: string[] = [];
-    const oversized: number[] = [];
-    const splitter = new EventLines(
-      max,
-      (l) => lines.push(l.toString("utf8")),
-      (n) => oversized.push(n),
-    );
-    for (const c of chunks) splitter.push(c);
-    return { lines, oversized };
-  };
-  const b = (s: string): Buffer => Buffer.from(s, "utf8");
-
-  it.each<[string, Buffer[], string[], number[]]>([
-    ["lines in one chunk", [b("a\nb\n")], ["a", "b"], []],
-    ["a line across chunks", [b("ab"), b("c\nd"), b("\n")], ["abc", "d"], []],
-    ["a character cut between chunks", [b("é\n").subarray(0, 1), b("é\n").subarray(1)], ["é"], []],
-    ["empty lines", [b("\n\na\n")], ["a"], []],
-    ["an unfinished last line", [b("a\nbc")], ["a"], []],
-    ["a line too long, in one chunk", [b(`${"x".repeat(20)}\nok\n`)], ["ok"], [20]],
-    [
-      "a line too long, across chunks",
-      [b("x".repeat(10)), b("x".repeat(10)), b("x".repeat(10)), b("\nok\n")],
-      ["ok"],
-      [20],
-    ],
-    ["exactly the limit", [b(`${"x".repeat(16)}\n`)], ["x".repeat(16)], []],
-  ])("%s", (_, chunks, lines, oversized) => {
-    expect(split(chunks)).toEqual({ lines, oversized });
-  });
 });
