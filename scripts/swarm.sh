@@ -18,6 +18,9 @@ NODE="${SWARM_NODE:-ha-sidecar-swarm-node}"
 NODE_NET="${SWARM_NODE_NET:-ha-sidecar-swarm}"
 SWARM_ENV="${SWARM_STATE:-.run/swarm}.env"
 CREATED="${SWARM_STATE:-.run/swarm}-created"
+# The stats page's credentials, generated when none are given: a swarm publishes it on every
+# interface of the node that runs ha (host mode has no host address), so it never goes without.
+STATS_CREDENTIALS="${SWARM_STATE:-.run/swarm}-stats.env"
 SWARM_ENGINE="${SWARM_ENGINE:-auto}"
 HTTP_PORT="${HTTP_PORT:-80}"
 STATS_PORT="${STATS_PORT:-1936}"
@@ -89,13 +92,21 @@ up() {
   fi
   use_engine
   load_secrets
-  if [ -z "${DOCKER_HOST:-}" ]; then
-    # Host-mode ports on this host's every interface: the stats page needs credentials then.
-    export STATS_BIND=0.0.0.0
-    if [ -z "${LB_STATS_USER:-}" ] || [ -z "${LB_STATS_PASSWORD:-}" ]; then
-      echo "make swarm-up: on this engine the stats page is published on every interface; set LB_STATS_USER and LB_STATS_PASSWORD (environment or $SECRETS_FILE)." >&2
-      exit 1
+  # Host-mode ports land on every interface of the node that runs ha: the stats page is behind
+  # credentials there, yours (LB_STATS_USER/LB_STATS_PASSWORD) or generated once.
+  export STATS_BIND=0.0.0.0
+  if [ -z "${LB_STATS_USER:-}" ] || [ -z "${LB_STATS_PASSWORD:-}" ]; then
+    if [ ! -s "$STATS_CREDENTIALS" ]; then
+      (
+        umask 077
+        printf 'LB_STATS_USER=admin\nLB_STATS_PASSWORD=%s\n' "$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$STATS_CREDENTIALS"
+      )
+      say "generated the stats page's credentials in $STATS_CREDENTIALS (mode 600)"
     fi
+    set -a
+    # shellcheck disable=SC1090
+    . "$STATS_CREDENTIALS"
+    set +a
   fi
   if [ -n "${REGISTRY:-}" ]; then
     say "pushing the images to $REGISTRY (every node pulls them from there)"
@@ -112,7 +123,7 @@ up() {
   say "deploying stack $STACK with $replicas webapp(s)"
   WEBAPP_REPLICAS="$replicas" HTTP_PORT="$HTTP_PORT" STATS_PORT="$STATS_PORT" \
     docker stack deploy ${REGISTRY:+--with-registry-auth} -c compose/stack.yml "$STACK" >/dev/null
-  say "frontend: http://127.0.0.1:$HTTP_PORT/   stats: http://127.0.0.1:$STATS_PORT/ (CSV: /;csv)"
+  say "frontend: http://127.0.0.1:$HTTP_PORT/   stats: http://127.0.0.1:$STATS_PORT/ (CSV: /;csv; user $LB_STATS_USER)"
   if [ -f "$SWARM_ENV" ]; then say "for docker service ...: export $(cat "$SWARM_ENV")"; fi
 }
 
@@ -143,7 +154,9 @@ down() {
     docker network rm "$NODE_NET" >/dev/null 2>&1 || true
     for d in /sys/fs/cgroup/*/"$NODE"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
     rm -f "$SWARM_ENV"
-  elif [ -f "$CREATED" ]; then
+  fi
+  rm -f "$STATS_CREDENTIALS"
+  if [ -f "$CREATED" ]; then
     say "leaving the swarm make swarm-up created"
     docker swarm leave --force >/dev/null
     rm -f "$CREATED"

@@ -22,10 +22,32 @@ case "$STATS_BIND" in
     ;;
 esac
 
+# The stats page listens on ha's address on the control network only (HA_STATS_HOST: its alias
+# there), so that nothing on the webapps' network reaches it; the published port lands there.
+# Without one (swarm: ha is on the overlay alone) it listens everywhere, and only with credentials.
+HA_STATS_ADDR=""
+if [ -n "${HA_STATS_HOST:-}" ]; then
+  for _ in $(seq 1 50); do
+    HA_STATS_ADDR=$(getent hosts "$HA_STATS_HOST" | awk '{ print $1; exit }')
+    [ -n "$HA_STATS_ADDR" ] && break
+    sleep 0.2
+  done
+  if [ -z "$HA_STATS_ADDR" ]; then
+    echo "ha: HA_STATS_HOST=$HA_STATS_HOST does not resolve (is ha on the control network with that alias?). Not starting." >&2
+    exit 1
+  fi
+elif [ -z "$LB_STATS_USER" ] || [ -z "$LB_STATS_PASSWORD" ]; then
+  echo "ha: with no HA_STATS_HOST the stats page listens on every address of this container (the webapps' network" \
+    "included): set LB_STATS_USER and LB_STATS_PASSWORD. Not starting." >&2
+  exit 1
+fi
+export HA_STATS_ADDR
+
 mkdir -p "$STATE_DIR/run"
-# The volume: written by the sidecar (uid 10001, group 10100), read by HAProxy's master (root).
+# The volume: written by the sidecar (uid 10001, group 10100), read by HAProxy's master (root,
+# as owner: it runs without DAC_OVERRIDE). HAProxy's workers (group 10102, chrooted) never see it.
 chgrp "$SHARED_GID" "$STATE_DIR" "$STATE_DIR/run"
-chmod 2775 "$STATE_DIR" "$STATE_DIR/run"
+chmod 0775 "$STATE_DIR" "$STATE_DIR/run"
 if [ ! -s "$CFG" ]; then
   if [ -n "$LB_STATS_USER" ] && [ -n "$LB_STATS_PASSWORD" ]; then
     # The bootstrap config follows the same rule as the sidecar's: credentials when set.
@@ -39,6 +61,7 @@ if [ ! -s "$CFG" ]; then
   echo "ha: no config on the volume yet, serving the bootstrap config" >&2
 fi
 # -W: master-worker (SIGUSR2 = soft reload); -db: stay in the foreground as PID 1. The master
-# stays root (it binds the ports and reloads); workers drop to uid 10002 (`uid`/`gid` in the
-# config). The master CLI lives on the shared volume, never on a published port.
+# stays root (it binds the ports and reloads), with only the capabilities compose gives it;
+# workers drop to uid 10002, group 10102, chrooted (`uid`/`gid`/`chroot` in the config). The
+# master CLI lives on the shared volume (group 10100: the sidecar's), never on a published port.
 exec haproxy -W -db -S "$STATE_DIR/run/master.sock,mode,660,gid,$SHARED_GID" -f "$CFG"

@@ -6,29 +6,34 @@
 set -u
 SERF_JOIN="${SERF_JOIN:-serf}"
 NODE_NAME="${SERF_NODE:-$(hostname)}"
-# Gossip is encrypted when a key is given (every agent of the cluster needs the same one).
-ENCRYPT=""
-[ -n "${SERF_ENCRYPT_KEY:-}" ] && ENCRYPT="-encrypt=$SERF_ENCRYPT_KEY"
 # SERF_NETWORK: advertise the address on that network (a swarm task is on docker_gwbridge too).
 ADVERTISE=""
 advertise() { [ -n "${SERF_NETWORK:-}" ] && ADVERTISE="-advertise=$(node /app/address-on.js "$SERF_NETWORK"):7946"; }
 
-# Every agent's own config file (the RPC auth key has no flag, only this file's rpc_auth).
-# reconnect_interval: Serf tries to reach a failed member again every 30 s by default, and each
+# The app and the Serf agent run as users of their own (never root, no capability): the app
+# cannot read the agent's config, which holds the gossip key (and the seed's RPC key); the keys
+# are on no command line, and the app's environment is cleared of them. Started as root (the
+# image's default), this script only sets that up; started as another user, it runs both as is.
+APP_UID=10003
+SERF_UID=10004
+# The command prefix that runs what follows as `uid` (none when not started as root).
+as_user() { [ "$(id -u)" = 0 ] && echo "setpriv --reuid=$1 --regid=$1 --clear-groups --inh-caps=-all --no-new-privs"; }
+
+# The agent's config, written by the agent's user into its own directory (0700): its keys and
+# reconnect_interval. Serf tries to reach a failed member again every 30 s by default, and each
 # agent only with the odds failed/alive; a member that was frozen (SIGSTOP, a paused VM) and
 # thaws learns it was declared dead, and refutes it, only then: back after 1 s or after a
 # minute. Every second instead: a thawed member is back within a few seconds.
-SERF_CONFIG=/tmp/serf-agent.json
+SERF_DIR=/var/lib/serf-agent
+[ "$(id -u)" = 0 ] || SERF_DIR=$(mktemp -d)
+SERF_CONFIG="$SERF_DIR/agent.json"
 write_config() {
-  # A subshell: the umask is the file's alone.
-  (
-    umask 077
-    if [ -n "${1:-}" ]; then
-      printf '{"reconnect_interval": "1s", "rpc_auth": "%s"}\n' "$1" >"$SERF_CONFIG"
-    else
-      printf '{"reconnect_interval": "1s"}\n' >"$SERF_CONFIG"
-    fi
-  )
+  json='{"reconnect_interval": "1s"'
+  [ -n "${SERF_ENCRYPT_KEY:-}" ] && json="$json, \"encrypt_key\": \"$SERF_ENCRYPT_KEY\""
+  [ -n "${1:-}" ] && json="$json, \"rpc_auth\": \"$1\""
+  # Through stdin: an argument would show on the command line to every process here.
+  # shellcheck disable=SC2046 # the prefix is words
+  printf '%s}\n' "$json" | $(as_user "$SERF_UID") sh -c "umask 077; cat > $SERF_CONFIG"
 }
 
 if [ "${1:-}" = "serf-seed" ]; then
@@ -44,8 +49,9 @@ if [ "${1:-}" = "serf-seed" ]; then
   fi
   advertise
   write_config "${SERF_RPC_AUTH:-}"
-  # shellcheck disable=SC2086 # empty options must vanish
-  exec serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr="$RPC_IP:7373" -config-file="$SERF_CONFIG" $ENCRYPT $ADVERTISE -log-level=warn
+  # shellcheck disable=SC2046,SC2086 # the prefix is words; empty options must vanish
+  exec $(as_user "$SERF_UID") env -u SERF_ENCRYPT_KEY -u SERF_RPC_AUTH \
+    serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr="$RPC_IP:7373" -config-file="$SERF_CONFIG" $ADVERTISE -log-level=warn
 fi
 
 start_serf() {
@@ -53,13 +59,15 @@ start_serf() {
   # Its RPC stays on the container's loopback.
   advertise
   write_config ""
-  # shellcheck disable=SC2086
-  serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr=127.0.0.1:7373 -config-file="$SERF_CONFIG" $ENCRYPT $ADVERTISE -log-level=warn \
+  # shellcheck disable=SC2046,SC2086
+  $(as_user "$SERF_UID") env -u SERF_ENCRYPT_KEY -u SERF_RPC_AUTH \
+    serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr=127.0.0.1:7373 -config-file="$SERF_CONFIG" $ADVERTISE -log-level=warn \
     -retry-join="$SERF_JOIN" -retry-interval=2s -tag role=webapp &
   SERF_PID=$!
 }
 # The app first: it is what a new container is waited for; its Serf agent only cross-checks it.
-node /app/app.js &
+# shellcheck disable=SC2046
+$(as_user "$APP_UID") env -u SERF_ENCRYPT_KEY -u SERF_RPC_AUTH node /app/app.js &
 APP_PID=$!
 start_serf
 

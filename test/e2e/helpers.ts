@@ -61,9 +61,15 @@ export interface HttpAnswer {
  * One request on a new connection to 127.0.0.1 (or to `host`: a node container on a network the
  * test created).
  */
-export function get(port: number, urlPath = "/", timeoutMs = 5_000, host = "127.0.0.1"): Promise<HttpAnswer> {
+export function get(
+  port: number,
+  urlPath = "/",
+  timeoutMs = 5_000,
+  host = "127.0.0.1",
+  auth?: string,
+): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: urlPath, agent: false, timeout: timeoutMs }, (res) => {
+    const req = http.get({ host, port, path: urlPath, agent: false, timeout: timeoutMs, auth }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => (body += c));
@@ -80,9 +86,15 @@ export interface StatsRow {
   readonly status: string;
 }
 
+/** `user:password` of the stats page, where it has some (a swarm's always has). */
+let statsAuth: string | undefined;
+export function useStatsCredentials(userPassword: string | undefined): void {
+  statsAuth = userPassword;
+}
+
 /** The stats page's CSV (`/;csv`), one object per line. */
 export async function statsRows(host = "127.0.0.1"): Promise<StatsRow[]> {
-  const res = await get(STATS_PORT, "/;csv", 5_000, host);
+  const res = await get(STATS_PORT, "/;csv", 5_000, host, statsAuth);
   if (res.status !== 200) throw new Error(`stats CSV answered ${res.status}`);
   const lines = res.body.trim().split("\n");
   const header = lines[0]!.replace(/^# /, "").split(",");

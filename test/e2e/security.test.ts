@@ -3,7 +3,8 @@
  * and it refuses everything the sidecar does not need; nothing on the watched network reaches
  * the sidecar, the proxy or a Serf RPC; gossip needs the key; SIGUSR2 only goes to this stack's
  * HAProxy; the containers run as their compose file says; the stats page needs credentials
- * before it may leave this host.
+ * before it may leave this host. And nothing the system reads can stop it or leak the host: bad
+ * request targets, a foreign Host, the event stream of other containers, a compromised app.
  */
 import {
   containerOf,
@@ -12,6 +13,7 @@ import {
   NETWORK,
   removeTestLeftovers,
   sh,
+  shAsync,
   statsServers,
   TEST_LABEL,
 } from "./helpers";
@@ -239,5 +241,132 @@ describe("the stats page beyond this host", () => {
     );
     expect(ha).toContain("would publish the stats page beyond this host without credentials");
     expect(ha).toMatch(/exit=1/);
+  });
+});
+
+describe("hostile input", () => {
+  it("keeps the sidecar running through malformed request targets and a foreign Host, from the host and from heig", async () => {
+    const sidecar = containerOf("sidecar");
+    const startedAt = sh(`docker inspect -f '{{.State.StartedAt}}' ${sidecar}`).trim();
+    const targets = ["http://[/", "http://a:99999/", "//[/status", "http://a%zz/", "http://a@/", "/changes?since=%zz"];
+    // Raw requests (curl would fix the target up), from the host to the published status port.
+    const out = sh(
+      `node -e ${oneLine(
+        `const net = require("net");
+         const t = ${JSON.stringify(targets)};
+         (async () => { for (const target of [...t, "/status HOST"]) {
+           const [path, host] = target.endsWith(" HOST") ? [target.slice(0, -5), "attacker.example"] : [target, "127.0.0.1"];
+           const r = await new Promise((resolve) => { let b = ""; const s = net.connect(${process.env.SIDECAR_STATUS_PORT}, "127.0.0.1", () => s.write("GET " + path + " HTTP/1.1\\r\\nHost: " + host + "\\r\\nConnection: close\\r\\n\\r\\n")); s.on("data", (c) => (b += c)); s.on("end", () => resolve(b.split(" ")[1])); s.on("error", (e) => resolve(e.code)); });
+           console.log(r);
+         } })();`,
+      )}`,
+    );
+    // 400 for every malformed target, 421 for a name that is not this host's (DNS rebinding).
+    expect(out.trim().split("\n")).toEqual([...targets.map(() => "400"), "421"]);
+    // From the watched network, the sidecar cannot be reached at all (the first test above);
+    // the same targets to HAProxy's frontend leave the sidecar alone too.
+    sh(
+      `docker run --rm --label ${TEST_LABEL} --network ${NETWORK} --entrypoint node ha-sidecar/webapp:latest -e ${oneLine(
+        `const net = require("net");
+         (async () => { for (const path of ${JSON.stringify(targets)}) {
+           await new Promise((resolve) => { const s = net.connect(80, "ha", () => s.write("GET " + path + " HTTP/1.1\\r\\nHost: ha\\r\\n\\r\\n")); s.setTimeout(2000, () => { s.destroy(); resolve(); }); s.on("data", () => { s.destroy(); resolve(); }); s.on("error", resolve); });
+         } })();`,
+      )}`,
+    );
+    expect(sh(`docker inspect -f '{{.State.StartedAt}}' ${sidecar}`).trim()).toBe(startedAt);
+    expect(sh(`curl -s -o /dev/null -w '%{http_code}' 127.0.0.1:${process.env.SIDECAR_STATUS_PORT}/healthz`)).toBe(
+      "200",
+    );
+  });
+
+  it("relays no other container's secrets on the event stream (labels, exec command lines)", () => {
+    sh(
+      `docker run -d --name hs-e2e-foreign-events --label ${TEST_LABEL} --label com.example.token=hs-e2e-secret-label ` +
+        `--network none --entrypoint sh ha-sidecar/webapp:latest -c 'sleep 600'`,
+    );
+    // Read the sidecar's event stream through the proxy for 4 s while the foreign container is
+    // exec'd into (its command line holds a secret) and restarted (its labels hold another).
+    const reader = shAsync(
+      `docker exec -i ${containerOf("sidecar")} node -e ${oneLine(
+        `const http = require("http");
+         const f = encodeURIComponent(JSON.stringify({ type: ["container", "network"] }));
+         let b = ""; const r = http.get({ host: "docker-proxy", port: 2375, path: "/events?filters=" + f }, (res) => res.on("data", (c) => (b += c)));
+         setTimeout(() => { console.log(b); process.exit(0); }, 4000);`,
+      )}`,
+    );
+    sh("sleep 1");
+    sh("docker exec hs-e2e-foreign-events sh -c 'echo hs-e2e-secret-cmdline >/dev/null'");
+    sh("docker restart -t 0 hs-e2e-foreign-events >/dev/null");
+    sh(`docker restart -t 1 ${containerOf("webapp", 2)} >/dev/null`);
+    return reader.then((events) => {
+      expect(events).not.toContain("hs-e2e-secret");
+      expect(events).not.toContain("exec_");
+      // The stream is alive: this stack's own webapp's restart came through.
+      expect(events).toContain('"Action":"start"');
+    });
+  });
+});
+
+describe("least privilege inside the stack", () => {
+  const inspect = (c: string, f: string): string => sh(`docker inspect -f '${f}' ${c}`).trim();
+
+  it("runs HAProxy's workers in a group of their own, chrooted, with no capability; ha keeps only what it needs", () => {
+    const ha = containerOf("ha");
+    expect(inspect(ha, "{{.HostConfig.CapDrop}}")).toBe("[ALL]");
+    expect(inspect(ha, "{{.HostConfig.CapAdd}}")).toBe("[CHOWN KILL NET_BIND_SERVICE SETGID SETUID SYS_CHROOT]");
+    expect(inspect(ha, "{{.HostConfig.SecurityOpt}} {{.HostConfig.ReadonlyRootfs}}")).toBe(
+      "[no-new-privileges:true] true",
+    );
+    const worker = sh(
+      `docker top ${ha} -eo pid,uid,comm | awk '$2 == 10002 && $3 == "haproxy" { print $1; exit }'`,
+    ).trim();
+    const status = sh(`cat /proc/${worker}/status`);
+    expect(status).toMatch(/^Gid:\s+10102\s+10102\s+10102\s+10102$/m);
+    expect(status).toMatch(/^Groups:\s*$/m); // not the sidecar's 10100
+    expect(status).toMatch(/^CapEff:\s+0+$/m);
+    // Chrooted: the volume (the config, the master socket) is not in its world at all.
+    expect(sh(`ls /proc/${worker}/root/`).trim().split("\n")).toEqual(["dev"]);
+  });
+
+  it("serves the stats page on ha's control-network address only: from heig, nothing answers", () => {
+    const r = sh(
+      `docker run --rm --label ${TEST_LABEL} --network ${NETWORK} --entrypoint bash ha-sidecar/webapp:latest -c ` +
+        `'(exec 3<>/dev/tcp/ha/1936) 2>/dev/null && echo stats-open || echo stats-closed; (exec 3<>/dev/tcp/ha/80) && echo http-open'`,
+    );
+    expect(r.trim().split("\n")).toEqual(["stats-closed", "http-open"]);
+  });
+
+  it("runs the app and the Serf agent as users of their own: the app cannot read the gossip key", () => {
+    const webapp = containerOf("webapp", 1);
+    expect(inspect(webapp, "{{.HostConfig.CapDrop}} {{.HostConfig.CapAdd}}")).toBe("[ALL] [KILL SETGID SETUID]");
+    const procs = sh(`docker top ${webapp} -eo pid,uid,comm`)
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/));
+    const pidOf = (comm: string): string => procs.find(([, , c]) => c === comm)![0]!;
+    expect(procs.find(([, , c]) => c === "node")![1]).toBe("10003");
+    expect(procs.find(([, , c]) => c === "serf")![1]).toBe("10004");
+    for (const comm of ["node", "serf"]) expect(sh(`cat /proc/${pidOf(comm)}/status`)).toMatch(/^CapEff:\s+0+$/m);
+    const key = inspect(webapp, "{{range .Config.Env}}{{println .}}{{end}}")
+      .split("\n")
+      .find((e) => e.startsWith("SERF_ENCRYPT_KEY="))!
+      .slice("SERF_ENCRYPT_KEY=".length);
+    expect(key.length).toBeGreaterThan(10);
+    // Not in the app's environment, not on any command line in the container.
+    expect(sh(`tr '\\0' '\\n' < /proc/${pidOf("node")}/environ`)).not.toContain(key);
+    for (const [pid] of procs)
+      expect(sh(`tr '\\0' ' ' < /proc/${pid}/cmdline`, { allowFail: true })).not.toContain(key);
+    // And the app's user cannot read the agent's config.
+    expect(
+      sh(`docker exec -u 10003 ${webapp} cat /var/lib/serf-agent/agent.json 2>&1; echo exit=$?`, { allowFail: true }),
+    ).toMatch(/Permission denied[\s\S]*exit=1/);
+  });
+
+  it("rotates every service's log (HAProxy logs each request: traffic must not fill the disk)", () => {
+    for (const service of ["ha", "docker-proxy", "sidecar", "serf", "webapp"])
+      expect(
+        inspect(containerOf(service), "{{.HostConfig.LogConfig.Type}} {{json .HostConfig.LogConfig.Config}}"),
+      ).toBe('json-file {"max-file":"3","max-size":"10m"}');
   });
 });

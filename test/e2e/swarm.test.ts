@@ -6,7 +6,7 @@
  * Serf across nodes, draining the worker, and the worker's engine stopping.
  */
 import { buildNodeImage, NestedEngine } from "./engines";
-import { eventually, requestLoop, sh, shAsync, upServers } from "./helpers";
+import { eventually, get, requestLoop, sh, shAsync, upServers, useStatsCredentials } from "./helpers";
 
 jest.setTimeout(600_000);
 const NODES = "hs-e2e-swarm";
@@ -68,9 +68,13 @@ beforeAll(() => {
   worker.remove();
   swarm("up 2");
   managerHost = /DOCKER_HOST=(\S+)/.exec(sh(`cat ${STATE}.env`))![1]!;
+  // A swarm's stats page always has credentials: swarm.sh generated them.
+  const creds = sh(`cat ${STATE}-stats.env`);
+  useStatsCredentials(`${/LB_STATS_USER=(\S+)/.exec(creds)![1]}:${/LB_STATS_PASSWORD=(\S+)/.exec(creds)![1]}`);
 });
 
 afterAll(() => {
+  useStatsCredentials(undefined);
   swarm("down");
   worker.remove();
   sh(`docker network rm ${NODES}`, { allowFail: true });
@@ -79,6 +83,8 @@ afterAll(() => {
 describe("a single-node swarm", () => {
   it("serves the 2 tasks of `make swarm-up N=2` under their task names, on 127.0.0.1", async () => {
     await servesTheTasks(2);
+    // The stats page, published on every interface of the node, is behind the credentials.
+    expect((await get(Number(process.env.STATS_PORT), "/;csv")).status).toBe(401);
     for (const name of await upServers()) expect(name).toMatch(/^heig_webapp\.\d+\.[a-z0-9]{25}$/);
   });
 
