@@ -25,7 +25,8 @@ await Promise.all([
   build({ ...node20, entryPoints: ["bench/bench.ts"], outfile: "dist/bench.js", packages: "external" }),
   build({ ...node20, entryPoints: ["bench/soak.ts"], outfile: "dist/soak.js", packages: "external" }),
   build({ ...node20, entryPoints: ["bench/swarm-bench.ts"], outfile: "dist/swarm-bench.js", packages: "external" }),
+  build({ ...node20, entryPoints: ["bench/memory.ts"], outfile: "dist/memory.js", packages: "external" }),
 ]);
 console.log(
-  "bundled dist/sidecar.js, dist/docker-proxy.js, dist/bench.js, dist/soak.js, dist/swarm-bench.js, dist/render-bench.js",
+  "bundled dist/sidecar.js, dist/docker-proxy.js, dist/bench.js, dist/soak.js, dist/swarm-bench.js, dist/render-bench.js, dist/memory.js",
 );
