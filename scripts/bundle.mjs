@@ -6,29 +6,42 @@
 // was 70 % of the file, held in memory as source text (about 38 MiB of RSS). The bundles are not
 // minified, so a stack trace still points at readable code, each module under a comment naming
 // its source file.
+// `node scripts/bundle.mjs [DIR]`: into DIR instead of dist/ (the unit tests check the bundles).
 import { build } from "esbuild";
 
-const node20 = { bundle: true, platform: "node", target: "node20", format: "cjs", logLevel: "warning" };
+const out = process.argv[2] ?? "dist";
+// One-byte source: a single character above U+00FF anywhere in a file makes V8 hold the whole
+// source as a two-byte string (twice the memory, for as long as the process runs). esbuild's
+// `ascii` charset escapes strings, templates and names; the comments it keeps and regular
+// expressions it copies as written, so test/unit/bundle.test.ts checks the files themselves.
+const node20 = {
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  charset: "ascii",
+  logLevel: "warning",
+};
 await Promise.all([
   build({
     ...node20,
     entryPoints: ["sidecar/main.ts"],
-    outfile: "dist/sidecar.js",
+    outfile: `${out}/sidecar.js`,
     // Optional native helpers of ssh2 (SSH transport, unused: we talk to a unix socket).
     external: ["cpu-features", "*.node"],
   }),
   build({
     ...node20,
     entryPoints: ["sidecar/docker-proxy/main.ts"],
-    outfile: "dist/docker-proxy.js",
+    outfile: `${out}/docker-proxy.js`,
   }),
-  build({ ...node20, entryPoints: ["bench/render-bench.ts"], outfile: "dist/render-bench.js" }),
+  build({ ...node20, entryPoints: ["bench/render-bench.ts"], outfile: `${out}/render-bench.js` }),
   // On the host, with node_modules at hand: autocannon loads its workers from its own files.
-  build({ ...node20, entryPoints: ["bench/bench.ts"], outfile: "dist/bench.js", packages: "external" }),
-  build({ ...node20, entryPoints: ["bench/soak.ts"], outfile: "dist/soak.js", packages: "external" }),
-  build({ ...node20, entryPoints: ["bench/swarm-bench.ts"], outfile: "dist/swarm-bench.js", packages: "external" }),
-  build({ ...node20, entryPoints: ["bench/memory.ts"], outfile: "dist/memory.js", packages: "external" }),
+  build({ ...node20, entryPoints: ["bench/bench.ts"], outfile: `${out}/bench.js`, packages: "external" }),
+  build({ ...node20, entryPoints: ["bench/soak.ts"], outfile: `${out}/soak.js`, packages: "external" }),
+  build({ ...node20, entryPoints: ["bench/swarm-bench.ts"], outfile: `${out}/swarm-bench.js`, packages: "external" }),
+  build({ ...node20, entryPoints: ["bench/memory.ts"], outfile: `${out}/memory.js`, packages: "external" }),
 ]);
 console.log(
-  "bundled dist/sidecar.js, dist/docker-proxy.js, dist/bench.js, dist/soak.js, dist/swarm-bench.js, dist/render-bench.js, dist/memory.js",
+  `bundled sidecar.js, docker-proxy.js, bench.js, soak.js, swarm-bench.js, render-bench.js, memory.js into ${out}/`,
 );
