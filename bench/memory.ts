@@ -23,8 +23,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, 
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { DESCRIPTION_PREFIX } from "../sidecar/render/render";
 import { IDS, startFakeDocker, type FakeDocker } from "../test/unit/docker-fake";
+import { startFakeHaproxy } from "../test/unit/haproxy-fake";
 import { getOnce, log, ROOT, sh, sleep, until } from "./lib";
 import { Load } from "./load";
 import { entrypointNodeFlags, parseProcStatus, parseTimeOutput } from "./proc";
@@ -75,42 +75,6 @@ const freePort = (): Promise<number> =>
       s.close(() => resolve(port));
     });
   });
-
-/**
- * HAProxy's runtime and master sockets, as far as the sidecar's reload path asks: `show info`
- * says the config id of the file loaded at the last SIGUSR2 (the fake Docker calls `reload`);
- * no servers; every other command succeeds silently.
- */
-function fakeHaproxy(dir: string, configFile: string): { reload(): void; close(): void } {
-  let loaded = "";
-  const answer = (command: string): string => {
-    if (command === "show info") return `Name: HAProxy\nVersion: 3.0.11\ndescription: ${DESCRIPTION_PREFIX}${loaded}\n`;
-    if (command === "show servers state") return "1\n# be_id be_name srv_id srv_name srv_addr\n";
-    if (command === "show stat") return "# pxname,svname,status\n";
-    if (command === "show proc")
-      return "#<PID>  <type>  <reloads>  <uptime>  <version>\n1  master  0  1s  3.0.11\n# workers\n2  worker  0  1s  3.0.11\n# programs\n";
-    return "\n";
-  };
-  const servers = ["admin.sock", "master.sock"].map((name) =>
-    net
-      .createServer((sock) => {
-        let line = "";
-        sock.on("data", (c: Buffer) => {
-          line += c.toString();
-          if (line.includes("\n")) sock.end(answer(line.split("\n")[0]!.trim()));
-        });
-        sock.on("error", () => undefined);
-      })
-      .listen(path.join(dir, "run", name)),
-  );
-  return {
-    reload() {
-      const text = readFileSync(configFile, "utf8");
-      loaded = new RegExp(`description ${DESCRIPTION_PREFIX}(\\S+)`).exec(text)?.[1] ?? "";
-    },
-    close: () => servers.forEach((s) => s.close()),
-  };
-}
 
 function startNode(flags: readonly string[], script: string, env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
   const proc = spawn("node", [...flags, script], { env: { PATH: process.env.PATH, ...env }, stdio: "pipe" });
@@ -200,7 +164,7 @@ async function onThisHost(): Promise<Record<string, unknown>> {
   writeFileSync(haproxyBin, '#!/bin/sh\n[ "$1" = -v ] && echo "HAProxy version 3.0.11 (stand-in)"\nexit 0\n');
   chmodSync(haproxyBin, 0o755);
   const configFile = path.join(dir, "haproxy.cfg");
-  const haproxy = fakeHaproxy(dir, configFile);
+  const haproxy = startFakeHaproxy(path.join(dir, "run/admin.sock"), path.join(dir, "run/master.sock"), configFile);
   const fake = await startFakeDocker({
     record: false,
     onKill: (id, signal) => id === IDS.ha && signal === "SIGUSR2" && haproxy.reload(),
@@ -295,7 +259,7 @@ async function onThisHost(): Promise<Record<string, unknown>> {
     await Promise.all(
       [sidecar, proxy].map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.on("exit", r)))),
     );
-    haproxy.close();
+    await haproxy.close();
     await fake.close();
     log(`logs: ${dir}/sidecar.log, ${dir}/proxy.log`);
     if (process.env.MEMORY_KEEP === undefined) rmSync(dir, { recursive: true, force: true });

@@ -8,27 +8,16 @@
 // its source file.
 // `node scripts/bundle.mjs [DIR]`: into DIR instead of dist/ (the unit tests check the bundles).
 import { build } from "esbuild";
+import options from "./bundle-options.js";
 
+const { node20, unusedTransports } = options;
 const out = process.argv[2] ?? "dist";
-// One-byte source: a single character above U+00FF anywhere in a file makes V8 hold the whole
-// source as a two-byte string (twice the memory, for as long as the process runs). esbuild's
-// `ascii` charset escapes strings, templates and names; the comments it keeps and regular
-// expressions it copies as written, so test/unit/bundle.test.ts checks the files themselves.
-const node20 = {
-  bundle: true,
-  platform: "node",
-  target: "node20",
-  format: "cjs",
-  charset: "ascii",
-  logLevel: "warning",
-};
 await Promise.all([
   build({
     ...node20,
     entryPoints: ["sidecar/main.ts"],
     outfile: `${out}/sidecar.js`,
-    // Optional native helpers of ssh2 (SSH transport, unused: we talk to a unix socket).
-    external: ["cpu-features", "*.node"],
+    plugins: [unusedTransports],
   }),
   build({
     ...node20,

@@ -199,6 +199,8 @@ const TASKS: Record<string, unknown[]> = {
 };
 
 export interface Recorded {
+  /** Which listener it came in on. */
+  readonly via: "unix" | "tcp";
   readonly method: string;
   readonly url: string;
   readonly headers: http.IncomingHttpHeaders;
@@ -274,84 +276,86 @@ export async function startFakeDocker(options: FakeOptions = {}): Promise<FakeDo
       ? containers.find((c) => c.id === IDS.proxy)
       : containers.find((c) => c.id === ref || c.name === ref || (ref.length >= 12 && c.id.startsWith(ref)));
 
-  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    let body = "";
-    req.on("data", (c: Buffer) => (body += c.toString()));
-    req.on("end", () => {
-      if (options.record !== false)
-        requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
-      const url = new URL(req.url ?? "/", "http://docker");
-      const p = url.pathname.replace(/^\/v1\.\d+/, "");
-      const filters = filtersOf(url);
-      const container = /^\/containers\/([^/]+)\/(json|kill)$/.exec(p);
-      if (req.method === "GET" && p === "/_ping") {
-        res.writeHead(200, { "content-type": "text/plain", "api-version": "1.41" });
-        res.end("OK");
-      } else if (req.method === "GET" && p === "/containers/json") {
-        json(res, 200, containers.filter((c) => matches(c, filters)).map(summary));
-      } else if (container !== null) {
-        const c = find(container[1]!);
-        if (c === undefined) json(res, 404, { message: `No such container: ${SECRET}-404 ${container[1]}` });
-        else if (container[2] === "json" && req.method === "GET") json(res, 200, inspect(c));
-        else if (container[2] === "kill" && req.method === "POST") {
-          res.writeHead(204).end();
-          options.onKill?.(c.id, url.searchParams.get("signal") ?? "SIGKILL");
-        } else json(res, 405, { message: `${SECRET}-405` });
-      } else if (req.method === "GET" && p === "/events" && mode.events.kind === "silent") {
-        // A hung dockerd: the request is read, nothing is ever answered.
-      } else if (req.method === "GET" && p === "/events") {
-        res.writeHead(200, { "content-type": "application/json" });
-        res.flushHeaders();
-        const types = filters.type ?? [];
-        const lines = EVENT_LINES.filter(
-          (l) => types.length === 0 || types.includes((JSON.parse(l) as { Type: string }).Type),
-        );
-        const events = mode.events;
-        if (events.kind === "live") {
-          const stream = { res, types };
-          live.add(stream);
-          res.on("close", () => live.delete(stream));
-          return;
+  const handler =
+    (via: Recorded["via"]) =>
+    (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        if (options.record !== false)
+          requests.push({ via, method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
+        const url = new URL(req.url ?? "/", "http://docker");
+        const p = url.pathname.replace(/^\/v1\.\d+/, "");
+        const filters = filtersOf(url);
+        const container = /^\/containers\/([^/]+)\/(json|kill)$/.exec(p);
+        if (req.method === "GET" && p === "/_ping") {
+          res.writeHead(200, { "content-type": "text/plain", "api-version": "1.41" });
+          res.end("OK");
+        } else if (req.method === "GET" && p === "/containers/json") {
+          json(res, 200, containers.filter((c) => matches(c, filters)).map(summary));
+        } else if (container !== null) {
+          const c = find(container[1]!);
+          if (c === undefined) json(res, 404, { message: `No such container: ${SECRET}-404 ${container[1]}` });
+          else if (container[2] === "json" && req.method === "GET") json(res, 200, inspect(c));
+          else if (container[2] === "kill" && req.method === "POST") {
+            res.writeHead(204).end();
+            options.onKill?.(c.id, url.searchParams.get("signal") ?? "SIGKILL");
+          } else json(res, 405, { message: `${SECRET}-405` });
+        } else if (req.method === "GET" && p === "/events" && mode.events.kind === "silent") {
+          // A hung dockerd: the request is read, nothing is ever answered.
+        } else if (req.method === "GET" && p === "/events") {
+          res.writeHead(200, { "content-type": "application/json" });
+          res.flushHeaders();
+          const types = filters.type ?? [];
+          const lines = EVENT_LINES.filter(
+            (l) => types.length === 0 || types.includes((JSON.parse(l) as { Type: string }).Type),
+          );
+          const events = mode.events;
+          if (events.kind === "live") {
+            const stream = { res, types };
+            live.add(stream);
+            res.on("close", () => live.delete(stream));
+            return;
+          }
+          if (events.kind === "held") {
+            const timer = setTimeout(() => res.write(`${lines.at(-1)}\n`), events.lateMs);
+            res.on("close", () => clearTimeout(timer));
+            return;
+          }
+          // Garbage and an oversized line among them; a multi-byte character cut between writes.
+          const text = Buffer.from(
+            [
+              ...lines.slice(0, 2),
+              `not json ${SECRET}-garbage`,
+              `{"Type":"container","Action":"start","pad":"${"x".repeat(3 << 19)}","s":"${SECRET}-huge"}`,
+              ...lines.slice(2),
+              JSON.stringify({
+                Type: "container",
+                Action: "start",
+                Actor: { ID: IDS.web, Attributes: { "heig.lb.enable": "true", name: "hs_wébapp_1" } },
+              }),
+              "",
+            ].join("\n"),
+          );
+          const cut = text.indexOf("é") + 1;
+          res.write(text.subarray(0, cut));
+          setTimeout(() => res.end(text.subarray(cut)), 5);
+        } else if (req.method === "GET" && p === "/services") {
+          if (mode.servicesBody !== null) json(res, 200, mode.servicesBody);
+          else json(res, 200, SERVICES);
+        } else if (req.method === "GET" && p === "/tasks") {
+          json(
+            res,
+            200,
+            (filters.service ?? []).flatMap((s) => TASKS[s] ?? []),
+          );
+        } else {
+          // Anything off the list: what a real engine would hand out.
+          json(res, 200, { Env: [`${SECRET}-off-the-list`] });
         }
-        if (events.kind === "held") {
-          const timer = setTimeout(() => res.write(`${lines.at(-1)}\n`), events.lateMs);
-          res.on("close", () => clearTimeout(timer));
-          return;
-        }
-        // Garbage and an oversized line among them; a multi-byte character cut between writes.
-        const text = Buffer.from(
-          [
-            ...lines.slice(0, 2),
-            `not json ${SECRET}-garbage`,
-            `{"Type":"container","Action":"start","pad":"${"x".repeat(3 << 19)}","s":"${SECRET}-huge"}`,
-            ...lines.slice(2),
-            JSON.stringify({
-              Type: "container",
-              Action: "start",
-              Actor: { ID: IDS.web, Attributes: { "heig.lb.enable": "true", name: "hs_wébapp_1" } },
-            }),
-            "",
-          ].join("\n"),
-        );
-        const cut = text.indexOf("é") + 1;
-        res.write(text.subarray(0, cut));
-        setTimeout(() => res.end(text.subarray(cut)), 5);
-      } else if (req.method === "GET" && p === "/services") {
-        if (mode.servicesBody !== null) json(res, 200, mode.servicesBody);
-        else json(res, 200, SERVICES);
-      } else if (req.method === "GET" && p === "/tasks") {
-        json(
-          res,
-          200,
-          (filters.service ?? []).flatMap((s) => TASKS[s] ?? []),
-        );
-      } else {
-        // Anything off the list: what a real engine would hand out.
-        json(res, 200, { Env: [`${SECRET}-off-the-list`] });
-      }
-    });
-  };
-  const servers = [http.createServer(handler), http.createServer(handler)] as const;
+      });
+    };
+  const servers = [http.createServer(handler("unix")), http.createServer(handler("tcp"))] as const;
   await new Promise<void>((resolve) => servers[0].listen(socketPath, resolve));
   await new Promise<void>((resolve) => servers[1].listen(0, "127.0.0.1", resolve));
   return {
