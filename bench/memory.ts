@@ -16,6 +16,7 @@
  * hsmem, ports 27080/27936/27081): /proc/1/status of the sidecar and proxy containers, at rest,
  * then after scaling webapp 2 → 10 → 2 twice under load. Needs Docker and the images.
  *
+ * MEMORY_DIST=DIR measures the bundles of DIR instead of dist/ (another commit's, to compare).
  * Writes .bench/memory.json and .bench/memory.txt.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -31,6 +32,7 @@ import { entrypointNodeFlags, parseProcStatus, parseTimeOutput } from "./proc";
 import { Stack } from "./stack";
 
 const OUT_DIR = path.join(ROOT, ".bench");
+const DIST = path.resolve(ROOT, process.env.MEMORY_DIST ?? "dist");
 const CYCLES = Number(process.env.MEMORY_CYCLES ?? 600);
 const REST_MS = 5_000;
 const HEALTHCHECK_RUNS = 10;
@@ -38,6 +40,8 @@ const HEALTHCHECK_RUNS = 10;
 interface Rss {
   readonly rssMiB: number;
   readonly peakRssMiB: number;
+  /** The process's own memory (RssAnon): RSS less the mapped files (node's binary, libraries). */
+  readonly anonMiB: number;
 }
 
 interface ProcessResult {
@@ -56,10 +60,12 @@ interface HealthcheckCost {
 const mib = (kib: number): number => +(kib / 1024).toFixed(1);
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function rssOf(pid: number): Rss {
-  const { rssKiB, peakRssKiB } = parseProcStatus(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return { rssMiB: mib(rssKiB), peakRssMiB: mib(peakRssKiB) };
+function rss(status: string): Rss {
+  const { rssKiB, peakRssKiB, anonKiB } = parseProcStatus(status);
+  return { rssMiB: mib(rssKiB), peakRssMiB: mib(peakRssKiB), anonMiB: mib(anonKiB) };
 }
+
+const rssOf = (pid: number): Rss => rss(readFileSync(`/proc/${pid}/status`, "utf8"));
 
 /** The node flags a bundle runs with: MEMORY_NODE_FLAGS, or its image's ENTRYPOINT's. */
 function nodeFlags(dockerfile: string): string[] {
@@ -175,7 +181,7 @@ async function onThisHost(): Promise<Record<string, unknown>> {
   const [proxyPort, statusPort] = [await freePort(), await freePort()];
   const proxy = startNode(
     proxyFlags,
-    path.join(ROOT, "dist/docker-proxy.js"),
+    path.join(DIST, "docker-proxy.js"),
     { PROXY_SOCKET: fake.socketPath, PROXY_PORT: String(proxyPort), PROXY_LOG_LEVEL: "warn" },
     path.join(dir, "proxy.log"),
   );
@@ -196,12 +202,7 @@ async function onThisHost(): Promise<Record<string, unknown>> {
     LB_STATUS_PORT: String(statusPort),
     LB_LOG_LEVEL: "warn",
   };
-  const sidecar = startNode(
-    sidecarFlags,
-    path.join(ROOT, "dist/sidecar.js"),
-    sidecarEnv,
-    path.join(dir, "sidecar.log"),
-  );
+  const sidecar = startNode(sidecarFlags, path.join(DIST, "sidecar.js"), sidecarEnv, path.join(dir, "sidecar.log"));
   try {
     await until("the sidecar healthy", async () => (await getOnce(statusPort, "/healthz")).status === 200, 30_000);
     await sleep(REST_MS);
@@ -232,7 +233,7 @@ async function onThisHost(): Promise<Record<string, unknown>> {
             }),
           ]
         : []),
-      healthcheckCost(["node", path.join(ROOT, "dist/sidecar.js"), "healthcheck"], {
+      healthcheckCost(["node", path.join(DIST, "sidecar.js"), "healthcheck"], {
         LB_STATUS_PORT: String(statusPort),
       }),
     ];
@@ -240,8 +241,8 @@ async function onThisHost(): Promise<Record<string, unknown>> {
       where: "host processes (not the containers)",
       node: process.version,
       bundleBytes: {
-        sidecar: statSync(path.join(ROOT, "dist/sidecar.js")).size,
-        proxy: statSync(path.join(ROOT, "dist/docker-proxy.js")).size,
+        sidecar: statSync(path.join(DIST, "sidecar.js")).size,
+        proxy: statSync(path.join(DIST, "docker-proxy.js")).size,
       },
       churn: { containers: CYCLES, seconds: churnS },
       sidecar: {
@@ -285,10 +286,7 @@ async function inAStack(): Promise<Record<string, unknown>> {
     statusPort: 27081,
   });
   const proxyContainer = `${s.opts.project}_docker-proxy_1`;
-  const rssIn = (container: string): Rss => {
-    const { rssKiB, peakRssKiB } = parseProcStatus(sh(`docker exec ${container} cat /proc/1/status`));
-    return { rssMiB: mib(rssKiB), peakRssMiB: mib(peakRssKiB) };
-  };
+  const rssIn = (container: string): Rss => rss(sh(`docker exec ${container} cat /proc/1/status`));
   s.up(2);
   try {
     await until("2 webapps UP", async () => (await s.upServers()).length === 2);
@@ -326,8 +324,9 @@ function summary(r: Record<string, unknown>): string {
         ? ""
         : `; V8 heap ${x.heapAfterChurnMiB.used} used of ${x.heapAfterChurnMiB.total} MiB`;
     return (
-      `${name}${flags}: RSS at rest ${x.atRestAfterStart.rssMiB} MiB; ` +
-      `peak ${x.atRestAfterChurn.peakRssMiB} MiB; after churn, at rest ${x.atRestAfterChurn.rssMiB} MiB${heap}`
+      `${name}${flags}: RSS at rest ${x.atRestAfterStart.rssMiB} MiB (own ${x.atRestAfterStart.anonMiB}); ` +
+      `peak ${x.atRestAfterChurn.peakRssMiB} MiB; after churn, at rest ${x.atRestAfterChurn.rssMiB} MiB ` +
+      `(own ${x.atRestAfterChurn.anonMiB})${heap}`
     );
   };
   const bytes = r.bundleBytes as { sidecar: number; proxy: number } | undefined;
@@ -336,7 +335,7 @@ function summary(r: Record<string, unknown>): string {
     `memory (${String(r.where)})`,
     ...(bytes === undefined
       ? []
-      : [`bundles: dist/sidecar.js ${bytes.sidecar} bytes, dist/docker-proxy.js ${bytes.proxy} bytes`]),
+      : [`bundles: sidecar.js ${bytes.sidecar} bytes, docker-proxy.js ${bytes.proxy} bytes`]),
     p("sidecar"),
     p("proxy"),
     ...checks.map(

@@ -1,13 +1,16 @@
 /** Pure: what the memory benchmark reads from /proc, the Dockerfiles and /usr/bin/time. */
 
-/** Resident memory now (VmRSS) and its peak (VmHWM), in KiB, from /proc/<pid>/status. */
-export function parseProcStatus(status: string): { rssKiB: number; peakRssKiB: number } {
+/**
+ * Resident memory now (VmRSS), its peak (VmHWM) and the process's own part of it (RssAnon: the
+ * rest is mapped files, mostly node's own binary and libraries), in KiB, from /proc/<pid>/status.
+ */
+export function parseProcStatus(status: string): { rssKiB: number; peakRssKiB: number; anonKiB: number } {
   const kib = (field: string): number => {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status);
     if (m === null) throw new Error(`no ${field} in /proc/<pid>/status`);
     return Number(m[1]);
   };
-  return { rssKiB: kib("VmRSS"), peakRssKiB: kib("VmHWM") };
+  return { rssKiB: kib("VmRSS"), peakRssKiB: kib("VmHWM"), anonKiB: kib("RssAnon") };
 }
 
 /**

@@ -1,9 +1,10 @@
 import { entrypointNodeFlags, parseProcStatus, parseTimeOutput } from "../../bench/proc";
 
 describe("the memory benchmark's readers", () => {
-  it("reads VmRSS and VmHWM from /proc/<pid>/status", () => {
-    const status = "Name:\tnode\nVmPeak:\t 1074000 kB\nVmHWM:\t   61234 kB\nVmRSS:\t   50123 kB\nThreads:\t7\n";
-    expect(parseProcStatus(status)).toEqual({ rssKiB: 50123, peakRssKiB: 61234 });
+  it("reads VmRSS, VmHWM and RssAnon from /proc/<pid>/status", () => {
+    const status =
+      "Name:\tnode\nVmPeak:\t 1074000 kB\nVmHWM:\t   61234 kB\nVmRSS:\t   50123 kB\nRssAnon:\t   15000 kB\nRssFile:\t   35123 kB\n";
+    expect(parseProcStatus(status)).toEqual({ rssKiB: 50123, peakRssKiB: 61234, anonKiB: 15000 });
     expect(() => parseProcStatus("Name:\tnode\n")).toThrow("no VmRSS");
   });
 
