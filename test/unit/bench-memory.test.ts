@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { entrypointNodeFlags, parseProcStatus, parseTimeOutput } from "../../bench/proc";
 
 describe("the memory benchmark's readers", () => {
@@ -18,5 +20,21 @@ describe("the memory benchmark's readers", () => {
   it("reads /usr/bin/time's max RSS and CPU", () => {
     expect(parseTimeOutput("some output\n4312 0.01 0.00\n")).toEqual({ maxRssKiB: 4312, cpuMs: 10 });
     expect(() => parseTimeOutput("Command exited with non-zero status 1\n")).toThrow("not /usr/bin/time's output");
+  });
+});
+
+describe("the images' node", () => {
+  const dockerfile = (name: string): string =>
+    readFileSync(path.resolve(__dirname, "../../compose", name, "Dockerfile"), "utf8");
+
+  // What make memory measures them with, and what keeps them within their containers' limits.
+  it.each([
+    ["sidecar", 96],
+    ["docker-proxy", 40],
+  ])("%s: small semi-spaces and an old-space limit below the container's", (name, oldSpaceMiB) => {
+    expect(entrypointNodeFlags(dockerfile(name))).toEqual([
+      "--max-semi-space-size=1",
+      `--max-old-space-size=${oldSpaceMiB}`,
+    ]);
   });
 });
