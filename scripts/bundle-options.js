@@ -26,6 +26,11 @@ const UNUSED = {
   protobufjs: "BuildKit build progress (dockerode's decoding, package protobufjs)",
 };
 
+// Optional packages left out as if not installed (an empty module): handlebars' compiler
+// requires source-map in a try/catch, only to map templates compiled to JavaScript, and builds
+// the same code with a plain-string SourceNode of its own when it is absent (code-gen.js).
+const ABSENT = ["source-map"];
+
 const stubSource = (what) => `"use strict";
 const message = ${JSON.stringify(
   `ha-sidecar: ${what} is not in this bundle (scripts/bundle-options.js left it out: ` +
@@ -44,11 +49,15 @@ const stub = new Proxy(function unusedTransport() {}, {
 module.exports = stub;
 `;
 
-/** esbuild plugin: the packages of UNUSED resolve to their stubs. */
+/** esbuild plugin: the packages of UNUSED resolve to their stubs, those of ABSENT to nothing. */
 const unusedTransports = {
   name: "unused-transports",
   setup(build) {
     const names = Object.keys(UNUSED);
+    build.onResolve({ filter: /^source-map$/ }, (args) =>
+      ABSENT.includes(args.path) ? { path: args.path, namespace: "absent" } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: "absent" }, () => ({ contents: "module.exports = {};", loader: "js" }));
     build.onResolve({ filter: /^(ssh2|@grpc\/grpc-js|@grpc\/proto-loader|protobufjs)$/ }, (args) =>
       names.includes(args.path) ? { path: args.path, namespace: "unused-transport" } : undefined,
     );
@@ -59,4 +68,4 @@ const unusedTransports = {
   },
 };
 
-module.exports = { node20, unusedTransports, UNUSED };
+module.exports = { node20, unusedTransports, UNUSED, ABSENT };

@@ -1,7 +1,8 @@
 /**
  * The bundles the images run, built by scripts/bundle.mjs (the build of record) into a directory
  * of the test's own: their text stays one byte per character for V8; the sidecar's leaves out the
- * Docker transports it never uses (ssh2, gRPC, protobufjs), whose stubs throw if ever called; and
+ * Docker transports it never uses (ssh2, gRPC, protobufjs), whose stubs throw if ever called, and
+ * handlebars' optional source-map, and still renders as the sources do; and
  * the bundled sidecar still does its whole job against the fake Docker Engine API over both
  * transports it has: tcp://host:port (how compose reaches the filtering proxy) and a unix socket.
  */
@@ -17,10 +18,11 @@ import { IDS, startFakeDocker, type FakeDocker } from "./docker-fake";
 import { startFakeHaproxy, type FakeHaproxy } from "./haproxy-fake";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { node20, unusedTransports, UNUSED } = require("../../scripts/bundle-options.js") as {
+const { node20, unusedTransports, UNUSED, ABSENT } = require("../../scripts/bundle-options.js") as {
   node20: Record<string, unknown>;
   unusedTransports: Plugin;
   UNUSED: Record<string, string>;
+  ABSENT: string[];
 };
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -53,9 +55,17 @@ describe("the bundles", () => {
     const packages = new Set([...text.matchAll(/^\/\/ \S*node_modules\/((?:@[^/\s]+\/)?[^/\s]+)/gm)].map((m) => m[1]));
     expect(packages).toContain("dockerode");
     expect(packages).toContain("docker-modem");
-    for (const name of ["ssh2", "@grpc/grpc-js", "@grpc/proto-loader", "protobufjs", "asn1", "tweetnacl"])
+    for (const name of ["ssh2", "@grpc/grpc-js", "@grpc/proto-loader", "protobufjs", "asn1", "tweetnacl", ...ABSENT])
       expect(packages).not.toContain(name);
     for (const name of Object.keys(UNUSED)) expect(text).toContain(`// unused-transport:${name}\n`);
+  });
+
+  it("renders with handlebars as the sources do, source-map left out: ha's bootstrap config", () => {
+    const rendered = execFileSync("node", [path.join(dir, "sidecar.js"), "render", "--empty"], {
+      env: { PATH: process.env.PATH, LB_TEMPLATE: path.join(ROOT, "templates/haproxy.cfg.hbs") },
+      encoding: "utf8",
+    });
+    expect(rendered).toBe(readFileSync(path.join(ROOT, "compose/ha/bootstrap.cfg"), "utf8"));
   });
 
   it("fails loudly, naming the transport, when a left-out transport is used", async () => {
