@@ -150,6 +150,7 @@ function healthcheckCost(command: readonly string[], env: NodeJS.ProcessEnv): He
       env: { PATH: process.env.PATH, ...env },
       encoding: "utf8",
     });
+    if (r.error !== undefined) throw new Error(`/usr/bin/time: ${r.error.message} (Debian's package "time")`);
     if (r.status !== 0) throw new Error(`${command.join(" ")} exited ${r.status}: ${r.stderr}`);
     return parseTimeOutput(r.stderr);
   });
