@@ -14,7 +14,7 @@ export STATS_BIND ?= 127.0.0.1
 # docker-compose 1.29 builds through the Python client: quiet, and no BuildKit needed.
 export COMPOSE_DOCKER_CLI_BUILD ?= 0
 
-.PHONY: test-clock bench-swarm swarm-up swarm-scale swarm-down secrets stats-check soak bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps lint format typecheck test test-unit test-integration test-e2e clean
+.PHONY: memory test-clock bench-swarm swarm-up swarm-scale swarm-down secrets stats-check soak bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps lint format typecheck test test-unit test-integration test-e2e clean
 
 help:
 	@echo "make up            start ha, sidecar, serf and 2 webapps on network 'heig'"
@@ -30,6 +30,7 @@ help:
 	@echo "make bench         load + scaling benchmark, results in .bench/ (see BENCHMARKS.md)"
 	@echo "make bench-swarm   the same on a single-node swarm: task start → first response, rolling updates"
 	@echo "make soak          30 min of churn under load: memory and failed requests (see BENCHMARKS.md)"
+	@echo "make memory        RSS of the sidecar and proxy bundles on this host, at rest and under churn (no Docker)"
 
 deps: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
@@ -146,6 +147,12 @@ swarm-down: engine
 bench-swarm: images
 	@echo "==> swarm benchmark: a single-node swarm of its own, under load on 127.0.0.1:28080 (about 5 min)"
 	@env -u HTTP_PORT -u STATS_PORT -u DOCKER_HOST node dist/swarm-bench.js
+
+# Memory of the sidecar and the proxy bundles, as host processes in front of a fake Docker (no
+# engine needed; about 1 min). `node dist/memory.js stack` measures a compose stack of its own.
+memory: bundle
+	@echo "==> memory: the bundles as host processes, at rest and through 600 container starts and stops"
+	@node dist/memory.js
 
 soak: images
 	@echo "==> soak: $${SOAK_MINUTES:-30} min of containers started and stopped under load on 127.0.0.1:29080"

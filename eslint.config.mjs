@@ -11,7 +11,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ["*.mjs", "*.js", "scripts/*.mjs"] },
+        projectService: { allowDefaultProject: ["*.mjs", "*.js", "scripts/*.mjs", "scripts/*.js"] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -12,7 +12,7 @@ export const USAGE = `usage: sidecar [run]   watch Docker and keep haproxy.cfg i
        sidecar render  print the haproxy.cfg the current Docker state gives, write nothing
        sidecar render --empty  print the haproxy.cfg of no backends (ha's bootstrap config)
        sidecar cli [--master] COMMAND  send COMMAND to HAProxy's runtime (or master) socket
-       sidecar healthcheck  exit 0 when the running sidecar's /healthz says 200 (the container's healthcheck)
+       sidecar healthcheck  exit 0 when the running sidecar's /healthz says 200 (what the container's healthcheck checks)
        sidecar status [PATH]  print the running sidecar's /status, or PATH (/changes?container=NAME&since=TIME)`;
 
 /** `run`: the loop and the status server until SIGTERM/SIGINT. */
@@ -115,7 +115,11 @@ export function checkHaproxyBin(bin: string): Promise<void> {
   });
 }
 
-/** `healthcheck`: GET /healthz on the running sidecar's loopback; 0 when it says 200. */
+/**
+ * `healthcheck`: GET /healthz on the running sidecar's loopback; 0 when it says 200. For people:
+ * the container's own healthcheck is compose/sidecar/healthcheck (bash), the same check without
+ * loading node.
+ */
 export function healthcheck(config: Config): Promise<number> {
   return localGet(config, "/healthz", (code, body) => {
     if (code !== 200) process.stderr.write(body);

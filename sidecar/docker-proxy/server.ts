@@ -79,12 +79,20 @@ interface Answer {
   readonly body: Buffer;
 }
 
+/** Sockets to Docker that have their guard (Node's agent keeps them alive for request after request). */
+const guarded = new WeakSet<object>();
+
 /**
  * Docker's end of the socket may fail after Node's client let go of it (an answer complete, then
- * destroyed): without a listener of its own, that error would end the process.
+ * destroyed): without a listener of its own, that error would end the process. Once per socket:
+ * a listener per request piled up on a kept-alive socket (a leak, and Node's warning past 10).
  */
 function guardSocket(req: http.ClientRequest): void {
-  req.on("socket", (socket) => socket.on("error", () => undefined));
+  req.on("socket", (socket) => {
+    if (guarded.has(socket)) return;
+    guarded.add(socket);
+    socket.on("error", () => undefined);
+  });
 }
 
 /** One request to the Docker socket (no body), its whole answer, within the limits. */

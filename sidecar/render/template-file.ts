@@ -36,7 +36,7 @@ export class TemplateFile {
   }
 
   /**
-   * The names the template gives proxies of its own (its frontend, its stats listener…): a
+   * The names the template gives proxies of its own (its frontend, its stats listener...): a
    * backend of the same name would make HAProxy reject the whole config.
    */
   async reservedNames(defaultService: string): Promise<ReadonlySet<string>> {

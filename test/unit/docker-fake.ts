@@ -1,8 +1,10 @@
 /**
- * A stand-in for dockerd on a unix socket of the test's own: it records every request it gets
+ * A stand-in for dockerd on a unix socket of the test's own, and the same API on a TCP port of
+ * 127.0.0.1 (`tcp://host:port`, how compose reaches the proxy): it records every request it gets
  * and answers as Docker does, with realistic bodies full of what must never leave the proxy
  * (every such value contains SECRET): Env, Cmd, Mounts, another project's labels, exec command
- * lines, service specs with env and secrets.
+ * lines, service specs with env and secrets. Its containers can change and its event stream can
+ * stay open for events sent one at a time (the bundle tests and the memory benchmark).
  */
 import * as http from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -13,7 +15,8 @@ export const SECRET = "SECRET";
 const hex = (c: string): string => c.repeat(64);
 export const IDS = { web: hex("a"), ha: hex("b"), otherHa: hex("c"), db: hex("d"), sidecar: hex("e"), proxy: hex("f") };
 
-interface Fixture {
+/** One container, as the fake lists and inspects it. */
+export interface Fixture {
   readonly id: string;
   readonly name: string;
   readonly labels: Record<string, string>;
@@ -112,7 +115,14 @@ const inspect = (c: Fixture): unknown => ({
   NetworkSettings: { Networks: {} },
 });
 
-const event = (Type: string, Action: string, ID: string, Attributes: Record<string, string>): unknown => ({
+/** One event line's object, as Docker writes it. */
+export const event = (
+  Type: string,
+  Action: string,
+  ID: string,
+  Attributes: Record<string, string>,
+  atMs = 1_796_000_000_000,
+): unknown => ({
   status: Action,
   id: ID,
   from: "ha-sidecar/webapp",
@@ -120,8 +130,8 @@ const event = (Type: string, Action: string, ID: string, Attributes: Record<stri
   Action,
   Actor: { ID, Attributes },
   scope: "local",
-  time: 1_796_000_000,
-  timeNano: 1_796_000_000_000_000_000,
+  time: Math.floor(atMs / 1000),
+  timeNano: atMs * 1_000_000,
 });
 
 /** The event stream's lines, as Docker sends them: ours, others', execs, garbage. */
@@ -189,6 +199,8 @@ const TASKS: Record<string, unknown[]> = {
 };
 
 export interface Recorded {
+  /** Which listener it came in on. */
+  readonly via: "unix" | "tcp";
   readonly method: string;
   readonly url: string;
   readonly headers: http.IncomingHttpHeaders;
@@ -197,18 +209,36 @@ export interface Recorded {
 
 /** How the fake answers, changed by a test (and reset by `reset`). */
 export interface FakeMode {
-  /** The event stream: sent and ended (`lines`), held open (one more event after `lateMs`), or never answered. */
-  events: { kind: "lines" } | { kind: "held"; lateMs: number } | { kind: "silent" };
+  /**
+   * The event stream: sent and ended (`lines`), held open (one more event after `lateMs`), held
+   * open for what `publish` sends (`live`), or never answered.
+   */
+  events: { kind: "lines" } | { kind: "held"; lateMs: number } | { kind: "live" } | { kind: "silent" };
   /** Answer `/services` with this raw body instead. */
   servicesBody: string | null;
 }
 
 export interface FakeDocker {
   readonly socketPath: string;
+  /** The same API on 127.0.0.1:port. */
+  readonly port: number;
   readonly requests: Recorded[];
   readonly mode: FakeMode;
+  /** What it lists and inspects (CONTAINERS at start and after `reset`); may be changed. */
+  readonly containers: Fixture[];
+  /** Writes one event to every open `live` event stream whose type filter takes it. */
+  publish(type: string, action: string, id: string, attributes: Record<string, string>): void;
   reset(): void;
   close(): Promise<void>;
+}
+
+export interface FakeOptions {
+  /** The name the process under test inspects itself by (its hostname, in a container). */
+  readonly selfName?: string;
+  /** Keep a record of every request (false: `requests` stays empty, for long runs). */
+  readonly record?: boolean;
+  /** Told of every kill it answers, by full container id. */
+  readonly onKill?: (id: string, signal: string) => void;
 }
 
 function matches(c: Fixture, filters: Record<string, string[]>): boolean {
@@ -228,102 +258,127 @@ function filtersOf(url: URL): Record<string, string[]> {
   }
 }
 
-/** Starts the fake on a unix socket in a new temporary directory. */
-export async function startFakeDocker(selfName: string = os.hostname()): Promise<FakeDocker> {
+/** Starts the fake on a unix socket in a new temporary directory, and on a free port of 127.0.0.1. */
+export async function startFakeDocker(options: FakeOptions = {}): Promise<FakeDocker> {
+  const selfName = options.selfName ?? os.hostname();
   const dir = mkdtempSync(path.join(os.tmpdir(), "hs-fake-docker-"));
   const socketPath = path.join(dir, "docker.sock");
   const requests: Recorded[] = [];
   const mode: FakeMode = { events: { kind: "lines" }, servicesBody: null };
+  const containers: Fixture[] = [...CONTAINERS];
+  const live = new Set<{ res: http.ServerResponse; types: readonly string[] }>();
   const json = (res: http.ServerResponse, status: number, body: unknown): void => {
     res.writeHead(status, { "content-type": "application/json", "api-version": "1.41", server: "Docker/20.10" });
     res.end(`${typeof body === "string" ? body : JSON.stringify(body)}\n`);
   };
   const find = (ref: string): Fixture | undefined =>
     ref === selfName
-      ? CONTAINERS.find((c) => c.id === IDS.proxy)
-      : CONTAINERS.find((c) => c.id === ref || c.name === ref || (ref.length >= 12 && c.id.startsWith(ref)));
+      ? containers.find((c) => c.id === IDS.proxy)
+      : containers.find((c) => c.id === ref || c.name === ref || (ref.length >= 12 && c.id.startsWith(ref)));
 
-  const server = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (c: Buffer) => (body += c.toString()));
-    req.on("end", () => {
-      requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
-      const url = new URL(req.url ?? "/", "http://docker");
-      const p = url.pathname.replace(/^\/v1\.\d+/, "");
-      const filters = filtersOf(url);
-      const container = /^\/containers\/([^/]+)\/(json|kill)$/.exec(p);
-      if (req.method === "GET" && p === "/_ping") {
-        res.writeHead(200, { "content-type": "text/plain", "api-version": "1.41" });
-        res.end("OK");
-      } else if (req.method === "GET" && p === "/containers/json") {
-        json(res, 200, CONTAINERS.filter((c) => matches(c, filters)).map(summary));
-      } else if (container !== null) {
-        const c = find(container[1]!);
-        if (c === undefined) json(res, 404, { message: `No such container: ${SECRET}-404 ${container[1]}` });
-        else if (container[2] === "json" && req.method === "GET") json(res, 200, inspect(c));
-        else if (container[2] === "kill" && req.method === "POST") res.writeHead(204).end();
-        else json(res, 405, { message: `${SECRET}-405` });
-      } else if (req.method === "GET" && p === "/events" && mode.events.kind === "silent") {
-        // A hung dockerd: the request is read, nothing is ever answered.
-      } else if (req.method === "GET" && p === "/events") {
-        res.writeHead(200, { "content-type": "application/json" });
-        res.flushHeaders();
-        const types = filters.type ?? [];
-        const lines = EVENT_LINES.filter(
-          (l) => types.length === 0 || types.includes((JSON.parse(l) as { Type: string }).Type),
-        );
-        const events = mode.events;
-        if (events.kind === "held") {
-          const timer = setTimeout(() => res.write(`${lines.at(-1)}\n`), events.lateMs);
-          res.on("close", () => clearTimeout(timer));
-          return;
+  const handler =
+    (via: Recorded["via"]) =>
+    (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        if (options.record !== false)
+          requests.push({ via, method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
+        const url = new URL(req.url ?? "/", "http://docker");
+        const p = url.pathname.replace(/^\/v1\.\d+/, "");
+        const filters = filtersOf(url);
+        const container = /^\/containers\/([^/]+)\/(json|kill)$/.exec(p);
+        if (req.method === "GET" && p === "/_ping") {
+          res.writeHead(200, { "content-type": "text/plain", "api-version": "1.41" });
+          res.end("OK");
+        } else if (req.method === "GET" && p === "/containers/json") {
+          json(res, 200, containers.filter((c) => matches(c, filters)).map(summary));
+        } else if (container !== null) {
+          const c = find(container[1]!);
+          if (c === undefined) json(res, 404, { message: `No such container: ${SECRET}-404 ${container[1]}` });
+          else if (container[2] === "json" && req.method === "GET") json(res, 200, inspect(c));
+          else if (container[2] === "kill" && req.method === "POST") {
+            res.writeHead(204).end();
+            options.onKill?.(c.id, url.searchParams.get("signal") ?? "SIGKILL");
+          } else json(res, 405, { message: `${SECRET}-405` });
+        } else if (req.method === "GET" && p === "/events" && mode.events.kind === "silent") {
+          // A hung dockerd: the request is read, nothing is ever answered.
+        } else if (req.method === "GET" && p === "/events") {
+          res.writeHead(200, { "content-type": "application/json" });
+          res.flushHeaders();
+          const types = filters.type ?? [];
+          const lines = EVENT_LINES.filter(
+            (l) => types.length === 0 || types.includes((JSON.parse(l) as { Type: string }).Type),
+          );
+          const events = mode.events;
+          if (events.kind === "live") {
+            const stream = { res, types };
+            live.add(stream);
+            res.on("close", () => live.delete(stream));
+            return;
+          }
+          if (events.kind === "held") {
+            const timer = setTimeout(() => res.write(`${lines.at(-1)}\n`), events.lateMs);
+            res.on("close", () => clearTimeout(timer));
+            return;
+          }
+          // Garbage and an oversized line among them; a multi-byte character cut between writes.
+          const text = Buffer.from(
+            [
+              ...lines.slice(0, 2),
+              `not json ${SECRET}-garbage`,
+              `{"Type":"container","Action":"start","pad":"${"x".repeat(3 << 19)}","s":"${SECRET}-huge"}`,
+              ...lines.slice(2),
+              JSON.stringify({
+                Type: "container",
+                Action: "start",
+                Actor: { ID: IDS.web, Attributes: { "heig.lb.enable": "true", name: "hs_wébapp_1" } },
+              }),
+              "",
+            ].join("\n"),
+          );
+          const cut = text.indexOf("é") + 1;
+          res.write(text.subarray(0, cut));
+          setTimeout(() => res.end(text.subarray(cut)), 5);
+        } else if (req.method === "GET" && p === "/services") {
+          if (mode.servicesBody !== null) json(res, 200, mode.servicesBody);
+          else json(res, 200, SERVICES);
+        } else if (req.method === "GET" && p === "/tasks") {
+          json(
+            res,
+            200,
+            (filters.service ?? []).flatMap((s) => TASKS[s] ?? []),
+          );
+        } else {
+          // Anything off the list: what a real engine would hand out.
+          json(res, 200, { Env: [`${SECRET}-off-the-list`] });
         }
-        // Garbage and an oversized line among them; a multi-byte character cut between writes.
-        const text = Buffer.from(
-          [
-            ...lines.slice(0, 2),
-            `not json ${SECRET}-garbage`,
-            `{"Type":"container","Action":"start","pad":"${"x".repeat(3 << 19)}","s":"${SECRET}-huge"}`,
-            ...lines.slice(2),
-            JSON.stringify({
-              Type: "container",
-              Action: "start",
-              Actor: { ID: IDS.web, Attributes: { "heig.lb.enable": "true", name: "hs_wébapp_1" } },
-            }),
-            "",
-          ].join("\n"),
-        );
-        const cut = text.indexOf("é") + 1;
-        res.write(text.subarray(0, cut));
-        setTimeout(() => res.end(text.subarray(cut)), 5);
-      } else if (req.method === "GET" && p === "/services") {
-        if (mode.servicesBody !== null) json(res, 200, mode.servicesBody);
-        else json(res, 200, SERVICES);
-      } else if (req.method === "GET" && p === "/tasks") {
-        json(
-          res,
-          200,
-          (filters.service ?? []).flatMap((s) => TASKS[s] ?? []),
-        );
-      } else {
-        // Anything off the list: what a real engine would hand out.
-        json(res, 200, { Env: [`${SECRET}-off-the-list`] });
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+      });
+    };
+  const servers = [http.createServer(handler("unix")), http.createServer(handler("tcp"))] as const;
+  await new Promise<void>((resolve) => servers[0].listen(socketPath, resolve));
+  await new Promise<void>((resolve) => servers[1].listen(0, "127.0.0.1", resolve));
   return {
     socketPath,
+    port: (servers[1].address() as { port: number }).port,
     requests,
     mode,
+    containers,
+    publish(type, action, id, attributes) {
+      const line = `${JSON.stringify(event(type, action, id, attributes, Date.now()))}\n`;
+      for (const s of live) if (s.types.length === 0 || s.types.includes(type)) s.res.write(line);
+    },
     reset() {
       requests.length = 0;
       mode.events = { kind: "lines" };
       mode.servicesBody = null;
+      containers.splice(0, containers.length, ...CONTAINERS);
     },
     async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      for (const server of servers) {
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -329,6 +329,23 @@ describe("the sidecar's own code through the proxy", () => {
   });
 });
 
+describe("the proxy over time", () => {
+  it("guards each Docker socket once, however many requests reuse it (no listener pile-up)", async () => {
+    // Node's agent keeps sockets to Docker alive: these requests reuse one or two of them.
+    for (let i = 0; i < 40; i++) {
+      docker.reset();
+      expect(
+        (await raw(proxy.port, request("GET", "/containers/json?filters=" + enc({ label: ["heig.lb.enable"] }))))
+          .status,
+      ).toBe(200);
+      expect(docker.requests).toHaveLength(1);
+    }
+    const pooled = Object.values(http.globalAgent.freeSockets).flat();
+    expect(pooled.length).toBeGreaterThan(0);
+    for (const socket of pooled) expect(socket!.listenerCount("error")).toBeLessThanOrEqual(2);
+  });
+});
+
 describe("the proxy's limits", () => {
   let small: Proxy;
   beforeAll(async () => {

@@ -1,0 +1,34 @@
+/** Pure: what the memory benchmark reads from /proc, the Dockerfiles and /usr/bin/time. */
+
+/**
+ * Resident memory now (VmRSS), its peak (VmHWM) and the process's own part of it (RssAnon: the
+ * rest is mapped files, mostly node's own binary and libraries), in KiB, from /proc/<pid>/status.
+ */
+export function parseProcStatus(status: string): { rssKiB: number; peakRssKiB: number; anonKiB: number } {
+  const kib = (field: string): number => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status);
+    if (m === null) throw new Error(`no ${field} in /proc/<pid>/status`);
+    return Number(m[1]);
+  };
+  return { rssKiB: kib("VmRSS"), peakRssKiB: kib("VmHWM"), anonKiB: kib("RssAnon") };
+}
+
+/**
+ * The node flags of a Dockerfile's exec-form ENTRYPOINT (`["node", ...flags, "/app/x.js"]`):
+ * the benchmark runs the bundles as the images do.
+ */
+export function entrypointNodeFlags(dockerfile: string): string[] {
+  const m = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile);
+  if (m === null) throw new Error("no exec-form ENTRYPOINT");
+  const argv = JSON.parse(m[1]!) as string[];
+  if (argv[0] !== "node" || argv.length < 2) throw new Error(`ENTRYPOINT does not start node: ${m[1]}`);
+  return argv.slice(1, -1);
+}
+
+/** `/usr/bin/time -f "%M %U %S"`'s last line: max RSS (KiB) and user + system CPU (ms). */
+export function parseTimeOutput(stderr: string): { maxRssKiB: number; cpuMs: number } {
+  const last = stderr.trim().split("\n").at(-1) ?? "";
+  const m = /^(\d+) (\d+\.\d+) (\d+\.\d+)$/.exec(last);
+  if (m === null) throw new Error(`not /usr/bin/time's output: ${JSON.stringify(last)}`);
+  return { maxRssKiB: Number(m[1]), cpuMs: Math.round((Number(m[2]) + Number(m[3])) * 1000) };
+}

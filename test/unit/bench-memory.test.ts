@@ -1,0 +1,40 @@
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { entrypointNodeFlags, parseProcStatus, parseTimeOutput } from "../../bench/proc";
+
+describe("the memory benchmark's readers", () => {
+  it("reads VmRSS, VmHWM and RssAnon from /proc/<pid>/status", () => {
+    const status =
+      "Name:\tnode\nVmPeak:\t 1074000 kB\nVmHWM:\t   61234 kB\nVmRSS:\t   50123 kB\nRssAnon:\t   15000 kB\nRssFile:\t   35123 kB\n";
+    expect(parseProcStatus(status)).toEqual({ rssKiB: 50123, peakRssKiB: 61234, anonKiB: 15000 });
+    expect(() => parseProcStatus("Name:\tnode\n")).toThrow("no VmRSS");
+  });
+
+  it("takes the node flags of an exec-form ENTRYPOINT", () => {
+    expect(entrypointNodeFlags('FROM x\nENTRYPOINT ["node", "/app/sidecar.js"]\n')).toEqual([]);
+    expect(entrypointNodeFlags('ENTRYPOINT ["node", "--a=1", "--b", "/app/x.js"]')).toEqual(["--a=1", "--b"]);
+    expect(() => entrypointNodeFlags('ENTRYPOINT ["bash", "/x"]')).toThrow("does not start node");
+    expect(() => entrypointNodeFlags("ENTRYPOINT node /x")).toThrow("no exec-form ENTRYPOINT");
+  });
+
+  it("reads /usr/bin/time's max RSS and CPU", () => {
+    expect(parseTimeOutput("some output\n4312 0.01 0.00\n")).toEqual({ maxRssKiB: 4312, cpuMs: 10 });
+    expect(() => parseTimeOutput("Command exited with non-zero status 1\n")).toThrow("not /usr/bin/time's output");
+  });
+});
+
+describe("the images' node", () => {
+  const dockerfile = (name: string): string =>
+    readFileSync(path.resolve(__dirname, "../../compose", name, "Dockerfile"), "utf8");
+
+  // What make memory measures them with, and what keeps them within their containers' limits.
+  it.each([
+    ["sidecar", 96],
+    ["docker-proxy", 40],
+  ])("%s: small semi-spaces and an old-space limit below the container's", (name, oldSpaceMiB) => {
+    expect(entrypointNodeFlags(dockerfile(name))).toEqual([
+      "--max-semi-space-size=1",
+      `--max-old-space-size=${oldSpaceMiB}`,
+    ]);
+  });
+});
