@@ -148,12 +148,18 @@ describe("the sidecar process", () => {
     // The child's stdout: a pipe whose write end is O_NONBLOCK, read only after a while (as a
     // busy `docker exec` reader does); the child must not exit before it is all written.
     const py = [
-      "import fcntl, os, subprocess, sys, time",
+      "import fcntl, os, subprocess, sys",
       "r, w = os.pipe()",
       "fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)",
       `p = subprocess.Popen(["node", "${path.join(ROOT, "dist/sidecar.js")}", "status", "/changes"], stdout=w, stderr=subprocess.DEVNULL, env={**os.environ, "LB_STATUS_PORT": "${port}", "LB_SERF_RPC": "none"})`,
       "os.close(w)",
-      "time.sleep(1)",
+      // Read only once the pipe is full (the child has more queued): polled with FIONREAD, no
+      // sleep (a sleep is a guess, and libfaketime's clock-ahead tier breaks Python's).
+      "import array, termios",
+      "n = array.array('i', [0])",
+      "for _ in range(50_000_000):",
+      "    fcntl.ioctl(r, termios.FIONREAD, n)",
+      "    if n[0] >= 65536 or p.poll() is not None: break",
       "out = b''",
       "while True:",
       "    chunk = os.read(r, 1 << 16)",
