@@ -29,6 +29,7 @@ help:
 	@echo "make lint          ESLint and Prettier (make format rewrites the layout)"
 	@echo "make bench         load + scaling benchmark, results in .bench/ (see BENCHMARKS.md)"
 	@echo "make bench-swarm   the same on a single-node swarm: task start → first response, rolling updates"
+	@echo "make bench-scale   the stack against a simulated fleet of 10 to 5,000 containers (see BENCHMARKS.md)"
 	@echo "make soak          30 min of churn under load: memory and failed requests (see BENCHMARKS.md)"
 	@echo "make memory        RSS of the sidecar and proxy bundles on this host, at rest and under churn (no Docker)"
 
@@ -142,6 +143,12 @@ swarm-scale: engine
 
 swarm-down: engine
 	@scripts/swarm.sh down
+
+# The real sidecar, docker-proxy and HAProxy against a simulated fleet of 10 to 5,000 containers
+# (bench/scale.ts, bench/fleet.ts); BENCH_SCALE_N=10,100 for fewer sizes.
+bench-scale: images
+	@echo "==> bench-scale: the stack against a simulated fleet of N containers, N = $${BENCH_SCALE_N:-10,100,1000,5000} (about 15 min)"
+	@env -u HTTP_PORT -u STATS_PORT -u SIDECAR_STATUS_PORT -u COMPOSE_PROJECT_NAME -u LB_NETWORK -u COMPOSE_FILE node dist/scale.js
 
 # 30 minutes of churn under load, to see memory that only grows (SOAK_MINUTES to change it).
 bench-swarm: images

@@ -30,7 +30,10 @@ await Promise.all([
   build({ ...node20, entryPoints: ["bench/soak.ts"], outfile: `${out}/soak.js`, packages: "external" }),
   build({ ...node20, entryPoints: ["bench/swarm-bench.ts"], outfile: `${out}/swarm-bench.js`, packages: "external" }),
   build({ ...node20, entryPoints: ["bench/memory.ts"], outfile: `${out}/memory.js`, packages: "external" }),
+  build({ ...node20, entryPoints: ["bench/scale.ts"], outfile: `${out}/scale.js`, packages: "external" }),
+  // Runs inside a container (the webapp image's node): no package outside node's own.
+  build({ ...node20, entryPoints: ["bench/fleet.ts"], outfile: `${out}/fleet.js` }),
 ]);
 console.log(
-  `bundled sidecar.js, docker-proxy.js, bench.js, soak.js, swarm-bench.js, render-bench.js, memory.js into ${out}/`,
+  `bundled sidecar.js, docker-proxy.js, bench.js, soak.js, swarm-bench.js, render-bench.js, memory.js, scale.js, fleet.js into ${out}/`,
 );

@@ -54,7 +54,10 @@ export function wire(config: Config, log: Logger) {
           log.child({ component: "docker" }),
           streamOptions,
         );
-  const runtime = new SocketRuntimeClient(config.runtimeSocket, config.masterSocket);
+  const metrics = new Metrics();
+  const runtime = new SocketRuntimeClient(config.runtimeSocket, config.masterSocket, undefined, (n) =>
+    metrics.haproxyCommandsSent(n),
+  );
   // A config the background write finds rejected makes a pass at once (HAProxy is brought back).
   const live = new LiveFile(
     new FileConfigStore(config.outputPath),
@@ -117,7 +120,6 @@ export function wire(config: Config, log: Logger) {
       drainPanicThreshold: config.drainPanicThreshold,
     },
   );
-  const metrics = new Metrics();
   const changes = new ChangeLog(
     config.changesFile === null ? null : new JsonLinesChangeFile(config.changesFile, config.changesMaxBytes),
     clock,

@@ -54,6 +54,7 @@ export class ControlLoop {
     lastReload: null,
     lastRuntime: null,
     lastRejected: null,
+    lastPassMs: null,
   };
 
   constructor(
@@ -180,6 +181,7 @@ export class ControlLoop {
       confirmedAt,
       serf: this.parts.serf?.view() ?? null,
     });
+    this.state = { ...this.state, lastPassMs: confirmedAt - startedAt };
     this.afterPass(result, reasons.join(","));
   }
 

@@ -87,5 +87,7 @@ export interface LoopView {
   /** The last membership change made through the runtime API (no reload). */
   readonly lastRuntime: { readonly at: number; readonly reason: string } | null;
   readonly lastRejected: { readonly at: number; readonly message: string } | null;
+  /** How long the last pass took, from its start to HAProxy's confirmation, in ms. */
+  readonly lastPassMs: number | null;
   readonly serf: SerfView | null;
 }

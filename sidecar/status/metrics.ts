@@ -62,6 +62,11 @@ export class Metrics implements LoopObserver {
     labelNames: ["backend"],
     registers: [this.registry],
   });
+  private readonly haproxyCommands = new Counter({
+    name: "ha_sidecar_haproxy_commands_total",
+    help: "Commands sent to HAProxy's runtime and master CLIs (reads included)",
+    registers: [this.registry],
+  });
   private readonly serfReachable = new Gauge({
     name: "ha_sidecar_serf_reachable",
     help: "1 when Serf answered on the last pass",
@@ -71,6 +76,11 @@ export class Metrics implements LoopObserver {
   constructor() {
     // A coarse event-loop monitor: the default 10 ms precision wakes an idle sidecar 100 times a second.
     collectDefaultMetrics({ register: this.registry, prefix: "ha_sidecar_", eventLoopMonitoringPrecision: 500 });
+  }
+
+  /** `count` more commands sent to HAProxy's CLIs. */
+  haproxyCommandsSent(count: number): void {
+    this.haproxyCommands.inc(count);
   }
 
   hint(hint: ChangeHint): void {

@@ -31,7 +31,15 @@ const iso = (ms: number | undefined): string | null => (ms === undefined ? null 
 
 /** The JSON of /status: the cross-reference table and the sidecar's recent history. */
 export async function statusDocument(view: StatusView): Promise<unknown> {
-  const { last, serf, lastReload: reload, lastRuntime: runtime, lastRejected: rejected, eventsConnected } = view.loop();
+  const {
+    last,
+    serf,
+    lastReload: reload,
+    lastRuntime: runtime,
+    lastRejected: rejected,
+    lastPassMs,
+    eventsConnected,
+  } = view.loop();
   const haproxy = await view.haproxyStatuses();
   return {
     eventsConnected,
@@ -50,8 +58,9 @@ export async function statusDocument(view: StatusView): Promise<unknown> {
               outcome: last.outcome.kind,
               awaitingReadiness: last.awaitingReadiness,
               drainPanic: last.drainPanic,
+              durationMs: lastPassMs,
             }
-          : { ok: false, at: iso(last.at), stage: last.stage, error: last.error.message },
+          : { ok: false, at: iso(last.at), stage: last.stage, error: last.error.message, durationMs: lastPassMs },
     lastReload: reload === null ? null : { at: iso(reload.at), reason: reload.reason },
     lastRuntimeChange: runtime === null ? null : { at: iso(runtime.at), reason: runtime.reason },
     lastRejected: rejected === null ? null : { at: iso(rejected.at), message: rejected.message },

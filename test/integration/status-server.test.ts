@@ -35,6 +35,7 @@ let view: LoopView = {
   lastReload: null,
   lastRuntime: null,
   lastRejected: null,
+  lastPassMs: null,
   serf: null,
 };
 const metrics = new Metrics();

@@ -18,6 +18,7 @@ const view = (over: Partial<LoopView> = {}): LoopView => ({
   lastReload: null,
   lastRuntime: null,
   lastRejected: null,
+  lastPassMs: null,
   serf: null,
   ...over,
 });

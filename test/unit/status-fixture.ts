@@ -27,6 +27,7 @@ export const healthyLoop: LoopView = {
   lastReload: null,
   lastRuntime: null,
   lastRejected: null,
+  lastPassMs: null,
   serf: null,
 };
 

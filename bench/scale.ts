@@ -1,0 +1,253 @@
+/**
+ * `make bench-scale`: the real sidecar, the real docker-proxy and the real HAProxy (the compose
+ * stack, as in production) against a simulated fleet of N containers (bench/fleet.ts: a fake
+ * Docker Engine API and N real listeners in one process), at N = 10, 100, 1,000 and 5,000
+ * (BENCH_SCALE_N to choose). At each N:
+ *
+ * - the fleet appears at once (a listing with N new containers): time until N servers are UP;
+ * - event → server UP (the sidecar's change log: HAProxy's read-back, `confirmedAt`, minus the
+ *   time the fake emitted the start event; the app listens before its event), one container at
+ *   a time (20 starts), and in a burst of 10 % of N;
+ * - Docker API calls and bytes per started container, HAProxy CLI commands per change, reloads;
+ * - a full resync pass (LB_RESYNC_MS=3000; `/status` gives each pass's duration);
+ * - the sidecar's RSS and CPU, HAProxy's worker RSS per server;
+ * - `/status`, `/metrics` and the status page's time to answer.
+ *
+ * Writes .bench/scale.json, .bench/scale.txt and .bench/scale-chart.svg.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { scaleChart } from "./scale-chart";
+import { getOnce, log, percentiles, ROOT, run, sh, sleep, until, type Percentiles } from "./lib";
+import { Stack } from "./stack";
+
+const SIZES = (process.env.BENCH_SCALE_N ?? "10,100,1000,5000").split(",").map(Number);
+const FLEET = 39_000;
+const SINGLE_STARTS = 20;
+
+/** The fleet's control API on 127.0.0.1 (published by bench/compose.scale.yml). */
+async function fleet(method: "GET" | "POST", urlPath: string): Promise<unknown> {
+  const out = await run(`curl -sf -X ${method} 'http://127.0.0.1:${FLEET}${urlPath}'`);
+  return JSON.parse(out) as unknown;
+}
+
+interface Change {
+  readonly kind: string;
+  readonly server: string | null;
+  readonly confirmedAt: string | null;
+}
+
+export interface ScaleResult {
+  readonly n: number;
+  readonly fleetUpMs: number;
+  readonly single: Percentiles;
+  readonly burst: Percentiles & { readonly size: number };
+  readonly dockerCallsPerStart: number;
+  readonly dockerBytesPerStart: number;
+  readonly haproxyCommandsPerChange: number;
+  readonly reloads: number;
+  readonly resyncPassMs: Percentiles;
+  readonly sidecarRssMiB: number;
+  readonly sidecarPeakRssMiB: number;
+  readonly sidecarCpuPercent: number;
+  readonly haproxyWorkerRssMiB: number;
+  readonly haproxyKiBPerServer: number | null;
+  readonly statusMs: Percentiles;
+  readonly metricsMs: Percentiles;
+  readonly pageMs: Percentiles;
+  readonly failures: readonly string[];
+}
+
+async function timed(port: number, urlPath: string, times = 10): Promise<Percentiles> {
+  const ms: number[] = [];
+  for (let i = 0; i < times; i++) {
+    const t0 = performance.now();
+    const r = await getOnce(port, urlPath);
+    if (r.status !== 200) throw new Error(`${urlPath}: ${r.status}`);
+    ms.push(performance.now() - t0);
+  }
+  return percentiles(ms);
+}
+
+/** Every `server-added` record confirmed since `sinceMs`, by server name. */
+async function confirmedAdds(s: Stack, sinceMs: number): Promise<Map<string, number>> {
+  const r = await getOnce(s.opts.statusPort, `/changes?since=${sinceMs}`, 30_000);
+  const { records } = JSON.parse(r.body) as { records: Change[] };
+  return new Map(
+    records
+      .filter((c) => c.kind === "server-added" && c.server !== null && c.confirmedAt !== null)
+      .map((c) => [c.server!, Date.parse(c.confirmedAt!)]),
+  );
+}
+
+/** When the fleet emitted each start event, by container name. */
+async function emittedStarts(): Promise<Map<string, number>> {
+  const list = (await fleet("GET", "/emitted")) as Array<{ name: string; atMs: number }>;
+  return new Map(list.map((e) => [e.name, e.atMs]));
+}
+
+async function haproxyCommands(s: Stack): Promise<number> {
+  const m = /^ha_sidecar_haproxy_commands_total (\d+)/m.exec((await getOnce(s.opts.statusPort, "/metrics")).body);
+  return Number(m?.[1] ?? 0);
+}
+
+function haproxyWorkerRssKb(s: Stack): number {
+  const pid = sh(
+    `docker top ${s.ha} -eo pid,uid,comm | awk '$2 == 10002 && $3 == "haproxy" { print $1 }' | tail -1`,
+  ).trim();
+  return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+}
+
+async function measure(s: Stack, n: number, baseline: { rssKb: number; n: number } | null): Promise<ScaleResult> {
+  const failures: string[] = [];
+  // The fleet at once, with no events: the first listing (or resync) finds N containers.
+  const upFrom = Date.now();
+  await fleet("POST", `/fleet?n=${n}&events=1`);
+  await until(`${n} servers UP`, async () => (await s.upServers()).length === n, 600_000);
+  const fleetUpMs = Date.now() - upFrom;
+  log(`N=${n}: the fleet UP in ${fleetUpMs} ms`);
+  const reloadsBefore = await s.reloads();
+  await fleet("POST", "/counters/reset");
+  const commandsBefore = await haproxyCommands(s);
+
+  // One at a time: each start waits for its server to be confirmed, then it stops again.
+  const single: number[] = [];
+  for (let i = 0; i < SINGLE_STARTS; i++) {
+    const since = Date.now();
+    const { started } = (await fleet("POST", "/start?count=1")) as { started: string[] };
+    const name = started[0]!;
+    let at: number | undefined;
+    await until(
+      `${name} confirmed`,
+      async () => (at = (await confirmedAdds(s, since)).get(name)) !== undefined,
+      60_000,
+    );
+    single.push(at! - (await emittedStarts()).get(name)!);
+    await fleet("POST", "/stop?count=1");
+    await until(`${name} gone`, async () => !(await s.upServers()).includes(name), 60_000);
+  }
+  const counters = (await fleet("GET", "/counters")) as Record<string, { requests: number; bytes: number }>;
+  const calls = Object.values(counters).reduce((t, c) => t + c.requests, 0);
+  const bytes = Object.values(counters).reduce((t, c) => t + c.bytes, 0);
+  // Per change: a start and a stop each.
+  const commands = (await haproxyCommands(s)) - commandsBefore;
+
+  // A burst of 10 % of N.
+  const size = Math.max(1, Math.round(n / 10));
+  const burstSince = Date.now();
+  const { started } = (await fleet("POST", `/start?count=${size}`)) as { started: string[] };
+  let confirmed = new Map<string, number>();
+  await until(
+    `a burst of ${size} confirmed`,
+    async () => {
+      confirmed = await confirmedAdds(s, burstSince);
+      return started.every((name) => confirmed.has(name));
+    },
+    600_000,
+  );
+  const emitted = await emittedStarts();
+  const burst = started.map((name) => confirmed.get(name)! - emitted.get(name)!);
+  await fleet("POST", `/stop?count=${size}`);
+  await until("the burst gone", async () => (await s.upServers()).length === n, 600_000);
+
+  // Resync passes on a quiet fleet: the duration of each, from /status.
+  const passes: number[] = [];
+  let lastAt = "";
+  const quietUntil = Date.now() + 15_000;
+  while (Date.now() < quietUntil) {
+    const st = JSON.parse((await getOnce(s.opts.statusPort, "/status", 30_000)).body) as {
+      lastSync: { at: string; durationMs: number | null } | null;
+    };
+    if (st.lastSync !== null && st.lastSync.at !== lastAt && st.lastSync.durationMs !== null) {
+      if (lastAt !== "") passes.push(st.lastSync.durationMs);
+      lastAt = st.lastSync.at;
+    }
+    await sleep(500);
+  }
+
+  const before = s.sidecarProc();
+  await sleep(10_000);
+  const after = s.sidecarProc();
+  const workerKb = haproxyWorkerRssKb(s);
+  const result: ScaleResult = {
+    n,
+    fleetUpMs,
+    single: percentiles(single),
+    burst: { ...percentiles(burst), size },
+    dockerCallsPerStart: +(calls / SINGLE_STARTS).toFixed(2),
+    dockerBytesPerStart: Math.round(bytes / SINGLE_STARTS),
+    haproxyCommandsPerChange: +(commands / (2 * SINGLE_STARTS)).toFixed(1),
+    reloads: (await s.reloads()) - reloadsBefore,
+    resyncPassMs: percentiles(passes),
+    sidecarRssMiB: +(after.rssKb / 1024).toFixed(1),
+    sidecarPeakRssMiB: +(after.peakRssKb / 1024).toFixed(1),
+    sidecarCpuPercent: +(((after.ticks - before.ticks) / 100 / 10) * 100).toFixed(1),
+    haproxyWorkerRssMiB: +(workerKb / 1024).toFixed(1),
+    haproxyKiBPerServer: baseline === null ? null : +((workerKb - baseline.rssKb) / (n - baseline.n)).toFixed(2),
+    statusMs: await timed(s.opts.statusPort, "/status"),
+    metricsMs: await timed(s.opts.statusPort, "/metrics"),
+    pageMs: await timed(s.opts.statusPort, "/"),
+    failures,
+  };
+  return result;
+}
+
+function summary(r: ScaleResult): string {
+  const p = (x: Percentiles): string => `p50 ${x.p50} ms, p95 ${x.p95} ms`;
+  return [
+    `N=${r.n}: fleet UP in ${r.fleetUpMs} ms; event → UP: single ${p(r.single)}, burst of ${r.burst.size} ${p(r.burst)}`,
+    `  resync pass ${p(r.resyncPassMs)} (n=${r.resyncPassMs.n}); Docker per start: ${r.dockerCallsPerStart} calls, ${r.dockerBytesPerStart} bytes; HAProxy commands per change: ${r.haproxyCommandsPerChange}; reloads: ${r.reloads}`,
+    `  sidecar RSS ${r.sidecarRssMiB} MiB (peak ${r.sidecarPeakRssMiB}), CPU idle ${r.sidecarCpuPercent}%; HAProxy worker ${r.haproxyWorkerRssMiB} MiB${r.haproxyKiBPerServer === null ? "" : `, ${r.haproxyKiBPerServer} KiB per server`}`,
+    `  /status ${p(r.statusMs)}, /metrics ${p(r.metricsMs)}, status page ${p(r.pageMs)}`,
+  ].join("\n");
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(path.join(ROOT, ".bench"), { recursive: true });
+  const results: ScaleResult[] = [];
+  let baseline: { rssKb: number; n: number } | null = null;
+  for (const n of SIZES) {
+    const s = new Stack({
+      project: "hsscale",
+      network: "hsscale-heig",
+      httpPort: 38080,
+      statsPort: 38936,
+      statusPort: 38081,
+      overrides: ["bench/compose.scale.yml"],
+    });
+    Object.assign(s.env, { LB_RESYNC_MS: "3000", FLEET_CONTROL_PORT: String(FLEET) });
+    log(`N=${n}: bringing the stack up (ha, docker-proxy, sidecar, the simulated fleet)`);
+    s.up(0);
+    try {
+      await until("the fleet", async () => ((await fleet("GET", "/size")) as { size: number }).size === 0, 60_000);
+      await until(
+        "the sidecar's first pass",
+        async () => (await getOnce(s.opts.statusPort, "/healthz")).status === 200,
+        120_000,
+      );
+      const r = await measure(s, n, baseline);
+      if (baseline === null) baseline = { rssKb: r.haproxyWorkerRssMiB * 1024, n };
+      results.push(r);
+      log(summary(r));
+    } finally {
+      s.down();
+    }
+  }
+  const at = new Date().toISOString();
+  fs.writeFileSync(path.join(ROOT, ".bench/scale.json"), `${JSON.stringify({ at, results }, null, 2)}\n`);
+  const text = [`ha-sidecar bench-scale, ${at}`, ...results.map(summary)].join("\n");
+  fs.writeFileSync(path.join(ROOT, ".bench/scale.txt"), `${text}\n`);
+  fs.writeFileSync(
+    path.join(ROOT, ".bench/scale-chart.svg"),
+    scaleChart(results, `ha-sidecar bench-scale, ${at.slice(0, 16).replace("T", " ")} UTC`),
+  );
+  process.stdout.write(`${text}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    log(`failed: ${err.stack ?? err.message}`);
+    process.exit(1);
+  },
+);
