@@ -2,21 +2,21 @@ import { serviceOf } from "./desired-state";
 import { parseLbLabels } from "./labels";
 import type { ChangeHint } from "./types";
 
+/** One change to a set of ids: what a hint does to it, applied by its owner (in O(1), not a copy). */
+export type IdSetChange = { readonly add: string } | { readonly remove: string } | null;
+
 /**
- * Pure: folds one hint into the set of backends that are shutting down but may still be listed
- * as running. A source says "leaving" before the process is gone (Docker's `kill` comes before
- * `die` and `stop`), so routing stops then, not after the listing shows it.
+ * Pure: what one hint does to the set of backends that are shutting down but may still be
+ * listed as running. A source says "leaving" before the process is gone (Docker's `kill` comes
+ * before `die` and `stop`), so routing stops then, not after the listing shows it. A change,
+ * not a new set: a fleet of thousands stopping at once is thousands of hints.
  */
-export function foldLeaving(draining: ReadonlySet<string>, hint: ChangeHint): ReadonlySet<string> {
-  if (hint.kind === "leaving") return draining.has(hint.id) ? draining : new Set(draining).add(hint.id);
+export function leavingChange(draining: ReadonlySet<string>, hint: ChangeHint): IdSetChange {
+  if (hint.kind === "leaving") return draining.has(hint.id) ? null : { add: hint.id };
   // Not on `gone`: a listing taken before the removal may still show it running (a pass in
   // flight); pruneLeaving forgets it once a listing no longer does.
-  if (hint.kind === "started" && draining.has(hint.id)) {
-    const next = new Set(draining);
-    next.delete(hint.id);
-    return next;
-  }
-  return draining;
+  if (hint.kind === "started" && draining.has(hint.id)) return { remove: hint.id };
+  return null;
 }
 
 /** Forgets backends that are no longer running: their exclusion is now visible in the listing. */
@@ -30,32 +30,41 @@ export function pruneLeaving(draining: ReadonlySet<string>, runningIds: Readonly
   return changed ? next : draining;
 }
 
-/** Backends created with our label and not started yet: when their creation was seen, and the backend they will join. */
-export type PendingStarts = ReadonlyMap<string, { readonly seenAt: number; readonly service: string }>;
+/** A backend created with our label and not started yet: when its creation was seen, and the backend it will join. */
+export interface PendingStart {
+  readonly seenAt: number;
+  readonly service: string;
+}
+
+/** Backends created with our label and not started yet, by id. */
+export type PendingStarts = ReadonlyMap<string, PendingStart>;
+
+/** One change to the pending starts, applied by their owner (in O(1), not a copy). */
+export type PendingStartChange =
+  { readonly set: string; readonly entry: PendingStart } | { readonly remove: string } | null;
 
 /**
- * Pure: folds one hint into the pending starts. `docker-compose up --scale` creates every new
+ * Pure: what one hint does to the pending starts. `docker-compose up --scale` creates every new
  * replica within a fraction of a second, then starts them over several seconds; while starts
  * are pending, the burst is not over. Creations with bad labels are not waited for.
  */
-export function foldPendingStart(
+export function pendingStartChange(
   pending: PendingStarts,
   hint: ChangeHint,
   nowMs: number,
   opts: { readonly labelPrefix: string; readonly defaultService: string },
-): PendingStarts {
+): PendingStartChange {
   if (hint.kind === "created") {
     const parsed = parseLbLabels(hint.labels, opts.labelPrefix);
-    if (!parsed.ok || !parsed.value.enabled) return pending;
-    const service = serviceOf(parsed.value.backend, hint.group, opts.defaultService);
-    return new Map(pending).set(hint.id, { seenAt: nowMs, service });
+    if (!parsed.ok || !parsed.value.enabled) return null;
+    return {
+      set: hint.id,
+      entry: { seenAt: nowMs, service: serviceOf(parsed.value.backend, hint.group, opts.defaultService) },
+    };
   }
-  if ((hint.kind === "started" || hint.kind === "gone" || hint.kind === "leaving") && pending.has(hint.id)) {
-    const next = new Map(pending);
-    next.delete(hint.id);
-    return next;
-  }
-  return pending;
+  if ((hint.kind === "started" || hint.kind === "gone" || hint.kind === "leaving") && pending.has(hint.id))
+    return { remove: hint.id };
+  return null;
 }
 
 /**
@@ -77,7 +86,7 @@ export function hasPendingStarts(
 /** Drops creations older than `ttlMs`: the map never grows with containers that never start. */
 export function prunePendingStarts(pending: PendingStarts, nowMs: number, ttlMs: number): PendingStarts {
   let changed = false;
-  const next = new Map<string, { seenAt: number; service: string }>();
+  const next = new Map<string, PendingStart>();
   for (const [id, p] of pending) {
     if (nowMs - p.seenAt < ttlMs) next.set(id, p);
     else changed = true;

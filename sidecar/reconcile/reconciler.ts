@@ -4,12 +4,12 @@ import type { Clock } from "../lib/clock";
 import { TimeoutError, toError } from "../lib/errors";
 import { buildDesiredState, removedServers, type BuildOptions } from "../model/desired-state";
 import {
-  foldLeaving,
-  foldPendingStart,
   hasPendingStarts,
+  leavingChange,
+  pendingStartChange,
   pruneLeaving,
   prunePendingStarts,
-  type PendingStarts,
+  type PendingStart,
 } from "../model/leaving";
 import { drainWouldPanic, keepLeavingServers } from "../model/leaving-panic";
 import type { ChangeHint, DesiredState, Exclusion, ServerRef } from "../model/types";
@@ -63,13 +63,17 @@ type Desired = ReturnType<typeof buildDesiredState> & {
  * HAProxy rejects is narrowed down to the members at fault, and everyone else is applied.
  */
 export class Reconciler implements PassRunner {
-  private draining: ReadonlySet<string> = new Set();
-  private pendingStarts: PendingStarts = new Map();
+  /** Backends shutting down but maybe still listed as running (hints fold in, passes prune). */
+  private draining = new Set<string>();
+  /** Labelled backends created and not started yet (hints fold in, passes prune). */
+  private pendingStarts = new Map<string, PendingStart>();
   private readonly passLog: PassLog;
   private readonly listing: Listing;
   private readonly rejected: RejectedMembers;
   /** The state HAProxy was last brought to, to know which servers a change removes. */
   private applied: DesiredState | null = null;
+  /** Its servers by the backend they come from: what a hint about one backend drains, in O(1). */
+  private appliedBySource = new Map<string, ServerRef[]>();
   last: SyncResult | null = null;
 
   constructor(
@@ -87,18 +91,24 @@ export class Reconciler implements PassRunner {
    */
   observe(hint: ChangeHint): ServerRef[] {
     this.listing.invalidate();
-    const before = this.draining;
-    this.draining = foldLeaving(this.draining, hint);
-    const now = this.parts.clock.now();
-    const folded = foldPendingStart(this.pendingStarts, hint, now, this.buildOptions());
-    this.pendingStarts = prunePendingStarts(folded, now, PENDING_START_TTL_MS);
-    if (this.draining === before || !this.draining.has(hint.id)) return [];
+    // Changes applied in place: one hint costs O(1) whatever the fleet's size (a fleet of
+    // thousands created or stopped at once is thousands of hints).
+    const pending = pendingStartChange(this.pendingStarts, hint, this.parts.clock.now(), this.buildOptions());
+    if (pending !== null) {
+      if ("set" in pending) this.pendingStarts.set(pending.set, pending.entry);
+      else this.pendingStarts.delete(pending.remove);
+    }
+    const change = leavingChange(this.draining, hint);
+    if (change === null) return [];
+    if ("remove" in change) {
+      this.draining.delete(change.remove);
+      return [];
+    }
+    this.draining.add(change.add);
     // Not where it would leave the backend too few servers: the pass decides then, knowing
     // which replacements are ready (it may keep this one routed while it still runs).
-    return (this.applied?.services ?? []).flatMap((s) =>
-      drainWouldPanic(this.applied, s.name, this.draining, this.opts.drainPanicThreshold ?? 0)
-        ? []
-        : s.servers.filter((b) => b.sourceId === hint.id).map((b) => ({ backend: s.name, server: b.name })),
+    return (this.appliedBySource.get(hint.id) ?? []).filter(
+      (ref) => !drainWouldPanic(this.applied, ref.backend, this.draining, this.opts.drainPanicThreshold ?? 0),
     );
   }
 
@@ -158,7 +168,7 @@ export class Reconciler implements PassRunner {
       return this.finish({ ok: false, at, stage: "template", error, retry: false });
     }
     const { state, excluded, awaitingReadiness, drainPanic } = desired;
-    if (outcome.kind !== "rejected") this.applied = state;
+    if (outcome.kind !== "rejected") this.setApplied(state);
     return this.finish({ ok: true, at, outcome, state, excluded, awaitingReadiness, drainPanic });
   }
 
@@ -189,7 +199,9 @@ export class Reconciler implements PassRunner {
   private async desired(signal?: AbortSignal): Promise<Desired> {
     const snapshots = await this.listing.get(signal);
     const running = new Set(snapshots.filter((s) => s.running).map((s) => s.id));
-    this.draining = pruneLeaving(this.draining, running);
+    // Pruned once a pass (O(n)), never per hint.
+    this.draining = new Set(pruneLeaving(this.draining, running));
+    this.pendingStarts = new Map(prunePendingStarts(this.pendingStarts, this.parts.clock.now(), PENDING_START_TTL_MS));
     this.parts.readiness.prune(running);
     // A template that does not render reserves nothing: its error comes with the render.
     const reservedNames = await this.parts.template
@@ -220,6 +232,17 @@ export class Reconciler implements PassRunner {
     });
     this.passLog.drainPanic(kept.panic);
     return { state: kept.state, excluded: kept.excluded, awaitingReadiness, drainPanic: kept.panic };
+  }
+
+  private setApplied(state: DesiredState): void {
+    this.applied = state;
+    this.appliedBySource = new Map();
+    for (const s of state.services)
+      for (const b of s.servers) {
+        const refs = this.appliedBySource.get(b.sourceId) ?? [];
+        refs.push({ backend: s.name, server: b.name });
+        this.appliedBySource.set(b.sourceId, refs);
+      }
   }
 
   private buildOptions(): { labelPrefix: string; defaultService: string } {

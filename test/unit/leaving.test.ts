@@ -1,9 +1,10 @@
 import {
-  foldLeaving,
-  foldPendingStart,
   hasPendingStarts,
+  leavingChange,
+  pendingStartChange,
   pruneLeaving,
   prunePendingStarts,
+  type PendingStart,
 } from "../../sidecar/model/leaving";
 import type { ChangeHint } from "../../sidecar/model/types";
 
@@ -22,7 +23,30 @@ const created = (
 });
 const OPTS = { labelPrefix: "heig.lb", defaultService: "webapp" };
 
-describe("foldLeaving", () => {
+/** A hint's change applied to a copy, as the reconciler applies it to its own set. */
+function foldLeaving(draining: ReadonlySet<string>, h: ChangeHint): ReadonlySet<string> {
+  const change = leavingChange(draining, h);
+  if (change === null) return draining;
+  const next = new Set(draining);
+  if ("add" in change) next.add(change.add);
+  else next.delete(change.remove);
+  return next;
+}
+function foldPendingStart(
+  pending: ReadonlyMap<string, PendingStart>,
+  h: ChangeHint,
+  nowMs: number,
+  opts: typeof OPTS,
+): ReadonlyMap<string, PendingStart> {
+  const change = pendingStartChange(pending, h, nowMs, opts);
+  if (change === null) return pending;
+  const next = new Map(pending);
+  if ("set" in change) next.set(change.set, change.entry);
+  else next.delete(change.remove);
+  return next;
+}
+
+describe("leavingChange", () => {
   const empty: ReadonlySet<string> = new Set();
   it.each([
     ["leaving", true],
@@ -41,10 +65,10 @@ describe("foldLeaving", () => {
     expect(foldLeaving(foldLeaving(empty, hint("leaving")), hint("gone")).has("c1")).toBe(true);
   });
 
-  it("returns the same set when nothing changes", () => {
+  it("is no change when nothing changes", () => {
     const draining = new Set(["c1"]);
-    expect(foldLeaving(draining, hint("changed", "c2"))).toBe(draining);
-    expect(foldLeaving(draining, hint("leaving", "c1"))).toBe(draining);
+    expect(leavingChange(draining, hint("changed", "c2"))).toBeNull();
+    expect(leavingChange(draining, hint("leaving", "c1"))).toBeNull();
   });
 });
 
