@@ -22,7 +22,7 @@ import { getOnce, log, percentiles, ROOT, run, sh, sleep, until, type Percentile
 import { Stack } from "./stack";
 
 const SIZES = (process.env.BENCH_SCALE_N ?? "10,100,1000,5000").split(",").map(Number);
-const FLEET = 39_000;
+const FLEET = 27_000;
 const SINGLE_STARTS = 20;
 
 /** The fleet's control API on 127.0.0.1 (published by bench/compose.scale.yml). */
@@ -210,9 +210,9 @@ async function main(): Promise<void> {
     const s = new Stack({
       project: "hsscale",
       network: "hsscale-heig",
-      httpPort: 38080,
-      statsPort: 38936,
-      statusPort: 38081,
+      httpPort: 27180,
+      statsPort: 27936,
+      statusPort: 27181,
       overrides: ["bench/compose.scale.yml"],
     });
     Object.assign(s.env, { LB_RESYNC_MS: "3000", FLEET_CONTROL_PORT: String(FLEET) });

@@ -18,6 +18,12 @@ const PENDING_DELETE_RECHECK_MS = 500;
 const DRAIN_DELAY_MS = 30;
 /** A backend that starts to listen is added this soon (it is one runtime command, not a reload). */
 const READY_DELAY_MS = 0;
+/**
+ * A backend that starts is looked at this soon, not after the quiet time: its add is a runtime
+ * command (no reload to save), and the readiness watch that finds the moment it listens starts
+ * with that pass. Not while a burst that adds a backend is under way: that one is held.
+ */
+const START_DELAY_MS = 0;
 
 export interface LoopParts {
   readonly reconciler: PassRunner;
@@ -133,7 +139,13 @@ export class ControlLoop {
           (err: unknown) => log.warn({ err: toError(err), servers: leaving }, "early drain failed"),
         );
       }
-      this.poke(s.hint.cause, leaving.length > 0 ? DRAIN_DELAY_MS : null);
+      const urgentMs =
+        leaving.length > 0
+          ? DRAIN_DELAY_MS
+          : s.hint.kind === "started" && !this.parts.reconciler.burstUnderway()
+            ? START_DELAY_MS
+            : null;
+      this.poke(s.hint.cause, urgentMs);
     }
   }
 

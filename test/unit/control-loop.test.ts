@@ -158,13 +158,19 @@ describe("ControlLoop: events in → passes out", () => {
       [[4000, ["create", "start"]]],
     ],
     [
-      "the start that ends a burst restarts the quiet timer",
+      "the start that ends a burst makes the pass at once",
       [
         [0, created("n1")],
         [500, hint("started", "n1", "start")],
       ],
       5000,
-      [[600, ["create", "start"]]],
+      [[500, ["create", "start"]]],
+    ],
+    [
+      "a backend that starts makes a pass at once, not after the quiet time (its add is no reload)",
+      [[0, hint("started", "n2", "start")]],
+      1000,
+      [[0, ["start"]]],
     ],
     ["a disconnection alone makes no pass", [[0, { kind: "disconnected", err: new Error("EOF") }]], 5000, []],
     [
