@@ -9,7 +9,7 @@ import { parseServerLines } from "../render/server-lines";
 import type { ConfigStore } from "./config-file";
 import type { LiveFile } from "./live-file";
 import { runRuntimePlan, type RuntimeResult } from "./runtime-apply";
-import { planRuntime, runtimeDrift, type RuntimeOp } from "./runtime-plan";
+import { idMismatches, planRuntime, runtimeDrift, type RuntimeOp } from "./runtime-plan";
 import { keepServerState } from "./server-state";
 
 /** What one apply did. */
@@ -104,6 +104,9 @@ export class Applier {
   private async applyAtRuntime(rendered: Rendered): Promise<ApplyOutcome> {
     const runtime = this.ports.runtime;
     const before = await runtime.servers();
+    const renumbered = idMismatches(rendered.servers, before);
+    if (renumbered.length > 0)
+      throw new ApplyError(`servers run under other ids than the config gives them: ${renumbered.join(", ")}`);
     const ops = planRuntime(rendered.servers, before);
     const result = await runRuntimePlan(runtime, ops, this.forcedDeletes(ops, before));
     const drift = runtimeDrift(rendered.servers, await runtime.servers());

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import Handlebars from "handlebars";
+import { assignServerIds } from "../model/server-ids";
 import type { DesiredState } from "../model/types";
 import { parseServerLines, serverSignature, stripServerLines, type ServerLine } from "./server-lines";
 
@@ -90,12 +91,21 @@ function renderText(template: TemplateFn, state: DesiredState, paths: RenderPath
     configId: ID_PLACEHOLDER,
     paths: { ...paths, statsAuth: paths.statsAuth ?? null },
     defaultService: state.defaultService,
-    services: state.services.map((s) => ({
-      name: s.name,
-      isDefault: s.name === state.defaultService,
-      sticky: s.sticky,
-      servers: s.servers.map((b) => ({ name: b.name, address: b.address, port: b.port, weight: b.weight })),
-    })),
+    services: state.services.map((s) => {
+      const ids = assignServerIds(s.servers.map((b) => b.name));
+      return {
+        name: s.name,
+        isDefault: s.name === state.defaultService,
+        sticky: s.sticky,
+        servers: s.servers.map((b) => ({
+          name: b.name,
+          id: ids.get(b.name)!,
+          address: b.address,
+          port: b.port,
+          weight: b.weight,
+        })),
+      };
+    }),
   };
   let text: string;
   try {

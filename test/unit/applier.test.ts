@@ -85,6 +85,7 @@ class World implements ConfigStore, Validator, Reloader {
         {
           backend: l.backend,
           name: l.name,
+          id: l.id,
           address: l.address,
           port: l.port,
           weight: l.weight,
@@ -121,9 +122,11 @@ class World implements ConfigStore, Validator, Reloader {
       if (verb === "add") {
         const [address, port] = rest[0]!.split(":");
         const w = rest.indexOf("weight");
+        const id = rest.indexOf("id");
         this.servers.set(key, {
           backend: key.split("/")[0]!,
           name: key.split("/")[1]!,
+          id: id < 0 ? null : Number(rest[id + 1]),
           address: address!,
           port: Number(port),
           weight: w < 0 ? 1 : Number(rest[w + 1]),
@@ -382,6 +385,27 @@ describe("Applier: membership through the runtime API, no reload", () => {
       fallback: expect.stringContaining("webapp/b"),
     });
     expect(w.servers.get("webapp/b")!.weight).toBe(9);
+  });
+
+  it("adds a server under the id its line gives, and reloads when a server runs under another id", async () => {
+    const { w, apply } = await running();
+    const next = rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000", "c 10.0.0.3:3000"]);
+    const withId = {
+      ...next,
+      text: next.text.replace("server c 10.0.0.3:3000 check", "server c 10.0.0.3:3000 id 70039 check"),
+    };
+    await expect(apply({ ...withId, servers: parseServerLines(withId.text) })).resolves.toMatchObject({
+      kind: "runtime",
+    });
+    expect(w.calls[0]).toBe("add server webapp/c 10.0.0.3:3000 inter 1s id 70039 check");
+    expect(w.servers.get("webapp/c")!.id).toBe(70039);
+    // The runtime API cannot renumber a server (one added before ids, numbered by HAProxy).
+    w.servers.get("webapp/c")!.id = 3;
+    await expect(apply({ ...withId, servers: parseServerLines(withId.text) })).resolves.toMatchObject({
+      kind: "reloaded",
+      fallback: expect.stringContaining("webapp/c"),
+    });
+    expect(w.servers.get("webapp/c")!.id).toBe(70039);
   });
 
   it("does nothing when HAProxy already runs the wanted servers and the file says the same", async () => {

@@ -116,7 +116,7 @@ describe("Reconciler", () => {
     const r = await reconciler.sync();
     expect(r.ok).toBe(true);
     expect(applied).toHaveLength(1);
-    expect(applied[0]!.text).toContain("server compose_webapp_1 172.18.0.11:3000 check");
+    expect(applied[0]!.text).toMatch(/^ {4}server compose_webapp_1 172.18.0.11:3000 id \d+ check$/m);
   });
 
   it("applies nothing when the listing fails, and asks for a retry", async () => {
