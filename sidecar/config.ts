@@ -27,7 +27,7 @@ export interface Config {
   readonly maxWaitMs: number;
   readonly resyncMs: number;
   readonly reloadConfirmMs: number;
-  /** `key=value` label that identifies the HAProxy container to signal. */
+  /** `key=value` label that identifies the HAProxy containers (the replicas) to signal. */
   readonly haproxySelector: { readonly key: string; readonly value: string };
   readonly haproxyBin: string;
   /** Where the Docker Engine API answers (dockerode's options). */
@@ -119,6 +119,11 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   const changesMaxBytes = int("LB_CHANGES_MAX_BYTES", 4096, 1 << 30);
   const changesKeep = int("LB_CHANGES_KEEP", 10, 100_000);
   const runtimeSocket = path("LB_RUNTIME_SOCKET");
+  // Printed into haproxy.cfg as the default of "${HA_RUNTIME_SOCKET-<path>}".
+  if (/[\s"'$\\{}#]/.test(runtimeSocket))
+    problems.push(
+      `LB_RUNTIME_SOCKET=${JSON.stringify(runtimeSocket)}: no spaces, quotes, '$', '{', '}', '#' or backslash`,
+    );
   const serverStateFile = path("LB_SERVER_STATE_FILE");
   const masterSocket = path("LB_MASTER_SOCKET");
   const quietMs = int("LB_QUIET_MS", 0, 60_000);

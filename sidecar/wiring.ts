@@ -2,12 +2,15 @@ import Docker from "dockerode";
 import type { Logger } from "pino";
 import { Applier } from "./apply/applier";
 import { FileConfigStore } from "./apply/config-file";
+import { Fleet } from "./apply/fleet";
 import { LiveFile } from "./apply/live-file";
 import { HaproxyCheckValidator } from "./apply/haproxy-check";
+import { RuntimeTarget } from "./apply/runtime-target";
 import type { Config } from "./config";
 import { DockerodeSource } from "./docker/dockerode-source";
 import { SwarmSource } from "./swarm/swarm-source";
-import { DockerSignalReloader } from "./haproxy/docker-signal-reloader";
+import { DockerReplicaSource } from "./haproxy/docker-replica-source";
+import { replicaSockets } from "./haproxy/replicas";
 import { SocketRuntimeClient } from "./haproxy/runtime-client";
 import { systemClock } from "./lib/clock";
 import { AlwaysReady, TcpReadinessProbe } from "./probe/readiness";
@@ -54,24 +57,39 @@ export function wire(config: Config, log: Logger) {
           log.child({ component: "docker" }),
           streamOptions,
         );
-  const runtime = new SocketRuntimeClient(config.runtimeSocket, config.masterSocket);
+  const applyLog = log.child({ component: "apply" });
   // A config the background write finds rejected makes a pass at once (HAProxy is brought back).
   const live = new LiveFile(
     new FileConfigStore(config.outputPath),
     new HaproxyCheckValidator(config.haproxyBin),
-    log.child({ component: "apply" }),
+    applyLog,
     () => loop?.poke("file-rejected", 0),
   );
-  const applier = new Applier(
-    {
-      live,
-      serverState: new FileConfigStore(config.serverStateFile),
-      reloader: new DockerSignalReloader(docker, config.haproxySelector, config.network, config.dockerTimeoutMs),
-      runtime,
-    },
-    log.child({ component: "apply" }),
-    { reloadConfirmMs: config.reloadConfirmMs, clock, runtimeApi: config.runtimeApi },
+  const replicas = new DockerReplicaSource(
+    docker,
+    config.haproxySelector,
+    `${config.labelPrefix}.replica`,
+    config.network,
+    config.dockerTimeoutMs,
   );
+  const flatSockets = { runtime: config.runtimeSocket, master: config.masterSocket };
+  const fleet = new Fleet(
+    replicas,
+    (replica) => {
+      const sockets = replicaSockets(replica, flatSockets);
+      return new RuntimeTarget(
+        new SocketRuntimeClient(sockets.runtime, sockets.master),
+        () => replicas.signal(replica.containerId),
+        applyLog.child({ replica: replica.index }),
+        { reloadConfirmMs: config.reloadConfirmMs, clock },
+      );
+    },
+    applyLog,
+  );
+  const applier = new Applier({ live, serverState: new FileConfigStore(config.serverStateFile), fleet }, applyLog, {
+    clock,
+    runtimeApi: config.runtimeApi,
+  });
   const serfClient =
     config.serfRpc === null
       ? null
@@ -137,7 +155,7 @@ export function wire(config: Config, log: Logger) {
       reconciler,
       source,
       serf: serfClient === null || serfGate === null ? null : { source: serfClient, view: () => serfGate.view },
-      runtime,
+      haproxy: { drain: (servers) => fleet.drain(servers) },
       clock,
       log: reconcileLog,
       observer: observers(metrics, changes),
@@ -150,5 +168,5 @@ export function wire(config: Config, log: Logger) {
       passTimeoutMs: config.passTimeoutMs,
     },
   );
-  return { loop, reconciler, runtime, metrics, applier, changes, startChanges, clock };
+  return { loop, reconciler, fleet, metrics, applier, changes, startChanges, clock };
 }

@@ -4,7 +4,7 @@
  * readiness, Serf, resyncs); this module turns (before, after, causes) into records, each with
  * its reason and when it was asked for and confirmed.
  */
-import type { ApplyOutcome } from "../apply/applier";
+import type { ApplyOutcome } from "../apply/outcome";
 import type { DesiredState, Exclusion, ExclusionReason } from "../model/types";
 import type { ServerLine } from "../render/server-lines";
 

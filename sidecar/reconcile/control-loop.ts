@@ -1,5 +1,4 @@
 import type { Logger } from "pino";
-import type { RuntimeClient } from "../haproxy/runtime-client";
 import { Backoff } from "../lib/backoff";
 import type { Clock, TimerHandle } from "../lib/clock";
 import { TimeoutError, toError } from "../lib/errors";
@@ -8,7 +7,7 @@ import type { BackendSource, SourceSignal } from "../source/backend-source";
 import type { SerfView } from "./serf-gate";
 import { watchSerf } from "./serf-watch";
 import { CoalescingTrigger } from "./trigger";
-import type { LoopObserver, LoopOptions, LoopView, PassRunner, SyncResult } from "./types";
+import type { HaproxyDoor, LoopObserver, LoopOptions, LoopView, PassRunner, SyncResult } from "./types";
 
 /** Passes asked for by these alone may reuse the last listing. */
 const REUSE_LISTING_REASONS = new Set(["ready", "pending-delete", "file-rejected"]);
@@ -23,7 +22,8 @@ export interface LoopParts {
   readonly reconciler: PassRunner;
   readonly source: BackendSource;
   readonly serf: { readonly source: SerfSource; readonly view: () => SerfView | null } | null;
-  readonly runtime: RuntimeClient;
+  /** The early drain goes through it. */
+  readonly haproxy: HaproxyDoor;
   readonly clock: Clock;
   readonly log: Logger;
   readonly observer: LoopObserver;
@@ -124,10 +124,10 @@ export class ControlLoop {
       this.parts.observer.hint(s.hint);
       log.debug({ id: s.hint.id.slice(0, 12), cause: s.hint.cause, kind: s.hint.kind }, "change hint");
       if (leaving.length > 0) {
-        // Fast path: stop new requests to it in every worker right away through the runtime
-        // API; the pass that follows takes it out of haproxy.cfg.
+        // Fast path: stop new requests to it in every worker of every replica right away
+        // through the runtime API; the pass that follows takes it out of haproxy.cfg.
         const hint = s.hint;
-        this.parts.runtime.drainServers(leaving).then(
+        this.parts.haproxy.drain(leaving).then(
           () => this.parts.observer.drained?.(leaving, hint),
           (err: unknown) => log.warn({ err: toError(err), servers: leaving }, "early drain failed"),
         );

@@ -1,4 +1,4 @@
-import type { ApplyOutcome } from "../apply/applier";
+import type { ApplyOutcome } from "../apply/outcome";
 import type { ChangeHint, DesiredState, Exclusion, ServerRef } from "../model/types";
 import type { SerfView } from "./serf-gate";
 
@@ -29,6 +29,12 @@ export interface LoopOptions {
   readonly resyncMs: number;
   /** A pass that takes longer is aborted (a retryable failure). */
   readonly passTimeoutMs: number;
+}
+
+/** HAProxy as the loop reaches it between passes (apply/'s fleet in production, a recording fake in tests). */
+export interface HaproxyDoor {
+  /** Sets servers to maintenance on every replica at once; rejects when none could be. */
+  drain(servers: readonly ServerRef[]): Promise<void>;
 }
 
 /** One pass, as the loop reports it. */

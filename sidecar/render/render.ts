@@ -62,6 +62,11 @@ export function configIdOfText(text: string): string | null {
   return new RegExp(`^\\s*description ${DESCRIPTION_PREFIX}(\\S+)\\s*$`, "m").exec(text)?.[1] ?? null;
 }
 
+/** A config read back from its text (the live file): its hashes and servers, as its render gave them. */
+export function renderedOfText(text: string): Rendered {
+  return { text, sha256: sha256Hex(text), configId: configIdOfText(text) ?? "", servers: parseServerLines(text) };
+}
+
 /** Stands for the config id while rendering, until the id is known. */
 const ID_PLACEHOLDER = "__ha_sidecar_config_id__";
 /** A member given to every backend to see what the template's server lines look like. */

@@ -95,6 +95,12 @@ describe("parseConfig", () => {
     );
   });
 
+  it("refuses a runtime socket path that would break out of HAProxy's ${HA_RUNTIME_SOCKET-...}", () => {
+    expect(parseConfig({ LB_RUNTIME_SOCKET: "/run/ha/admin.sock" }).runtimeSocket).toBe("/run/ha/admin.sock");
+    for (const bad of ["/run/a}b.sock", "/run/a b.sock", '/run/"a.sock', "/run/$X.sock"])
+      expect(() => parseConfig({ LB_RUNTIME_SOCKET: bad })).toThrow(/LB_RUNTIME_SOCKET/);
+  });
+
   it("refuses a maximum wait shorter than the quiet time", () => {
     expect(() => parseConfig({ LB_QUIET_MS: "500", LB_MAX_WAIT_MS: "100" })).toThrow(/LB_MAX_WAIT_MS/);
   });

@@ -1,9 +1,8 @@
 import pino from "pino";
-import type { RuntimeClient } from "../../sidecar/haproxy/runtime-client";
 import { systemClock } from "../../sidecar/lib/clock";
 import type { ChangeHint, ServerRef } from "../../sidecar/model/types";
 import { ControlLoop } from "../../sidecar/reconcile/control-loop";
-import type { PassReport, PassRunner, SyncResult } from "../../sidecar/reconcile/types";
+import type { HaproxyDoor, PassReport, PassRunner, SyncResult } from "../../sidecar/reconcile/types";
 import type { SerfSource } from "../../sidecar/serf/serf-rpc";
 import type { SourceSignal } from "../../sidecar/source/backend-source";
 
@@ -72,11 +71,11 @@ function harness(script: { results?: SyncResult[]; passMs?: number; serf?: SerfS
       return last;
     },
   };
-  const runtime = {
-    drainServers: async (servers: readonly ServerRef[]) => {
+  const haproxy: HaproxyDoor = {
+    drain: async (servers: readonly ServerRef[]) => {
       drains.push({ at: Date.now(), servers });
     },
-  } as unknown as RuntimeClient;
+  };
   const loop = new ControlLoop(
     {
       reconciler: runner,
@@ -87,7 +86,7 @@ function harness(script: { results?: SyncResult[]; passMs?: number; serf?: SerfS
         },
       },
       serf: script.serf ? { source: script.serf, view: () => null } : null,
-      runtime,
+      haproxy,
       clock: systemClock,
       log: pino({ level: "silent" }),
       observer: {

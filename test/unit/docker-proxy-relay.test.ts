@@ -15,7 +15,6 @@ import { followDockerEvents } from "../../sidecar/docker/event-stream";
 import { mapDockerEvent, type DockerEventMessage } from "../../sidecar/docker/map";
 import { startDockerProxy, type ProxyLimits } from "../../sidecar/docker-proxy/server";
 import { DockerReplicaSource } from "../../sidecar/haproxy/docker-replica-source";
-import { DockerSignalReloader } from "../../sidecar/haproxy/docker-signal-reloader";
 import { SwarmSource } from "../../sidecar/swarm/swarm-source";
 import { onAllowlist, POLICY, requestLine } from "./docker-proxy-arbitraries";
 import { IDS, SECRET, startFakeDocker, type FakeDocker } from "./docker-fake";
@@ -263,14 +262,6 @@ describe("the sidecar's own code through the proxy", () => {
           "com.docker.compose.oneoff": "False",
         },
       }),
-    ]);
-  });
-
-  it("reloads this stack's haproxy, found through its own container's stack", async () => {
-    const reloader = new DockerSignalReloader(client(), POLICY.reloadSelector, "heig", 2_000, "hs_sidecar_1");
-    await expect(reloader.reload()).resolves.toBe("sent");
-    expect(docker.requests.filter((r) => r.method === "POST").map((r) => r.url)).toEqual([
-      `/containers/${IDS.ha}/kill?signal=SIGUSR2`,
     ]);
   });
 
