@@ -48,6 +48,10 @@ export const SETTINGS = {
     def: "5000",
     doc: "every Docker API call answers within this or fails (to be retried); the event stream is checked with a ping every 10 s",
   },
+  LB_REPLICA_CHECK_MS: {
+    def: "1000",
+    doc: "every HAProxy replica is read back this often and compared with the desired state; one that drifted (a command typed on its socket) or answers again after a pause or restart is brought back at once; `0`: only after changes",
+  },
   LB_RELOAD_CONFIRM_MS: {
     def: "2000",
     doc: "how long to wait for HAProxy to report the new config before signalling again",

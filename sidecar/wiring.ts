@@ -1,5 +1,6 @@
 import Docker from "dockerode";
 import type { Logger } from "pino";
+import { AgreementCheck } from "./apply/agreement";
 import { Applier } from "./apply/applier";
 import { FileConfigStore } from "./apply/config-file";
 import { Fleet } from "./apply/fleet";
@@ -90,6 +91,7 @@ export function wire(config: Config, log: Logger) {
     clock,
     runtimeApi: config.runtimeApi,
   });
+  const agreement = new AgreementCheck(applier, fleet, clock, applyLog);
   const serfClient =
     config.serfRpc === null
       ? null
@@ -135,7 +137,7 @@ export function wire(config: Config, log: Logger) {
       drainPanicThreshold: config.drainPanicThreshold,
     },
   );
-  const metrics = new Metrics();
+  const metrics = new Metrics(() => fleet.view());
   const changes = new ChangeLog(
     config.changesFile === null ? null : new JsonLinesChangeFile(config.changesFile, config.changesMaxBytes),
     clock,
@@ -155,7 +157,7 @@ export function wire(config: Config, log: Logger) {
       reconciler,
       source,
       serf: serfClient === null || serfGate === null ? null : { source: serfClient, view: () => serfGate.view },
-      haproxy: { drain: (servers) => fleet.drain(servers) },
+      haproxy: { drain: (servers) => fleet.drain(servers), check: () => agreement.check() },
       clock,
       log: reconcileLog,
       observer: observers(metrics, changes),
@@ -166,6 +168,7 @@ export function wire(config: Config, log: Logger) {
       maxWaitMs: config.maxWaitMs,
       resyncMs: config.resyncMs,
       passTimeoutMs: config.passTimeoutMs,
+      agreementCheckMs: config.replicaCheckMs,
     },
   );
   return { loop, reconciler, fleet, metrics, applier, changes, startChanges, clock };

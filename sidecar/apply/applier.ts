@@ -8,6 +8,7 @@ import { converge, type Converged } from "./converge";
 import type { Fleet, Member } from "./fleet";
 import type { LiveFile, Rejection } from "./live-file";
 import { fleetOutcome, type ApplyOutcome } from "./outcome";
+import type { ReplicaOutcome } from "./target";
 
 /** What the applier works with: the files on the shared volume and the HAProxy replicas. */
 export interface ApplierPorts {
@@ -32,7 +33,7 @@ export interface ApplierOptions {
  * validated, renamed over it (once for the fleet), and the replicas that need it are reloaded
  * one at a time, each only done once it reports the new config id. Every replica's outcome is
  * collected: one that fails never stops the others. A rejected text is not tried again.
- * Applies never overlap (exclusive).
+ * Applies and repairs never overlap (exclusive).
  */
 export class Applier {
   /** Rejections already reported once. */
@@ -51,7 +52,7 @@ export class Applier {
     return this.wanted;
   }
 
-  /** Runs `work` once no apply is under way: one writer to HAProxy at a time. */
+  /** Runs `work` once no apply or repair is under way: one writer to HAProxy at a time. */
   exclusive<T>(work: () => Promise<T>): Promise<T> {
     const run = this.queue.then(work);
     this.queue = run.catch(() => undefined);
@@ -64,6 +65,28 @@ export class Applier {
    */
   apply(rendered: Rendered, leaving: readonly ServerRef[] = []): Promise<ApplyOutcome> {
     return this.exclusive(() => this.applyNow(rendered, leaving));
+  }
+
+  /**
+   * Brings `members` to the desired render again (the agreement check's repair), the way a pass
+   * would: runtime where they run its structure, else reloads, one at a time. Call it within
+   * exclusive(). Their outcomes; none when nothing is desired yet.
+   */
+  async repair(members: readonly Member[]): Promise<ReadonlyMap<Member, ReplicaOutcome>> {
+    const desired = this.wanted;
+    if (desired === null || members.length === 0) return new Map();
+    const failed = (error: Error): ReadonlyMap<Member, ReplicaOutcome> =>
+      new Map(members.map((m) => [m, { kind: "failed", error }]));
+    let done: Converged | Rejection;
+    try {
+      done = await this.bring(members, desired, []);
+    } catch (err) {
+      // The file could not be written (a full volume): the pass retries it; the repair backs off.
+      return failed(toError(err));
+    }
+    if ("kind" in done) return failed(new Error(`haproxy -c rejects the desired config: ${done.message}`));
+    this.settle(done, desired);
+    return done.outcomes;
   }
 
   /** Resolves once the file has caught up with the last runtime apply. */

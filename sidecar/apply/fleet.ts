@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { HaproxyReplica, ReplicaSource } from "../haproxy/replica-source";
+import { Backoff } from "../lib/backoff";
 import { toError } from "../lib/errors";
 import type { ServerRef } from "../model/types";
 import type { Rendered } from "../render/render";
@@ -13,6 +14,10 @@ export class Member {
   applied: { readonly digest: string; readonly worker: number | null } | null = null;
   /** The last apply's error to it, while it stands. */
   failure: string | null = null;
+  /** The agreement check's repairs of it back off while they fail. */
+  readonly repairs = new Backoff(1_000, 30_000);
+  /** Not repaired again before this (epoch ms). */
+  repairAfter = 0;
   view: ReplicaView;
 
   constructor(

@@ -57,5 +57,5 @@ export type ReplicaOutcome =
   | { readonly kind: "reloaded"; readonly signals: number; readonly fallback: string | null }
   /** Not running (paused, restarting, stopped, gone): left as it is, stale. */
   | { readonly kind: "skipped"; readonly reason: string }
-  /** Refused, unreachable or unconfirmed: stale until a pass brings it. */
+  /** Refused, unreachable or unconfirmed: stale until a pass or the agreement check brings it. */
   | { readonly kind: "failed"; readonly error: Error };

@@ -22,7 +22,7 @@ export interface LoopParts {
   readonly reconciler: PassRunner;
   readonly source: BackendSource;
   readonly serf: { readonly source: SerfSource; readonly view: () => SerfView | null } | null;
-  /** The early drain goes through it. */
+  /** The early drain and the agreement check go through it. */
   readonly haproxy: HaproxyDoor;
   readonly clock: Clock;
   readonly log: Logger;
@@ -34,8 +34,8 @@ export interface LoopParts {
 /**
  * The whole control loop, in one place: source signals and Serf events become pokes; pokes are
  * coalesced into passes (one in flight); failed passes are retried with capped backoff; backends
- * that do not listen yet are looked at again shortly; everything resyncs on a timer. Every
- * timer runs on the injected clock.
+ * that do not listen yet are looked at again shortly; everything resyncs on a timer; the HAProxy
+ * replicas are checked for agreement on another. Every timer runs on the injected clock.
  */
 export class ControlLoop {
   private readonly trigger: CoalescingTrigger;
@@ -46,6 +46,8 @@ export class ControlLoop {
   private retryTimer: TimerHandle | null = null;
   private recheckTimer: TimerHandle | null = null;
   private resyncTimer: TimerHandle | null = null;
+  private checkTimer: TimerHandle | null = null;
+  private checking: Promise<void> | null = null;
   private firstPass = true;
   private inFlight: Promise<void> | null = null;
   private passDeadline: AbortController | null = null;
@@ -86,18 +88,19 @@ export class ControlLoop {
     if (serf !== null)
       watchSerf(serf.source, (event) => this.poke(event), this.parts.clock, this.parts.log, this.abort.signal);
     this.scheduleResync();
+    this.scheduleCheck();
   }
 
-  /** Stops every timer and watcher; resolves once the pass in flight (if any) is over. */
+  /** Stops every timer and watcher; resolves once the pass (and the check) in flight is over. */
   async stop(): Promise<void> {
     this.abort.abort();
     this.trigger.stop();
     this.parts.readiness?.stop();
     // The pass in flight stops at its next step (a file write under way is finished, not cut).
     this.passDeadline?.abort(new Error("sidecar stopping"));
-    for (const t of [this.retryTimer, this.recheckTimer, this.resyncTimer])
+    for (const t of [this.retryTimer, this.recheckTimer, this.resyncTimer, this.checkTimer])
       if (t !== null) this.parts.clock.clearTimeout(t);
-    await this.inFlight;
+    await Promise.all([this.inFlight, this.checking]);
   }
 
   /** Asks for a pass; `urgentMs` (a backend is leaving, or ready) replaces the quiet time. */
@@ -141,6 +144,25 @@ export class ControlLoop {
       this.poke("resync");
       this.scheduleResync();
     }, this.opts.resyncMs);
+  }
+
+  /** The next agreement check, one period after the last one ended (never two at once). */
+  private scheduleCheck(): void {
+    const periodMs = this.opts.agreementCheckMs ?? 0;
+    if (periodMs <= 0 || this.abort.signal.aborted) return;
+    this.checkTimer = this.parts.clock.setTimeout(() => {
+      this.checkTimer = null;
+      this.checking = this.parts.haproxy
+        .check()
+        .then(
+          (report) => this.parts.observer.agreement?.(report),
+          (err: unknown) => this.parts.log.warn({ err: toError(err) }, "agreement check failed"),
+        )
+        .finally(() => {
+          this.checking = null;
+          this.scheduleCheck();
+        });
+    }, periodMs);
   }
 
   private pass(): Promise<void> {

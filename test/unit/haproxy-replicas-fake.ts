@@ -1,9 +1,11 @@
 /**
- * Recording fakes of the shared volume and of N HAProxy replicas, for the applier and the fleet. Every call lands in one list (`calls`), a replica's prefixed with its name
+ * Recording fakes of the shared volume and of N HAProxy replicas, for the applier, the fleet and
+ * the agreement check. Every call lands in one list (`calls`), a replica's prefixed with its name
  * when there are several (`2: signal`). A replica's reload loads the live file (its config id and
  * servers, a new worker) unless told to swallow the signal; runtime commands act on its servers.
  */
 import pino from "pino";
+import { AgreementCheck } from "../../sidecar/apply/agreement";
 import { Applier } from "../../sidecar/apply/applier";
 import type { ConfigStore } from "../../sidecar/apply/config-file";
 import { Fleet } from "../../sidecar/apply/fleet";
@@ -261,7 +263,7 @@ const noState: ConfigStore = {
   removeStale: async () => 0,
 };
 
-/** The volume, N replicas, and the applier and fleet over them, wired as in production. */
+/** The volume, N replicas, and the applier, fleet and agreement check over them, wired as in production. */
 export function fleetOf(opts: FleetOptions = {}) {
   const n = opts.replicas ?? 2;
   const volume = new Volume();
@@ -288,6 +290,7 @@ export function fleetOf(opts: FleetOptions = {}) {
     clock,
     runtimeApi: opts.runtimeApi,
   });
+  const agreement = new AgreementCheck(applier, fleet, clock, silent);
   return {
     volume,
     calls: volume.calls,
@@ -296,6 +299,7 @@ export function fleetOf(opts: FleetOptions = {}) {
     source,
     fleet,
     applier,
+    agreement,
     clock,
     rejectedInBackground,
     apply: (r: Rendered, leaving: ServerRef[] = []) => applier.apply(r, leaving),
