@@ -24,8 +24,8 @@ export function runSidecar(config: Config, log: Logger): void {
   const view = {
     loop: () => loop.view,
     changes,
-    // The first replica that answers (one column per replica comes with the status server's view of them).
-    haproxyStatuses: async () => (await fleet.serverStatuses()).find((r) => r.statuses !== null)?.statuses ?? null,
+    replicas: () => fleet.view(),
+    replicaStatuses: () => fleet.serverStatuses(),
     metrics,
     staleAfterMs: 2 * config.resyncMs + config.passTimeoutMs,
     clock,
