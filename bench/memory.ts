@@ -195,7 +195,7 @@ async function onThisHost(): Promise<Record<string, unknown>> {
     LB_RUNTIME_SOCKET: path.join(dir, "run/admin.sock"),
     LB_MASTER_SOCKET: path.join(dir, "run/master.sock"),
     LB_HAPROXY_BIN: haproxyBin,
-    // The reload path: the fake runtime confirms reloads, it runs no servers.
+    // The reload path: the fake confirms reloads and reads the file's servers back, no runtime command.
     LB_RUNTIME_API: "off",
     LB_SERF_RPC: "none",
     LB_READINESS: "none",

@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import * as http from "node:http";
 import type { Logger } from "pino";
 import type { Config } from "./config";
+import { replicaSockets } from "./haproxy/replicas";
 import { SocketRuntimeClient } from "./haproxy/runtime-client";
 import { toError } from "./lib/errors";
 import { startStatusServer } from "./status/status-server";
@@ -11,19 +12,20 @@ import { wire } from "./wiring";
 export const USAGE = `usage: sidecar [run]   watch Docker and keep haproxy.cfg in step (default)
        sidecar render  print the haproxy.cfg the current Docker state gives, write nothing
        sidecar render --empty  print the haproxy.cfg of no backends (ha's bootstrap config)
-       sidecar cli [--master] COMMAND  send COMMAND to HAProxy's runtime (or master) socket
+       sidecar cli [--replica K] [--master] COMMAND  send COMMAND to HAProxy's runtime (or master) socket (replica K's: run/K/)
        sidecar healthcheck  exit 0 when the running sidecar's /healthz says 200 (what the container's healthcheck checks)
        sidecar status [PATH]  print the running sidecar's /status, or PATH (/changes?container=NAME&since=TIME)`;
 
 /** `run`: the loop and the status server until SIGTERM/SIGINT. */
 export function runSidecar(config: Config, log: Logger): void {
-  const { loop, runtime, metrics, applier, changes, startChanges, clock } = wire(config, log);
+  const { loop, fleet, metrics, applier, changes, startChanges, clock } = wire(config, log);
   // The history first: the first pass is recorded against what HAProxy routed before it.
   void startChanges().finally(() => loop.start());
   const view = {
     loop: () => loop.view,
     changes,
-    haproxyStatuses: () => runtime.serverStatuses(),
+    replicas: () => fleet.view(),
+    replicaStatuses: () => fleet.serverStatuses(),
     metrics,
     staleAfterMs: 2 * config.resyncMs + config.passTimeoutMs,
     clock,
@@ -91,15 +93,19 @@ export async function renderOnce(config: Config, log: Logger, empty: boolean): P
   return 0;
 }
 
-/** `cli [--master] COMMAND`: one command to HAProxy's runtime or master socket. */
+/** `cli [--replica K] [--master] COMMAND`: one command to a replica's runtime or master socket (the flat ones by default). */
 export async function cli(config: Config, args: readonly string[]): Promise<number> {
-  const master = args[0] === "--master";
-  const command = (master ? args.slice(1) : args).join(" ");
-  if (command === "") {
+  const flat = { runtime: config.runtimeSocket, master: config.masterSocket };
+  const replica = args[0] === "--replica" ? args[1] : undefined;
+  const rest = args[0] === "--replica" ? args.slice(2) : args;
+  const master = rest[0] === "--master";
+  const command = (master ? rest.slice(1) : rest).join(" ");
+  if (command === "" || (replica !== undefined && !/^[1-9][0-9]?$/.test(replica))) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
-  const client = new SocketRuntimeClient(config.runtimeSocket, config.masterSocket);
+  const sockets = replica === undefined ? flat : replicaSockets({ index: Number(replica), labelled: true }, flat);
+  const client = new SocketRuntimeClient(sockets.runtime, sockets.master);
   process.stdout.write(await (master ? client.masterCommand(command) : client.command(command)));
   return 0;
 }

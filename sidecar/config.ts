@@ -27,7 +27,9 @@ export interface Config {
   readonly maxWaitMs: number;
   readonly resyncMs: number;
   readonly reloadConfirmMs: number;
-  /** `key=value` label that identifies the HAProxy container to signal. */
+  /** The replicas are read back and compared with the desired state this often; 0: only after changes. */
+  readonly replicaCheckMs: number;
+  /** `key=value` label that identifies the HAProxy containers (the replicas) to signal. */
   readonly haproxySelector: { readonly key: string; readonly value: string };
   readonly haproxyBin: string;
   /** Where the Docker Engine API answers (dockerode's options). */
@@ -119,6 +121,11 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   const changesMaxBytes = int("LB_CHANGES_MAX_BYTES", 4096, 1 << 30);
   const changesKeep = int("LB_CHANGES_KEEP", 10, 100_000);
   const runtimeSocket = path("LB_RUNTIME_SOCKET");
+  // Printed into haproxy.cfg as the default of "${HA_RUNTIME_SOCKET-<path>}".
+  if (/[\s"'$\\{}#]/.test(runtimeSocket))
+    problems.push(
+      `LB_RUNTIME_SOCKET=${JSON.stringify(runtimeSocket)}: no spaces, quotes, '$', '{', '}', '#' or backslash`,
+    );
   const serverStateFile = path("LB_SERVER_STATE_FILE");
   const masterSocket = path("LB_MASTER_SOCKET");
   const quietMs = int("LB_QUIET_MS", 0, 60_000);
@@ -127,6 +134,9 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     problems.push(`LB_MAX_WAIT_MS (${maxWaitMs}) must not be less than LB_QUIET_MS (${quietMs})`);
   const resyncMs = int("LB_RESYNC_MS", 1_000, 86_400_000);
   const reloadConfirmMs = int("LB_RELOAD_CONFIRM_MS", 100, 60_000);
+  const replicaCheckMs = int("LB_REPLICA_CHECK_MS", 0, 600_000);
+  if (replicaCheckMs > 0 && replicaCheckMs < 100)
+    problems.push(`LB_REPLICA_CHECK_MS=${replicaCheckMs}: 0 (off) or from 100`);
   const selector = match("LB_HAPROXY_SELECTOR", SELECTOR_RE, "must be a label selector key=value");
   const sel = SELECTOR_RE.exec(selector);
   const haproxyBin = raw("LB_HAPROXY_BIN");
@@ -204,6 +214,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     maxWaitMs,
     resyncMs,
     reloadConfirmMs,
+    replicaCheckMs,
     haproxySelector: Object.freeze({ key: sel![1]!, value: sel![2]! }),
     haproxyBin,
     docker:

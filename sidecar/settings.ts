@@ -25,14 +25,17 @@ export const SETTINGS = {
     doc: "the change log file is rotated past this size (at most twice this on disk)",
   },
   LB_CHANGES_KEEP: { def: "1000", doc: "change records kept in memory and served at /changes (the last ones)" },
-  LB_RUNTIME_SOCKET: { def: "/var/lib/ha-sidecar/run/admin.sock", doc: "HAProxy runtime socket on the shared volume" },
+  LB_RUNTIME_SOCKET: {
+    def: "/var/lib/ha-sidecar/run/admin.sock",
+    doc: "HAProxy runtime socket on the shared volume; replica k (label `<prefix>.replica=k`) has its own, `run/<k>/admin.sock` beside it",
+  },
   LB_SERVER_STATE_FILE: {
     def: "/var/lib/ha-sidecar/server-state",
     doc: "where server state is saved before each reload",
   },
   LB_MASTER_SOCKET: {
     def: "/var/lib/ha-sidecar/run/master.sock",
-    doc: "HAProxy master CLI socket, used by `sidecar cli --master`",
+    doc: "HAProxy master CLI socket (drains reach old workers through it); replica k's is `run/<k>/master.sock` beside it",
   },
   LB_QUIET_MS: { def: "100", doc: "coalescing: reconcile once events have been quiet this long" },
   LB_MAX_WAIT_MS: {
@@ -45,13 +48,17 @@ export const SETTINGS = {
     def: "5000",
     doc: "every Docker API call answers within this or fails (to be retried); the event stream is checked with a ping every 10 s",
   },
+  LB_REPLICA_CHECK_MS: {
+    def: "1000",
+    doc: "every HAProxy replica is read back this often and compared with the desired state; one that drifted (a command typed on its socket) or answers again after a pause or restart is brought back at once; `0`: only after changes",
+  },
   LB_RELOAD_CONFIRM_MS: {
     def: "2000",
     doc: "how long to wait for HAProxy to report the new config before signalling again",
   },
   LB_HAPROXY_SELECTOR: {
     def: "heig.lb.role=haproxy",
-    doc: "label `key=value` of the HAProxy container to send SIGUSR2 to",
+    doc: "label `key=value` of the HAProxy containers (the replicas) of this stack, each reloaded by SIGUSR2",
   },
   LB_HAPROXY_BIN: { def: "haproxy", doc: "haproxy binary used for `haproxy -c` validation" },
   DOCKER_HOST: {

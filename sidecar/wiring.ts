@@ -1,13 +1,17 @@
 import Docker from "dockerode";
 import type { Logger } from "pino";
+import { AgreementCheck } from "./apply/agreement";
 import { Applier } from "./apply/applier";
 import { FileConfigStore } from "./apply/config-file";
+import { Fleet } from "./apply/fleet";
 import { LiveFile } from "./apply/live-file";
 import { HaproxyCheckValidator } from "./apply/haproxy-check";
+import { RuntimeTarget } from "./apply/runtime-target";
 import type { Config } from "./config";
 import { DockerodeSource } from "./docker/dockerode-source";
 import { SwarmSource } from "./swarm/swarm-source";
-import { DockerSignalReloader } from "./haproxy/docker-signal-reloader";
+import { DockerReplicaSource } from "./haproxy/docker-replica-source";
+import { replicaSockets } from "./haproxy/replicas";
 import { SocketRuntimeClient } from "./haproxy/runtime-client";
 import { systemClock } from "./lib/clock";
 import { AlwaysReady, TcpReadinessProbe } from "./probe/readiness";
@@ -54,27 +58,42 @@ export function wire(config: Config, log: Logger) {
           log.child({ component: "docker" }),
           streamOptions,
         );
-  const metrics = new Metrics();
-  const runtime = new SocketRuntimeClient(config.runtimeSocket, config.masterSocket, undefined, (n) =>
-    metrics.haproxyCommandsSent(n),
-  );
+  const applyLog = log.child({ component: "apply" });
+  // Built before the fleet (its clients count their commands); reads the fleet's view lazily.
+  const metrics = new Metrics(() => fleet.view());
   // A config the background write finds rejected makes a pass at once (HAProxy is brought back).
   const live = new LiveFile(
     new FileConfigStore(config.outputPath),
     new HaproxyCheckValidator(config.haproxyBin),
-    log.child({ component: "apply" }),
+    applyLog,
     () => loop?.poke("file-rejected", 0),
   );
-  const applier = new Applier(
-    {
-      live,
-      serverState: new FileConfigStore(config.serverStateFile),
-      reloader: new DockerSignalReloader(docker, config.haproxySelector, config.network, config.dockerTimeoutMs),
-      runtime,
-    },
-    log.child({ component: "apply" }),
-    { reloadConfirmMs: config.reloadConfirmMs, clock, runtimeApi: config.runtimeApi },
+  const replicas = new DockerReplicaSource(
+    docker,
+    config.haproxySelector,
+    `${config.labelPrefix}.replica`,
+    config.network,
+    config.dockerTimeoutMs,
   );
+  const flatSockets = { runtime: config.runtimeSocket, master: config.masterSocket };
+  const fleet = new Fleet(
+    replicas,
+    (replica) => {
+      const sockets = replicaSockets(replica, flatSockets);
+      return new RuntimeTarget(
+        new SocketRuntimeClient(sockets.runtime, sockets.master, undefined, (n) => metrics.haproxyCommandsSent(n)),
+        () => replicas.signal(replica.containerId),
+        applyLog.child({ replica: replica.index }),
+        { reloadConfirmMs: config.reloadConfirmMs, clock },
+      );
+    },
+    applyLog,
+  );
+  const applier = new Applier({ live, serverState: new FileConfigStore(config.serverStateFile), fleet }, applyLog, {
+    clock,
+    runtimeApi: config.runtimeApi,
+  });
+  const agreement = new AgreementCheck(applier, fleet, clock, applyLog);
   const serfClient =
     config.serfRpc === null
       ? null
@@ -139,7 +158,7 @@ export function wire(config: Config, log: Logger) {
       reconciler,
       source,
       serf: serfClient === null || serfGate === null ? null : { source: serfClient, view: () => serfGate.view },
-      runtime,
+      haproxy: { drain: (servers) => fleet.drain(servers), check: () => agreement.check() },
       clock,
       log: reconcileLog,
       observer: observers(metrics, changes),
@@ -150,7 +169,8 @@ export function wire(config: Config, log: Logger) {
       maxWaitMs: config.maxWaitMs,
       resyncMs: config.resyncMs,
       passTimeoutMs: config.passTimeoutMs,
+      agreementCheckMs: config.replicaCheckMs,
     },
   );
-  return { loop, reconciler, runtime, metrics, applier, changes, startChanges, clock };
+  return { loop, reconciler, fleet, metrics, applier, changes, startChanges, clock };
 }

@@ -55,6 +55,25 @@ export function planRuntime(
   return [...changes, ...adds, ...drains, ...deletes];
 }
 
+/** Whether a running server has another id than its line wants (a line without `id` wants none). */
+const otherId = (w: ServerLine, r: RunningServer): boolean => w.id !== null && r.id !== w.id;
+
+/**
+ * Pure: the servers that run under another id than their line gives. The runtime API cannot
+ * change a server's id (only `add server` sets one): a reload does, from the file.
+ */
+export function idMismatches(
+  wanted: ReadonlyMap<string, ServerLine>,
+  running: ReadonlyMap<string, RunningServer>,
+): string[] {
+  return [...wanted]
+    .filter(([key, w]) => {
+      const r = running.get(key);
+      return r !== undefined && otherId(w, r);
+    })
+    .map(([key]) => key);
+}
+
 /**
  * Pure: whether the running servers are what was wanted (servers still being deleted may
  * linger, in maintenance). The names of those that are not, empty when all are.
@@ -66,7 +85,15 @@ export function runtimeDrift(
   const off: string[] = [];
   for (const [key, w] of wanted) {
     const r = running.get(key);
-    if (r === undefined || r.address !== w.address || r.port !== w.port || r.weight !== w.weight || r.maint || r.drain)
+    if (
+      r === undefined ||
+      r.address !== w.address ||
+      r.port !== w.port ||
+      r.weight !== w.weight ||
+      otherId(w, r) ||
+      r.maint ||
+      r.drain
+    )
       off.push(key);
   }
   for (const [key, r] of running) if (!wanted.has(key) && !r.maint) off.push(key);

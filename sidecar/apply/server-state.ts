@@ -7,20 +7,23 @@ const FORCED_ADMIN = 0x09;
  * Pure: what of `show servers state` the next worker may load. HAProxy matches state-file lines
  * by backend and server name only, and applies their admin state, health and port even to a
  * server whose address changed: a name reused by a new container would inherit the old one's
- * DOWN or maintenance. So only lines of servers the new config keeps at the same address stay,
- * and a drain or maintenance the sidecar set is cleared (the new config wants them routed).
+ * DOWN or maintenance. So only lines of servers the new config keeps at the same address (and
+ * under the same id) stay, and a drain or maintenance the sidecar set is cleared (the new config
+ * wants them routed).
  */
 export function keepServerState(dump: string, wanted: ReadonlyMap<string, ServerLine>): string {
   const lines = dump.split("\n");
   const headerLine = lines.find((l) => l.startsWith("# be_id"));
   if (headerLine === undefined) return dump;
   const header = headerLine.slice(2).trim().split(/\s+/);
-  const [be, sv, addr, admin] = ["be_name", "srv_name", "srv_addr", "srv_admin_state"].map((n) => header.indexOf(n));
+  const [be, sv, addr, admin, id] = ["be_name", "srv_name", "srv_addr", "srv_admin_state", "srv_id"].map((n) =>
+    header.indexOf(n),
+  );
   const kept = lines.filter((line) => {
     if (!/^\d+ /.test(line)) return true;
     const c = line.trim().split(/\s+/);
     const w = wanted.get(`${c[be!]}/${c[sv!]}`);
-    return w !== undefined && w.address === c[addr!];
+    return w !== undefined && w.address === c[addr!] && (w.id === null || String(w.id) === c[id!]);
   });
   return kept
     .map((line) => {

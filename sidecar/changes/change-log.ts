@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../lib/clock";
 import { toError } from "../lib/errors";
+import type { AgreementReport } from "../apply/agreement";
 import type { ChangeHint, ServerRef } from "../model/types";
 import type { LoopObserver, PassReport } from "../reconcile/types";
 import type { ChangeStore, StoredHistory } from "./change-file";
@@ -8,6 +9,7 @@ import {
   drainRecords,
   labelRecord,
   rejectionRecord,
+  repairRecord,
   routingChanges,
   routingOfState,
   type Cause,
@@ -153,6 +155,11 @@ export class ChangeLog implements LoopObserver {
 
   streamConnected(): void {
     /* not a routing change */
+  }
+
+  /** Each HAProxy replica the agreement check repaired: one record, naming the replica's container. */
+  agreement(report: AgreementReport): void {
+    this.add(report.repairs.map(repairRecord));
   }
 
   pass(report: PassReport): void {

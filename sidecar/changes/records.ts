@@ -4,7 +4,8 @@
  * readiness, Serf, resyncs); this module turns (before, after, causes) into records, each with
  * its reason and when it was asked for and confirmed.
  */
-import type { ApplyOutcome } from "../apply/applier";
+import type { Repair } from "../apply/agreement";
+import type { ApplyOutcome } from "../apply/outcome";
 import type { DesiredState, Exclusion, ExclusionReason } from "../model/types";
 import type { ServerLine } from "../render/server-lines";
 
@@ -26,7 +27,9 @@ export type ChangeKind =
   /** HAProxy loaded a new config (a reload). */
   | "reload"
   /** Servers changed through the runtime API (no reload). */
-  | "runtime-apply";
+  | "runtime-apply"
+  /** One HAProxy replica brought back to the desired state: it had diverged (drift by hand) or was stale. */
+  | "replica-repaired";
 
 /** Where a change came from. */
 export type CauseSource =
@@ -387,6 +390,29 @@ export function rejectionRecord(
     },
     single(cause),
     { via: null, at },
+  );
+}
+
+/** An HAProxy replica the agreement check brought back to the desired state; the record names its container. */
+export function repairRecord(r: Repair): NewRecord {
+  const how = r.via === "reload" ? "by a reload" : "through the runtime API";
+  return record(
+    {
+      kind: "replica-repaired",
+      backend: null,
+      server: null,
+      container: r.container,
+      containerId: r.containerId,
+      detail: `${r.detail}; repaired ${how}`.slice(0, 1000),
+    },
+    {
+      cause: { source: "haproxy", event: r.was, at: r.detectedAt },
+      reason:
+        r.was === "diverged"
+          ? `haproxy replica ${r.replica} diverged from the desired state`
+          : `haproxy replica ${r.replica} was stale`,
+    },
+    { via: r.via, at: r.confirmedAt },
   );
 }
 

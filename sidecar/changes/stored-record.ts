@@ -18,6 +18,7 @@ const KINDS: Record<ChangeKind, true> = {
   "config-rejected": true,
   reload: true,
   "runtime-apply": true,
+  "replica-repaired": true,
 };
 const SOURCES: Record<CauseSource, true> = {
   docker: true,

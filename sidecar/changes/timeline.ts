@@ -20,6 +20,7 @@ const STYLE: Record<ChangeKind, { mark: Mark; color: string; label: string }> = 
   "config-rejected": { mark: "cross", color: "#b3261e", label: "rejected" },
   reload: { mark: "circle", color: "#7c3aed", label: "reload" },
   "runtime-apply": { mark: "circle", color: "#64748b", label: "runtime apply" },
+  "replica-repaired": { mark: "diamond", color: "#0891b2", label: "replica repaired" },
 };
 export const HAPROXY_LANE = "HAProxy";
 

@@ -7,6 +7,12 @@ export function parseDescription(showInfo: string): string | null {
   return m ? m[1]!.trim() : null;
 }
 
+/** The serving worker's pid from `show info`, or null: it changes with every reload and restart. */
+export function parseWorkerPid(showInfo: string): number | null {
+  const m = /^Pid: (\d{1,10})\s*$/m.exec(showInfo);
+  return m ? Number(m[1]) : null;
+}
+
 /** The config id carried by `description`, "" when the worker runs a config that has none. */
 export function configIdOf(showInfo: string): string {
   const description = parseDescription(showInfo);
@@ -62,6 +68,8 @@ export function replyError(reply: string): string | null {
 export interface RunningServer {
   readonly backend: string;
   readonly name: string;
+  /** Its numeric id (`srv_id`), null when the answer has none. */
+  readonly id: number | null;
   readonly address: string;
   readonly port: number;
   /** User weight (what `weight` / `set server … weight` set). */
@@ -84,13 +92,14 @@ export function parseServersState(dump: string): Map<string, RunningServer> {
   if (headerLine === undefined) return out;
   const header = headerLine.slice(2).trim().split(/\s+/);
   const col = (name: string): number => header.indexOf(name);
-  const [be, sv, addr, admin, weight, port] = [
+  const [be, sv, addr, admin, weight, port, id] = [
     "be_name",
     "srv_name",
     "srv_addr",
     "srv_admin_state",
     "srv_uweight",
     "srv_port",
+    "srv_id",
   ].map(col);
   for (const line of lines) {
     if (line.startsWith("#") || !/^\d+ /.test(line)) continue;
@@ -99,6 +108,7 @@ export function parseServersState(dump: string): Map<string, RunningServer> {
     const server: RunningServer = {
       backend: c[be!] ?? "",
       name: c[sv!] ?? "",
+      id: /^[1-9][0-9]{0,9}$/.test(c[id!] ?? "") ? Number(c[id!]) : null,
       address: c[addr!] ?? "",
       port: Number(c[port!]),
       weight: Number(c[weight!]),

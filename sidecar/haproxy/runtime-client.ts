@@ -1,5 +1,13 @@
 import type { ServerRef } from "../model/types";
-import { configIdOf, parseServersState, parseShowStat, parseWorkerPids, replyError, type RunningServer } from "./parse";
+import {
+  configIdOf,
+  parseServersState,
+  parseShowStat,
+  parseWorkerPid,
+  parseWorkerPids,
+  replyError,
+  type RunningServer,
+} from "./parse";
 import { socketCommand } from "./socket";
 
 /** HAProxy refused a CLI command; `reply` is HAProxy's own message. */
@@ -11,6 +19,14 @@ export class RuntimeCommandError extends Error {
   ) {
     super(`haproxy refused "${command}": ${reply}`);
   }
+}
+
+/** Which config the serving worker runs (`show info`). */
+export interface RunningInfo {
+  /** The config id in its `description` ("" for a config without one). */
+  readonly configId: string;
+  /** The serving worker's pid: another one after every reload or restart; null when not said. */
+  readonly worker: number | null;
 }
 
 /** The running HAProxy, through its runtime API (the serving worker) and its master CLI. */
@@ -26,6 +42,8 @@ export interface RuntimeClient {
   masterCommand(command: string): Promise<string>;
   /** Config id the serving worker loaded ("" for a config without one); null when unreachable. */
   runningConfigId(): Promise<string | null>;
+  /** The config id and the pid of the serving worker; null when unreachable. */
+  runningInfo(): Promise<RunningInfo | null>;
   /** Server statuses (`backend/server` → UP, DOWN, MAINT…) of the serving worker, or null. */
   serverStatuses(): Promise<Map<string, string> | null>;
   /** `show servers state`: what the next worker loads to keep servers' state across a reload. */
@@ -65,8 +83,13 @@ export class SocketRuntimeClient implements RuntimeClient {
   }
 
   async runningConfigId(): Promise<string | null> {
+    return (await this.runningInfo())?.configId ?? null;
+  }
+
+  async runningInfo(): Promise<RunningInfo | null> {
     try {
-      return configIdOf(await this.command("show info"));
+      const info = await this.command("show info");
+      return { configId: configIdOf(info), worker: parseWorkerPid(info) };
     } catch {
       return null;
     }

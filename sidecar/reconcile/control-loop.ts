@@ -1,5 +1,4 @@
 import type { Logger } from "pino";
-import type { RuntimeClient } from "../haproxy/runtime-client";
 import { Backoff } from "../lib/backoff";
 import type { Clock, TimerHandle } from "../lib/clock";
 import { TimeoutError, toError } from "../lib/errors";
@@ -8,7 +7,7 @@ import type { BackendSource, SourceSignal } from "../source/backend-source";
 import type { SerfView } from "./serf-gate";
 import { watchSerf } from "./serf-watch";
 import { CoalescingTrigger } from "./trigger";
-import type { LoopObserver, LoopOptions, LoopView, PassRunner, SyncResult } from "./types";
+import type { HaproxyDoor, LoopObserver, LoopOptions, LoopView, PassRunner, SyncResult } from "./types";
 
 /** Passes asked for by these alone may reuse the last listing. */
 const REUSE_LISTING_REASONS = new Set(["ready", "pending-delete", "file-rejected"]);
@@ -29,7 +28,8 @@ export interface LoopParts {
   readonly reconciler: PassRunner;
   readonly source: BackendSource;
   readonly serf: { readonly source: SerfSource; readonly view: () => SerfView | null } | null;
-  readonly runtime: RuntimeClient;
+  /** The early drain and the agreement check go through it. */
+  readonly haproxy: HaproxyDoor;
   readonly clock: Clock;
   readonly log: Logger;
   readonly observer: LoopObserver;
@@ -40,8 +40,8 @@ export interface LoopParts {
 /**
  * The whole control loop, in one place: source signals and Serf events become pokes; pokes are
  * coalesced into passes (one in flight); failed passes are retried with capped backoff; backends
- * that do not listen yet are looked at again shortly; everything resyncs on a timer. Every
- * timer runs on the injected clock.
+ * that do not listen yet are looked at again shortly; everything resyncs on a timer; the HAProxy
+ * replicas are checked for agreement on another. Every timer runs on the injected clock.
  */
 export class ControlLoop {
   private readonly trigger: CoalescingTrigger;
@@ -52,6 +52,8 @@ export class ControlLoop {
   private retryTimer: TimerHandle | null = null;
   private recheckTimer: TimerHandle | null = null;
   private resyncTimer: TimerHandle | null = null;
+  private checkTimer: TimerHandle | null = null;
+  private checking: Promise<void> | null = null;
   private firstPass = true;
   private inFlight: Promise<void> | null = null;
   private passDeadline: AbortController | null = null;
@@ -93,18 +95,19 @@ export class ControlLoop {
     if (serf !== null)
       watchSerf(serf.source, (event) => this.poke(event), this.parts.clock, this.parts.log, this.abort.signal);
     this.scheduleResync();
+    this.scheduleCheck();
   }
 
-  /** Stops every timer and watcher; resolves once the pass in flight (if any) is over. */
+  /** Stops every timer and watcher; resolves once the pass (and the check) in flight is over. */
   async stop(): Promise<void> {
     this.abort.abort();
     this.trigger.stop();
     this.parts.readiness?.stop();
     // The pass in flight stops at its next step (a file write under way is finished, not cut).
     this.passDeadline?.abort(new Error("sidecar stopping"));
-    for (const t of [this.retryTimer, this.recheckTimer, this.resyncTimer])
+    for (const t of [this.retryTimer, this.recheckTimer, this.resyncTimer, this.checkTimer])
       if (t !== null) this.parts.clock.clearTimeout(t);
-    await this.inFlight;
+    await Promise.all([this.inFlight, this.checking]);
   }
 
   /** Asks for a pass; `urgentMs` (a backend is leaving, or ready) replaces the quiet time. */
@@ -131,10 +134,10 @@ export class ControlLoop {
       this.parts.observer.hint(s.hint);
       log.debug({ id: s.hint.id.slice(0, 12), cause: s.hint.cause, kind: s.hint.kind }, "change hint");
       if (leaving.length > 0) {
-        // Fast path: stop new requests to it in every worker right away through the runtime
-        // API; the pass that follows takes it out of haproxy.cfg.
+        // Fast path: stop new requests to it in every worker of every replica right away
+        // through the runtime API; the pass that follows takes it out of haproxy.cfg.
         const hint = s.hint;
-        this.parts.runtime.drainServers(leaving).then(
+        this.parts.haproxy.drain(leaving).then(
           () => this.parts.observer.drained?.(leaving, hint),
           (err: unknown) => log.warn({ err: toError(err), servers: leaving }, "early drain failed"),
         );
@@ -154,6 +157,25 @@ export class ControlLoop {
       this.poke("resync");
       this.scheduleResync();
     }, this.opts.resyncMs);
+  }
+
+  /** The next agreement check, one period after the last one ended (never two at once). */
+  private scheduleCheck(): void {
+    const periodMs = this.opts.agreementCheckMs ?? 0;
+    if (periodMs <= 0 || this.abort.signal.aborted) return;
+    this.checkTimer = this.parts.clock.setTimeout(() => {
+      this.checkTimer = null;
+      this.checking = this.parts.haproxy
+        .check()
+        .then(
+          (report) => this.parts.observer.agreement?.(report),
+          (err: unknown) => this.parts.log.warn({ err: toError(err) }, "agreement check failed"),
+        )
+        .finally(() => {
+          this.checking = null;
+          this.scheduleCheck();
+        });
+    }, periodMs);
   }
 
   private pass(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { ApplyOutcome } from "../apply/applier";
+import type { ApplyOutcome } from "../apply/outcome";
 import type { DesiredState, Exclusion } from "../model/types";
 import { sha256Hex, type Rendered } from "../render/render";
 

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
-import type { Applier, ApplyOutcome } from "../apply/applier";
+import type { Applier } from "../apply/applier";
+import type { ApplyOutcome } from "../apply/outcome";
 import type { Clock } from "../lib/clock";
 import { TimeoutError, toError } from "../lib/errors";
 import { buildDesiredState, removedServers, type BuildOptions } from "../model/desired-state";

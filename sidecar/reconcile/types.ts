@@ -1,4 +1,5 @@
-import type { ApplyOutcome } from "../apply/applier";
+import type { AgreementReport } from "../apply/agreement";
+import type { ApplyOutcome } from "../apply/outcome";
 import type { ChangeHint, DesiredState, Exclusion, ServerRef } from "../model/types";
 import type { SerfView } from "./serf-gate";
 
@@ -29,6 +30,16 @@ export interface LoopOptions {
   readonly resyncMs: number;
   /** A pass that takes longer is aborted (a retryable failure). */
   readonly passTimeoutMs: number;
+  /** The replicas are read back and compared with the desired state this often; 0 or absent: never. */
+  readonly agreementCheckMs?: number;
+}
+
+/** HAProxy as the loop reaches it between passes (apply/'s fleet in production, a recording fake in tests). */
+export interface HaproxyDoor {
+  /** Sets servers to maintenance on every replica at once; rejects when none could be. */
+  drain(servers: readonly ServerRef[]): Promise<void>;
+  /** Reads every replica back, repairs those that are not in sync. */
+  check(): Promise<AgreementReport>;
 }
 
 /** One pass, as the loop reports it. */
@@ -54,6 +65,8 @@ export interface LoopObserver {
   ready?(id: string): void;
   /** Servers drained at once on `hint` (before its pass), HAProxy's answers checked. */
   drained?(servers: readonly ServerRef[], hint: ChangeHint): void;
+  /** An agreement check ran (every replica read back; the repairs it made). */
+  agreement?(report: AgreementReport): void;
 }
 
 /** Several observers as one. */
@@ -64,6 +77,7 @@ export function observers(...list: readonly LoopObserver[]): LoopObserver {
     streamConnected: (connected) => list.forEach((o) => o.streamConnected(connected)),
     ready: (id) => list.forEach((o) => o.ready?.(id)),
     drained: (servers, hint) => list.forEach((o) => o.drained?.(servers, hint)),
+    agreement: (report) => list.forEach((o) => o.agreement?.(report)),
   };
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import Handlebars from "handlebars";
+import { assignServerIds } from "../model/server-ids";
 import type { DesiredState } from "../model/types";
 import { parseServerLines, serverSignature, stripServerLines, type ServerLine } from "./server-lines";
 
@@ -61,6 +62,11 @@ export function configIdOfText(text: string): string | null {
   return new RegExp(`^\\s*description ${DESCRIPTION_PREFIX}(\\S+)\\s*$`, "m").exec(text)?.[1] ?? null;
 }
 
+/** A config read back from its text (the live file): its hashes and servers, as its render gave them. */
+export function renderedOfText(text: string): Rendered {
+  return { text, sha256: sha256Hex(text), configId: configIdOfText(text) ?? "", servers: parseServerLines(text) };
+}
+
 /** Stands for the config id while rendering, until the id is known. */
 const ID_PLACEHOLDER = "__ha_sidecar_config_id__";
 /** A member given to every backend to see what the template's server lines look like. */
@@ -90,12 +96,21 @@ function renderText(template: TemplateFn, state: DesiredState, paths: RenderPath
     configId: ID_PLACEHOLDER,
     paths: { ...paths, statsAuth: paths.statsAuth ?? null },
     defaultService: state.defaultService,
-    services: state.services.map((s) => ({
-      name: s.name,
-      isDefault: s.name === state.defaultService,
-      sticky: s.sticky,
-      servers: s.servers.map((b) => ({ name: b.name, address: b.address, port: b.port, weight: b.weight })),
-    })),
+    services: state.services.map((s) => {
+      const ids = assignServerIds(s.servers.map((b) => b.name));
+      return {
+        name: s.name,
+        isDefault: s.name === state.defaultService,
+        sticky: s.sticky,
+        servers: s.servers.map((b) => ({
+          name: b.name,
+          id: ids.get(b.name)!,
+          address: b.address,
+          port: b.port,
+          weight: b.weight,
+        })),
+      };
+    }),
   };
   let text: string;
   try {

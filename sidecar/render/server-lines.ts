@@ -14,6 +14,8 @@ export interface ServerLine {
   readonly options: readonly string[];
   /** The weight those options give (HAProxy's default: 1). */
   readonly weight: number;
+  /** Its `id` option (see assignServerIds), null when the line sets none (HAProxy picks one). */
+  readonly id: number | null;
 }
 
 const SECTIONS = new Set([
@@ -71,17 +73,22 @@ export function parseServerLines(text: string): Map<string, ServerLine> {
       address: colon < 0 ? endpoint : endpoint.slice(0, colon),
       port: colon < 0 ? 0 : Number(endpoint.slice(colon + 1)),
       options,
-      weight: weightOf(options),
+      weight: Number(optionValue(options, "weight") ?? 1),
+      id: idOf(optionValue(options, "id")),
     });
   }
   return out;
 }
 
-function weightOf(options: readonly string[]): number {
-  let weight = 1;
-  for (let i = 0; i < options.length - 1; i++) if (options[i] === "weight") weight = Number(options[i + 1]);
-  return weight;
+/** The value of the last `keyword value` pair in `options`, or null. */
+function optionValue(options: readonly string[], keyword: string): string | null {
+  let value: string | null = null;
+  for (let i = 0; i < options.length - 1; i++) if (options[i] === keyword) value = options[i + 1]!;
+  return value;
 }
+
+const idOf = (value: string | null): number | null =>
+  value !== null && /^[1-9][0-9]{0,9}$/.test(value) ? Number(value) : null;
 
 /** The text without its `server` lines: what a reload would change besides membership. */
 export function stripServerLines(text: string): string {
@@ -92,14 +99,14 @@ export function stripServerLines(text: string): string {
 }
 
 /**
- * What every server of a backend shares: its options without its weight, its own name as a
- * placeholder. Two configs whose servers differ only in names, addresses and weights have the
- * same signatures, and the runtime API can take one to the other.
+ * What every server of a backend shares: its options without its weight and id, its own name as
+ * a placeholder. Two configs whose servers differ only in names, ids, addresses and weights have
+ * the same signatures, and the runtime API can take one to the other (`add server` takes `id`).
  */
 export function serverSignature(line: ServerLine): string {
   const kept: string[] = [];
   for (let i = 0; i < line.options.length; i++) {
-    if (line.options[i] === "weight") {
+    if (line.options[i] === "weight" || line.options[i] === "id") {
       i++;
       continue;
     }

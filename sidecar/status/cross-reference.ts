@@ -13,25 +13,36 @@ export interface CrossReferenceRow {
   /** `routed`, or why the sidecar leaves it out. */
   readonly docker: "routed" | ExclusionReason;
   readonly serf: SerfLiveness | null;
-  /** HAProxy's status of the server (UP, DOWN, MAINT, …), null when not in HAProxy. */
+  /** HAProxy's status of the server (UP, DOWN, MAINT...) on the first replica that answers, null when not in it. */
   readonly haproxy: string | null;
-  /** More on why it is left out (the bad label, HAProxy's message…), or null. */
+  /** Its status on each replica, by replica number (null: not in that one, or it does not answer). */
+  readonly replicas: Readonly<Record<string, string | null>>;
+  /** More on why it is left out (the bad label, HAProxy's message...), or null. */
   readonly detail: string | null;
 }
 
 const byContainer = (a: CrossReferenceRow, b: CrossReferenceRow): number =>
   a.container < b.container ? -1 : a.container > b.container ? 1 : 0;
 
+/** One replica's server statuses (`backend/server` -> status), null when it does not answer. */
+export interface ReplicaStatusesView {
+  readonly replica: string;
+  readonly statuses: ReadonlyMap<string, string> | null;
+}
+
 /**
  * Pure: joins the last pass (the source's view and the sidecar's decisions), Serf's opinion and
- * HAProxy's server statuses (`backend/server` → status) into one sorted table.
+ * each HAProxy replica's server statuses into one sorted table.
  */
 export function buildCrossReference(
   last: SyncResult | null,
   serf: SerfView | null,
-  haproxy: ReadonlyMap<string, string> | null,
+  replicas: readonly ReplicaStatusesView[],
 ): CrossReferenceRow[] {
   if (last === null || !last.ok) return [];
+  const haproxy = replicas.find((r) => r.statuses !== null)?.statuses ?? null;
+  const onEach = (key: string | null): Record<string, string | null> =>
+    Object.fromEntries(replicas.map((r) => [r.replica, key === null ? null : (r.statuses?.get(key) ?? null)]));
   const rows: CrossReferenceRow[] = [];
   for (const service of last.state.services) {
     for (const b of service.servers) {
@@ -44,6 +55,7 @@ export function buildCrossReference(
         docker: "routed",
         serf: serf?.liveness[b.sourceId] ?? null,
         haproxy: haproxy?.get(`${service.name}/${b.name}`) ?? null,
+        replicas: onEach(`${service.name}/${b.name}`),
         detail: null,
       });
     }
@@ -58,6 +70,7 @@ export function buildCrossReference(
       docker: e.reason,
       serf: serf?.liveness[e.sourceId] ?? null,
       haproxy: null,
+      replicas: onEach(null),
       detail: e.label !== undefined ? `${e.label}: ${e.detail ?? ""}` : (e.detail ?? null),
     });
   }

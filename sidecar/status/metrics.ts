@@ -1,4 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { AgreementReport } from "../apply/agreement";
+import type { ReplicaView } from "../apply/replica-state";
 import type { ChangeHint } from "../model/types";
 import type { LoopObserver, PassReport } from "../reconcile/types";
 
@@ -73,7 +75,27 @@ export class Metrics implements LoopObserver {
     registers: [this.registry],
   });
 
-  constructor() {
+  private readonly repairs = new Counter({
+    name: "ha_sidecar_replica_repairs_total",
+    help: "HAProxy replicas brought back to the desired state by the agreement check (was: diverged or stale)",
+    labelNames: ["replica", "was"],
+    registers: [this.registry],
+  });
+
+  private readonly inSync: Gauge;
+
+  /** @param replicas each HAProxy replica's state, read at every scrape. */
+  constructor(replicas: () => readonly ReplicaView[] = () => []) {
+    this.inSync = new Gauge({
+      name: "ha_sidecar_haproxy_in_sync",
+      help: "1 while an HAProxy replica routes exactly the desired state (read back), 0 while it is stale or diverged",
+      labelNames: ["replica"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const r of replicas()) this.set({ replica: r.replica }, r.state === "in-sync" ? 1 : 0);
+      },
+    });
     // A coarse event-loop monitor: the default 10 ms precision wakes an idle sidecar 100 times a second.
     collectDefaultMetrics({ register: this.registry, prefix: "ha_sidecar_", eventLoopMonitoringPrecision: 500 });
   }
@@ -85,6 +107,10 @@ export class Metrics implements LoopObserver {
 
   hint(hint: ChangeHint): void {
     this.events.inc({ action: hint.cause });
+  }
+
+  agreement(report: AgreementReport): void {
+    for (const r of report.repairs) this.repairs.inc({ replica: r.replica, was: r.was });
   }
 
   streamConnected(connected: boolean): void {

@@ -1,7 +1,8 @@
 /**
- * The operator's page: the cross-reference table from /status and the last hour of routing
- * changes (the SVG timeline the server draws, /timeline.svg, and the latest /changes records),
- * refreshed every 2 s. Hovering a mark shows its record.
+ * The operator's page: the cross-reference table from /status (one HAProxy column per replica,
+ * headed by its state: in-sync, stale or diverged) and the last hour of routing changes (the SVG
+ * timeline the server draws, /timeline.svg, and the latest /changes records), refreshed every
+ * 2 s. Hovering a mark shows its record; hovering a replica's heading, its config and digest.
  */
 export const STATUS_PAGE = `<!doctype html>
 <html lang="en">
@@ -19,6 +20,7 @@ export const STATUS_PAGE = `<!doctype html>
   .ok { color: #11772d; font-weight: 600; }
   .bad { color: #b3261e; font-weight: 600; }
   .meh { color: #8a6100; }
+  th small { display: block; font-weight: 600; }
   h2 { font-size: 16px; margin: 24px 0 6px; }
   #timeline svg { max-width: 100%; height: auto; border: 1px solid #ddd; }
   #timeline .mark { cursor: pointer; }
@@ -31,7 +33,7 @@ export const STATUS_PAGE = `<!doctype html>
 <h1>ha-sidecar</h1>
 <div class="meta" id="meta">loading…</div>
 <table>
-  <thead><tr><th>container</th><th>address</th><th>backend / server</th><th>Docker</th><th>Serf</th><th>HAProxy</th></tr></thead>
+  <thead><tr id="head"></tr></thead>
   <tbody id="rows"></tbody>
 </table>
 <div id="drift"></div>
@@ -54,13 +56,34 @@ async function refresh() {
         ["last runtime change", s.lastRuntimeChange ? s.lastRuntimeChange.at + " (" + s.lastRuntimeChange.reason + ")" : "none"]]) {
       const span = document.createElement("span"); span.textContent = k + ": " + v; document.getElementById("meta").appendChild(span);
     }
+    // One HAProxy column per replica, headed by its state against the desired one.
+    const replicas = s.replicas.length ? s.replicas : [{ replica: "1", state: null }];
+    const head = ["container", "address", "backend / server", "Docker", "Serf"].map((t) => {
+      const th = document.createElement("th"); th.textContent = t; return th;
+    });
+    for (const r of replicas) {
+      const th = document.createElement("th");
+      th.textContent = replicas.length > 1 ? "HAProxy " + r.replica : "HAProxy";
+      const state = document.createElement("small");
+      state.textContent = r.state ?? "—";
+      state.className = r.state === "in-sync" ? "ok" : r.state === "diverged" ? "bad" : "meh";
+      th.title = [r.container, r.reason, r.configId && "config " + r.configId, r.digest && "routes " + r.digest,
+        r.confirmedAt && "in sync at " + r.confirmedAt].filter(Boolean).join("\\n");
+      th.appendChild(state);
+      head.push(th);
+    }
+    document.getElementById("head").replaceChildren(...head);
     const tbody = document.getElementById("rows");
     tbody.replaceChildren(...s.backends.map((b) => {
       const tr = document.createElement("tr");
       const docker = cell(b.docker, cls(b.docker, ["routed"]));
       if (b.detail) docker.title = b.detail;
       tr.append(cell(b.container), cell(b.address), cell(b.backend ? b.backend + " / " + b.server : null),
-        docker, cell(b.serf, cls(b.serf, ["alive"])), cell(b.haproxy, cls(b.haproxy, ["UP"])));
+        docker, cell(b.serf, cls(b.serf, ["alive"])));
+      for (const r of replicas) {
+        const status = b.replicas && r.replica in b.replicas ? b.replicas[r.replica] : b.haproxy;
+        tr.append(cell(status, cls(status, ["UP"])));
+      }
       return tr;
     }));
     const panic = s.serf.configured && s.serf.panic && s.serf.panic.length ? "Serf would leave too few members, routed on Docker's view: " + s.serf.panic.join(", ") + ". " : "";

@@ -1,6 +1,8 @@
 import * as http from "node:http";
 import type * as stream from "node:stream";
 import type { Logger } from "pino";
+import type { ReplicaStatuses } from "../apply/fleet";
+import type { ReplicaView } from "../apply/replica-state";
 import type { ChangeFilter } from "../changes/change-log";
 import type { ChangeRecord } from "../changes/records";
 import { timelineSvg } from "../changes/timeline";
@@ -16,8 +18,10 @@ import { STATUS_PAGE } from "./status-page";
 /** What the status server reads. */
 export interface StatusView {
   readonly loop: () => LoopView;
-  /** HAProxy's server statuses (`backend/server` → status), null when HAProxy cannot be asked. */
-  readonly haproxyStatuses: () => Promise<ReadonlyMap<string, string> | null>;
+  /** Each HAProxy replica: its state against the desired one, by replica number. */
+  readonly replicas: () => readonly ReplicaView[];
+  /** Each running replica's server statuses (`backend/server` -> status), null for one that does not answer. */
+  readonly replicaStatuses: () => Promise<readonly ReplicaStatuses[]>;
   readonly metrics: Metrics;
   /** The change log. */
   readonly changes: { query(filter?: ChangeFilter): ChangeRecord[] };
@@ -29,7 +33,11 @@ export interface StatusView {
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 
-/** The JSON of /status: the cross-reference table and the sidecar's recent history. */
+/**
+ * The JSON of /status: the cross-reference table, one entry per HAProxy replica (its state
+ * against the desired one, the config id and routes digest it read back, when it last did in
+ * sync) and the sidecar's recent history.
+ */
 export async function statusDocument(view: StatusView): Promise<unknown> {
   const {
     last,
@@ -40,10 +48,19 @@ export async function statusDocument(view: StatusView): Promise<unknown> {
     lastPassMs,
     eventsConnected,
   } = view.loop();
-  const haproxy = await view.haproxyStatuses();
+  const statuses = await view.replicaStatuses();
   return {
     eventsConnected,
-    haproxyReachable: haproxy !== null,
+    haproxyReachable: statuses.length > 0 && statuses.every((r) => r.statuses !== null),
+    replicas: view.replicas().map((r) => ({
+      replica: r.replica,
+      container: r.container,
+      state: r.state,
+      reason: r.reason,
+      configId: r.configId,
+      digest: r.digest,
+      confirmedAt: r.confirmedAt === null ? null : iso(r.confirmedAt),
+    })),
     serf:
       serf === null
         ? { configured: false }
@@ -64,7 +81,7 @@ export async function statusDocument(view: StatusView): Promise<unknown> {
     lastReload: reload === null ? null : { at: iso(reload.at), reason: reload.reason },
     lastRuntimeChange: runtime === null ? null : { at: iso(runtime.at), reason: runtime.reason },
     lastRejected: rejected === null ? null : { at: iso(rejected.at), message: rejected.message },
-    backends: buildCrossReference(last, serf, haproxy),
+    backends: buildCrossReference(last, serf, statuses),
   };
 }
 

@@ -64,7 +64,8 @@ beforeAll(async () => {
     ["127.0.0.1"],
     {
       loop: () => view,
-      haproxyStatuses: async () => new Map([["webapp/web_1", "UP"]]),
+      replicas: () => [],
+      replicaStatuses: async () => [{ replica: "1", statuses: new Map([["webapp/web_1", "UP"]]) }],
       metrics,
       changes,
       staleAfterMs: 10 * 60_000,

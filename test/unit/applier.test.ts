@@ -1,201 +1,63 @@
-import pino from "pino";
-import { Applier, ApplyError } from "../../sidecar/apply/applier";
-import { LiveFile } from "../../sidecar/apply/live-file";
-import type { ConfigStore } from "../../sidecar/apply/config-file";
-import type { ValidationResult, Validator } from "../../sidecar/apply/haproxy-check";
-import type { RunningServer } from "../../sidecar/haproxy/parse";
-import type { Reloader } from "../../sidecar/haproxy/reloader";
-import { RuntimeCommandError, type RuntimeClient } from "../../sidecar/haproxy/runtime-client";
-import type { Clock } from "../../sidecar/lib/clock";
+import { ApplyError } from "../../sidecar/apply/outcome";
+import type { ValidationResult } from "../../sidecar/apply/haproxy-check";
+import type { RuntimeClient } from "../../sidecar/haproxy/runtime-client";
 import type { ServerRef } from "../../sidecar/model/types";
-import { sha256Hex, type Rendered } from "../../sidecar/render/render";
+import type { Rendered } from "../../sidecar/render/render";
 import { parseServerLines } from "../../sidecar/render/server-lines";
-
-const log = pino({ level: "silent" });
-
-/** A config of structure `id` listing `servers` ("name addr:port [weight]"). */
-function rendered(id: string, servers: string[] = []): Rendered {
-  const text = [
-    "global",
-    `    description ha-sidecar-${id}`,
-    "defaults",
-    "    default-server inter 1s",
-    "backend webapp",
-    ...servers.map((s) => {
-      const [name, ep, weight] = s.split(" ");
-      return `    server ${name} ${ep} check${weight ? ` weight ${weight}` : ""}`;
-    }),
-    "",
-  ].join("\n");
-  return { text, sha256: sha256Hex(text), configId: id, servers: parseServerLines(text) };
-}
+import { fleetOf, rendered, steppingClock } from "./haproxy-replicas-fake";
 
 /**
- * The volume and a running HAProxy, recording every call. A reload loads the live file (its
- * config id and servers) unless told to swallow the signal; runtime commands act on the servers.
+ * The volume and one running HAProxy (today's single `ha`, unlabelled), recording every call,
+ * behind the fleet as production wires it. `w` reads and sets them as these tests always did.
  */
-class World implements ConfigStore, Validator, Reloader {
-  calls: string[] = [];
-  live: string | null = null;
-  staged = new Map<string, string>();
-  verdict: ValidationResult = { ok: true };
-  running: string | null = null;
-  servers = new Map<string, { -readonly [K in keyof RunningServer]: RunningServer[K] } & { conns: number }>();
-  swallowSignals = 0;
-  container = true;
-  refuse: RegExp | null = null;
-
-  async read() {
-    this.calls.push("read");
-    return this.live;
-  }
-  async stage(text: string) {
-    const p = `tmp${this.staged.size}`;
-    this.staged.set(p, text);
-    this.calls.push("stage");
-    return p;
-  }
-  async commit(p: string) {
-    this.live = this.staged.get(p)!;
-    this.staged.delete(p);
-    this.calls.push("commit");
-  }
-  async removeStale() {
-    return 0;
-  }
-  async discard(p: string) {
-    this.staged.delete(p);
-    this.calls.push("discard");
-  }
-  async validate() {
-    this.calls.push("validate");
-    return this.verdict;
-  }
-  async reload(): Promise<"sent" | "no-target"> {
-    this.calls.push("signal");
-    if (!this.container) return "no-target";
-    if (this.swallowSignals > 0) {
-      this.swallowSignals--;
-      return "sent";
-    }
-    this.running = /description ha-sidecar-(\S+)/.exec(this.live ?? "")?.[1] ?? null;
-    this.servers = new Map(
-      [...parseServerLines(this.live ?? "")].map(([k, l]) => [
-        k,
-        {
-          backend: l.backend,
-          name: l.name,
-          address: l.address,
-          port: l.port,
-          weight: l.weight,
-          maint: false,
-          drain: false,
-          conns: 0,
-        },
-      ]),
-    );
-    return "sent";
-  }
-
-  readonly runtime: RuntimeClient = {
-    runningConfigId: async () => this.running,
-    serverStatuses: async () => null,
-    serverStateDump: async () => {
-      this.calls.push("save-state");
-      return "1\n# be_id be_name\n";
+function setup(opts: { runtimeApi?: boolean } = {}) {
+  const clock = steppingClock();
+  const f = fleetOf({ replicas: 1, clock, ...opts });
+  const ha = f.replica(1);
+  const w = {
+    get calls(): string[] {
+      return f.calls;
     },
-    servers: async () => new Map([...this.servers].map(([k, { conns: _c, ...s }]) => [k, s])),
-    masterCommand: async () => "",
-    drainServers: async (refs: readonly ServerRef[]) => {
-      this.calls.push(`drain ${refs.map((r) => `${r.backend}/${r.server}`).join(",")}`);
-      for (const r of refs) {
-        const s = this.servers.get(`${r.backend}/${r.server}`);
-        if (s) s.maint = true;
-      }
+    set calls(calls: string[]) {
+      f.calls.splice(0, f.calls.length, ...calls);
     },
-    command: async (cmd: string) => {
-      this.calls.push(cmd);
-      if (this.refuse?.test(cmd)) throw new RuntimeCommandError(cmd, "unknown keyword 'x'.");
-      const [verb, what, key = "", ...rest] = cmd.split(" ");
-      const s = this.servers.get(verb === "shutdown" ? rest[0]! : key);
-      if (verb === "add") {
-        const [address, port] = rest[0]!.split(":");
-        const w = rest.indexOf("weight");
-        this.servers.set(key, {
-          backend: key.split("/")[0]!,
-          name: key.split("/")[1]!,
-          address: address!,
-          port: Number(port),
-          weight: w < 0 ? 1 : Number(rest[w + 1]),
-          maint: true,
-          drain: false,
-          conns: 0,
-        });
-        return "New server registered.\n";
-      }
-      if (verb === "enable" && what === "server") s!.maint = false;
-      if (verb === "set" && rest[0] === "weight") s!.weight = Number(rest[1]);
-      if (verb === "set" && rest[0] === "state") s!.maint = rest[1] === "maint";
-      if (verb === "set" && rest[0] === "addr") {
-        s!.address = rest[1]!;
-        s!.port = Number(rest[3]);
-        return "IP changed\n";
-      }
-      if (verb === "shutdown") s!.conns = 0;
-      if (verb === "del") {
-        if (s!.conns > 0)
-          throw new RuntimeCommandError(cmd, "Server still has connections attached to it, cannot remove it.");
-        this.servers.delete(key);
-        return "Server deleted.\n";
-      }
-      return "\n";
+    get live(): string | null {
+      return f.volume.live;
     },
+    set live(text: string | null) {
+      f.volume.live = text;
+    },
+    set verdict(v: ValidationResult) {
+      f.volume.verdict = v;
+    },
+    set stage(fn: (text: string) => Promise<string>) {
+      f.volume.stage = fn;
+    },
+    get servers() {
+      return ha.servers;
+    },
+    set swallowSignals(n: number) {
+      ha.swallowSignals = n;
+    },
+    /** False: no HAProxy container of this stack. */
+    set container(on: boolean) {
+      if (!on) f.replicas.delete(1);
+    },
+    set refuse(re: RegExp | null) {
+      ha.refuse = re;
+    },
+    get runtime(): RuntimeClient {
+      return ha.runtime;
+    },
+    /** What a SIGUSR2 does: load the live file. */
+    reload: () => ha.load(),
   };
-}
-
-function setup(w = new World()) {
-  let t = 0;
-  const clock: Clock = {
-    now: () => t,
-    setTimeout: (fn, ms) => {
-      t += ms;
-      fn();
-      return 0 as unknown as ReturnType<typeof setTimeout>;
-    },
-    clearTimeout: () => undefined,
-  };
-  const stateFile: ConfigStore = {
-    read: async () => null,
-    stage: async () => "state.tmp",
-    commit: async () => undefined,
-    discard: async () => undefined,
-    removeStale: async () => 0,
-  };
-  const rejectedInBackground: string[] = [];
-  const applier = new Applier(
-    {
-      live: new LiveFile(w, w, log, (sha) => rejectedInBackground.push(sha)),
-      serverState: stateFile,
-      reloader: w,
-      runtime: w.runtime,
-    },
-    log,
-    {
-      reloadConfirmMs: 1000,
-      pollMs: 100,
-      maxSignals: 3,
-      clock,
-      forceDeleteAfterMs: 5000,
-    },
-  );
   return {
     w,
-    rejectedInBackground,
-    idle: () => applier.idle(),
-    apply: (r: Rendered, leaving: ServerRef[] = []) => applier.apply(r, leaving),
-    advance: (ms: number) => {
-      t += ms;
-    },
+    rejectedInBackground: f.rejectedInBackground,
+    idle: f.idle,
+    apply: (r: Rendered, leaving: ServerRef[] = []) => f.apply(r, leaving),
+    advance: (ms: number) => clock.advance(ms),
   };
 }
 
@@ -221,12 +83,12 @@ describe("Applier: reloads for structure", () => {
   });
 
   it("seeds from the file on disk: a restarted sidecar neither rewrites nor reloads", async () => {
-    const w = new World();
+    const { w, apply } = setup();
     const r = rendered("s1", ["a 10.0.0.1:3000"]);
     w.live = r.text;
-    await w.reload();
+    w.reload();
     w.calls = [];
-    await expect(setup(w).apply(r)).resolves.toEqual({ kind: "unchanged" });
+    await expect(apply(r)).resolves.toEqual({ kind: "unchanged" });
     expect(w.calls).toEqual(["read"]);
   });
 
@@ -262,7 +124,8 @@ describe("Applier: reloads for structure", () => {
     await expect(apply(rendered("b"))).rejects.toBeInstanceOf(ApplyError);
     w.calls = [];
     await expect(apply(rendered("b"))).resolves.toMatchObject({ kind: "reloaded", written: false, signals: 1 });
-    expect(w.calls).toEqual(["signal"]);
+    // The file is as it was; the state HAProxy runs now is saved for its next worker all the same.
+    expect(w.calls).toEqual(["save-state", "signal"]);
   });
 
   it("writes the file and reports no-haproxy when no HAProxy runs", async () => {
@@ -384,6 +247,27 @@ describe("Applier: membership through the runtime API, no reload", () => {
     expect(w.servers.get("webapp/b")!.weight).toBe(9);
   });
 
+  it("adds a server under the id its line gives, and reloads when a server runs under another id", async () => {
+    const { w, apply } = await running();
+    const next = rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000", "c 10.0.0.3:3000"]);
+    const withId = {
+      ...next,
+      text: next.text.replace("server c 10.0.0.3:3000 check", "server c 10.0.0.3:3000 id 70039 check"),
+    };
+    await expect(apply({ ...withId, servers: parseServerLines(withId.text) })).resolves.toMatchObject({
+      kind: "runtime",
+    });
+    expect(w.calls[0]).toBe("add server webapp/c 10.0.0.3:3000 inter 1s id 70039 check");
+    expect(w.servers.get("webapp/c")!.id).toBe(70039);
+    // The runtime API cannot renumber a server (one added before ids, numbered by HAProxy).
+    w.servers.get("webapp/c")!.id = 3;
+    await expect(apply({ ...withId, servers: parseServerLines(withId.text) })).resolves.toMatchObject({
+      kind: "reloaded",
+      fallback: expect.stringContaining("webapp/c"),
+    });
+    expect(w.servers.get("webapp/c")!.id).toBe(70039);
+  });
+
   it("does nothing when HAProxy already runs the wanted servers and the file says the same", async () => {
     const { w, apply } = await running();
     await expect(apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]))).resolves.toEqual({ kind: "unchanged" });
@@ -393,40 +277,14 @@ describe("Applier: membership through the runtime API, no reload", () => {
 
 describe("Applier with the runtime API off", () => {
   it("reloads for a membership change, and does nothing once HAProxy runs it", async () => {
-    const w = new World();
-    let t = 0;
-    const clock: Clock = {
-      now: () => t,
-      setTimeout: (fn, ms) => {
-        t += ms;
-        fn();
-        return 0 as unknown as ReturnType<typeof setTimeout>;
-      },
-      clearTimeout: () => undefined,
-    };
-    const noState: ConfigStore = {
-      read: async () => null,
-      stage: async () => "s",
-      commit: async () => undefined,
-      discard: async () => undefined,
-      removeStale: async () => 0,
-    };
-    const applier = new Applier(
-      { live: new LiveFile(w, w, log), serverState: noState, reloader: w, runtime: w.runtime },
-      log,
-      {
-        reloadConfirmMs: 1000,
-        clock,
-        runtimeApi: false,
-      },
-    );
-    await applier.apply(rendered("s1", ["a 10.0.0.1:3000"]));
-    await expect(applier.apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]))).resolves.toMatchObject({
+    const { w, apply } = setup({ runtimeApi: false });
+    await apply(rendered("s1", ["a 10.0.0.1:3000"]));
+    await expect(apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]))).resolves.toMatchObject({
       kind: "reloaded",
       signals: 1,
     });
     expect(w.calls.filter((c) => c.startsWith("add server"))).toEqual([]);
-    await expect(applier.apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]))).resolves.toEqual({
+    await expect(apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]))).resolves.toEqual({
       kind: "unchanged",
     });
   });
@@ -434,37 +292,11 @@ describe("Applier with the runtime API off", () => {
 
 describe("Applier with the runtime API off, servers leaving", () => {
   it("reloads to remove servers even when they were drained already", async () => {
-    const w = new World();
-    let t = 0;
-    const clock: Clock = {
-      now: () => t,
-      setTimeout: (fn, ms) => {
-        t += ms;
-        fn();
-        return 0 as unknown as ReturnType<typeof setTimeout>;
-      },
-      clearTimeout: () => undefined,
-    };
-    const noState: ConfigStore = {
-      read: async () => null,
-      stage: async () => "s",
-      commit: async () => undefined,
-      discard: async () => undefined,
-      removeStale: async () => 0,
-    };
-    const applier = new Applier(
-      { live: new LiveFile(w, w, log), serverState: noState, reloader: w, runtime: w.runtime },
-      log,
-      {
-        reloadConfirmMs: 1000,
-        clock,
-        runtimeApi: false,
-      },
-    );
-    await applier.apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]));
+    const { w, apply } = setup({ runtimeApi: false });
+    await apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]));
     await w.runtime.drainServers([{ backend: "webapp", server: "b" }]);
     await expect(
-      applier.apply(rendered("s1", ["a 10.0.0.1:3000"]), [{ backend: "webapp", server: "b" }]),
+      apply(rendered("s1", ["a 10.0.0.1:3000"]), [{ backend: "webapp", server: "b" }]),
     ).resolves.toMatchObject({
       kind: "reloaded",
       signals: 1,

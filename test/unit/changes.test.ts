@@ -14,7 +14,7 @@ import {
   type Routing,
 } from "../../sidecar/changes/records";
 import { recordText, timelineSvg } from "../../sidecar/changes/timeline";
-import type { ApplyOutcome } from "../../sidecar/apply/applier";
+import type { ApplyOutcome } from "../../sidecar/apply/outcome";
 import type { Clock } from "../../sidecar/lib/clock";
 import type { DesiredState, Exclusion } from "../../sidecar/model/types";
 import type { PassReport, SyncResult } from "../../sidecar/reconcile/types";

@@ -19,6 +19,7 @@ describe("parseConfig", () => {
       maxWaitMs: 4000,
       resyncMs: 30000,
       reloadConfirmMs: 2000,
+      replicaCheckMs: 1000,
       haproxySelector: { key: "heig.lb.role", value: "haproxy" },
       haproxyBin: "haproxy",
       docker: { socketPath: "/var/run/docker.sock" },
@@ -93,6 +94,19 @@ describe("parseConfig", () => {
     expect(() => parseConfig({ LB_STATUS_HOSTS: "ok.example,bad name,x:80" })).toThrow(
       /LB_STATUS_HOSTS: "bad name" is not a host name[^]*LB_STATUS_HOSTS: "x:80" is not a host name/,
     );
+  });
+
+  it("checks the replicas every LB_REPLICA_CHECK_MS: 0 (only after changes), or from 100", () => {
+    expect(parseConfig({ LB_REPLICA_CHECK_MS: "0" }).replicaCheckMs).toBe(0);
+    expect(parseConfig({ LB_REPLICA_CHECK_MS: "250" }).replicaCheckMs).toBe(250);
+    expect(() => parseConfig({ LB_REPLICA_CHECK_MS: "50" })).toThrow(/LB_REPLICA_CHECK_MS=50: 0 \(off\) or from 100/);
+    expect(() => parseConfig({ LB_REPLICA_CHECK_MS: "soon" })).toThrow(/LB_REPLICA_CHECK_MS/);
+  });
+
+  it("refuses a runtime socket path that would break out of HAProxy's ${HA_RUNTIME_SOCKET-...}", () => {
+    expect(parseConfig({ LB_RUNTIME_SOCKET: "/run/ha/admin.sock" }).runtimeSocket).toBe("/run/ha/admin.sock");
+    for (const bad of ["/run/a}b.sock", "/run/a b.sock", '/run/"a.sock', "/run/$X.sock"])
+      expect(() => parseConfig({ LB_RUNTIME_SOCKET: bad })).toThrow(/LB_RUNTIME_SOCKET/);
   });
 
   it("refuses a maximum wait shorter than the quiet time", () => {

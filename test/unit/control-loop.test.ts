@@ -1,9 +1,9 @@
 import pino from "pino";
-import type { RuntimeClient } from "../../sidecar/haproxy/runtime-client";
+import type { AgreementReport } from "../../sidecar/apply/agreement";
 import { systemClock } from "../../sidecar/lib/clock";
 import type { ChangeHint, ServerRef } from "../../sidecar/model/types";
 import { ControlLoop } from "../../sidecar/reconcile/control-loop";
-import type { PassReport, PassRunner, SyncResult } from "../../sidecar/reconcile/types";
+import type { HaproxyDoor, PassReport, PassRunner, SyncResult } from "../../sidecar/reconcile/types";
 import type { SerfSource } from "../../sidecar/serf/serf-rpc";
 import type { SourceSignal } from "../../sidecar/source/backend-source";
 
@@ -42,9 +42,20 @@ type SignalStep = SourceSignal;
  * A loop around recording fakes: the pass returns scripted results and takes `passMs`; a hint
  * for a routed id (`routed-*`) starts draining it; creations hold the burst until a start.
  */
-function harness(script: { results?: SyncResult[]; passMs?: number; serf?: SerfSource; hang?: boolean } = {}) {
+function harness(
+  script: {
+    results?: SyncResult[];
+    passMs?: number;
+    serf?: SerfSource;
+    hang?: boolean;
+    checkMs?: number;
+    checkTakesMs?: number;
+  } = {},
+) {
   const passes: Array<{ at: number; reasons: readonly string[] }> = [];
   const drains: Array<{ at: number; servers: readonly ServerRef[] }> = [];
+  const checks: number[] = [];
+  const reports: AgreementReport[] = [];
   const results = [...(script.results ?? [])];
   const pending = new Set<string>();
   let listener: (s: SourceSignal) => void = () => undefined;
@@ -72,11 +83,16 @@ function harness(script: { results?: SyncResult[]; passMs?: number; serf?: SerfS
       return last;
     },
   };
-  const runtime = {
-    drainServers: async (servers: readonly ServerRef[]) => {
+  const haproxy: HaproxyDoor = {
+    drain: async (servers: readonly ServerRef[]) => {
       drains.push({ at: Date.now(), servers });
     },
-  } as unknown as RuntimeClient;
+    check: async () => {
+      checks.push(Date.now());
+      if (script.checkTakesMs) await new Promise((r) => setTimeout(r, script.checkTakesMs));
+      return { at: Date.now(), replicas: [], repairs: [] };
+    },
+  };
   const loop = new ControlLoop(
     {
       reconciler: runner,
@@ -87,13 +103,14 @@ function harness(script: { results?: SyncResult[]; passMs?: number; serf?: SerfS
         },
       },
       serf: script.serf ? { source: script.serf, view: () => null } : null,
-      runtime,
+      haproxy,
       clock: systemClock,
       log: pino({ level: "silent" }),
       observer: {
         pass: (r: PassReport) => passes.push({ at: Date.now(), reasons: [...r.reasons.keys()].sort() }),
         hint: () => undefined,
         streamConnected: () => undefined,
+        agreement: (report) => reports.push(report),
       },
       readiness: {
         onReady: (l) => {
@@ -102,11 +119,11 @@ function harness(script: { results?: SyncResult[]; passMs?: number; serf?: SerfS
         stop: () => undefined,
       },
     },
-    OPTS,
+    script.checkMs === undefined ? OPTS : { ...OPTS, agreementCheckMs: script.checkMs },
   );
   loop.start();
   const emit = (s: SourceSignal): void => listener(s);
-  return { loop, passes, drains, emit, ready: (id: string) => ready(id) };
+  return { loop, passes, drains, checks, reports, emit, ready: (id: string) => ready(id) };
 }
 
 /** Runs `steps` (a signal at a time in ms) and lets the clock run to `untilMs`. */
@@ -291,6 +308,47 @@ describe("ControlLoop: results in → retries out", () => {
       [500, ["ready"]],
     ]);
     await h.loop.stop();
+  });
+});
+
+describe("ControlLoop: the agreement check", () => {
+  it("checks the replicas every period, and tells the observer", async () => {
+    const h = harness({ checkMs: 1000 });
+    await jest.advanceTimersByTimeAsync(3500);
+    expect(h.checks).toEqual([1000, 2000, 3000]);
+    expect(h.reports).toHaveLength(3);
+    await h.loop.stop();
+  });
+
+  it("starts the next check one period after the last one ended: never two at once", async () => {
+    const h = harness({ checkMs: 1000, checkTakesMs: 1500 });
+    await jest.advanceTimersByTimeAsync(6500);
+    expect(h.checks).toEqual([1000, 3500, 6000]);
+    const stopping = h.loop.stop();
+    await jest.advanceTimersByTimeAsync(1500);
+    await stopping;
+  });
+
+  it("never checks without a period", async () => {
+    const h = harness();
+    await jest.advanceTimersByTimeAsync(5000);
+    expect(h.checks).toEqual([]);
+    await h.loop.stop();
+  });
+
+  it("stops checking on stop, once the check in flight is over", async () => {
+    const h = harness({ checkMs: 1000, checkTakesMs: 500 });
+    await jest.advanceTimersByTimeAsync(1200);
+    let stopped = false;
+    const stopping = h.loop.stop().then(() => {
+      stopped = true;
+    });
+    await jest.advanceTimersByTimeAsync(100);
+    expect(stopped).toBe(false);
+    await jest.advanceTimersByTimeAsync(300);
+    await stopping;
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(h.checks).toEqual([1000]);
   });
 });
 

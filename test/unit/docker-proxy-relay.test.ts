@@ -14,7 +14,7 @@ import { DockerodeSource } from "../../sidecar/docker/dockerode-source";
 import { followDockerEvents } from "../../sidecar/docker/event-stream";
 import { mapDockerEvent, type DockerEventMessage } from "../../sidecar/docker/map";
 import { startDockerProxy, type ProxyLimits } from "../../sidecar/docker-proxy/server";
-import { DockerSignalReloader } from "../../sidecar/haproxy/docker-signal-reloader";
+import { DockerReplicaSource } from "../../sidecar/haproxy/docker-replica-source";
 import { SwarmSource } from "../../sidecar/swarm/swarm-source";
 import { onAllowlist, POLICY, requestLine } from "./docker-proxy-arbitraries";
 import { IDS, SECRET, startFakeDocker, type FakeDocker } from "./docker-fake";
@@ -265,9 +265,22 @@ describe("the sidecar's own code through the proxy", () => {
     ]);
   });
 
-  it("reloads this stack's haproxy, found through its own container's stack", async () => {
-    const reloader = new DockerSignalReloader(client(), POLICY.reloadSelector, "heig", 2_000, "hs_sidecar_1");
-    await expect(reloader.reload()).resolves.toBe("sent");
+  it("lists this stack's haproxy replicas, found through its own container's stack, and reloads one", async () => {
+    const source = new DockerReplicaSource(
+      client(),
+      POLICY.reloadSelector,
+      "heig.lb.replica",
+      "heig",
+      2_000,
+      "hs_sidecar_1",
+    );
+    const { replicas, skipped } = await source.list();
+    // Unlabelled: replica 1, on the flat socket paths, as today's single `ha`.
+    expect(replicas).toEqual([
+      { index: 1, labelled: false, containerId: IDS.ha, container: "hs_ha_1", state: "running" },
+    ]);
+    expect(skipped).toEqual([]);
+    await expect(source.signal(replicas[0]!.containerId)).resolves.toBe("sent");
     expect(docker.requests.filter((r) => r.method === "POST").map((r) => r.url)).toEqual([
       `/containers/${IDS.ha}/kill?signal=SIGUSR2`,
     ]);

@@ -2,7 +2,9 @@ import {
   configIdOf,
   parseDescription,
   parseReloadCount,
+  parseServersState,
   parseShowStat,
+  parseWorkerPid,
   parseWorkerPids,
   replyError,
 } from "../../sidecar/haproxy/parse";
@@ -44,6 +46,47 @@ describe("parseDescription and configIdOf", () => {
     expect(configIdOf("description: ha-sidecar-abc\n")).toBe("abc");
     expect(configIdOf("description: something else\n")).toBe("");
     expect(configIdOf("Name: HAProxy\n")).toBe("");
+  });
+});
+
+describe("parseWorkerPid", () => {
+  it("reads the serving worker's pid from show info, null without one", () => {
+    expect(parseWorkerPid("Name: HAProxy\nVersion: 3.0.11\nPid: 41\nUptime_sec: 3\n")).toBe(41);
+    expect(parseWorkerPid("Name: HAProxy\n")).toBeNull();
+  });
+});
+
+describe("parseServersState", () => {
+  const HEADER =
+    "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port";
+  it("reads each server: id, address, port, weight, maintenance and drain", () => {
+    const dump = [
+      "1",
+      HEADER,
+      "3 webapp 70039 w1 10.0.0.1 2 0 1 1 8 15 3 3 6 0 0 1 - 3000 - 0 0 - - 0",
+      "3 webapp 2 w2 10.0.0.2 0 1 7 7 8 15 3 3 6 0 0 0 - 3001 - 0 0 - - 0",
+      "3 webapp 3 w3 10.0.0.3 2 8 1 1 8 15 3 3 6 0 0 0 - 3000 - 0 0 - - 0",
+      "",
+    ].join("\n");
+    expect([...parseServersState(dump).values()]).toEqual([
+      {
+        backend: "webapp",
+        name: "w1",
+        id: 70039,
+        address: "10.0.0.1",
+        port: 3000,
+        weight: 1,
+        maint: false,
+        drain: false,
+      },
+      { backend: "webapp", name: "w2", id: 2, address: "10.0.0.2", port: 3001, weight: 7, maint: true, drain: false },
+      { backend: "webapp", name: "w3", id: 3, address: "10.0.0.3", port: 3000, weight: 1, maint: false, drain: true },
+    ]);
+  });
+
+  it("gives no id when the answer has no srv_id column", () => {
+    const dump = "1\n# be_id be_name srv_name srv_addr srv_port\n3 webapp w1 10.0.0.1 3000\n";
+    expect(parseServersState(dump).get("webapp/w1")).toMatchObject({ id: null, port: 3000 });
   });
 });
 

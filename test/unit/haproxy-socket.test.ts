@@ -11,6 +11,7 @@ import {
   configIdOf,
   parseReloadCount,
   parseServersState,
+  parseWorkerPid,
   parseShowStat,
   parseWorkerPids,
   replyError,
@@ -108,6 +109,7 @@ describe("the parsers of HAProxy's answers (property)", () => {
         parseShowStat(t);
         parseServersState(t);
         parseWorkerPids(t);
+        parseWorkerPid(t);
         parseReloadCount(t);
         configIdOf(t);
         replyError(t);

@@ -12,6 +12,7 @@ import fc from "fast-check";
 import { mapContainerSummary, parseContainerSummary } from "../../sidecar/docker/map";
 import { buildDesiredState } from "../../sidecar/model/desired-state";
 import { BACKEND_NAME_RE, parseLbLabels } from "../../sidecar/model/labels";
+import { assignServerIds } from "../../sidecar/model/server-ids";
 import type { BackendSnapshot } from "../../sidecar/model/types";
 import { compileTemplate, renderConfig } from "../../sidecar/render/render";
 import { parseServerLines, stripServerLines } from "../../sidecar/render/server-lines";
@@ -135,6 +136,7 @@ describe("labels → haproxy.cfg (property)", () => {
         for (const s of state.services) expect(s.name).toMatch(BACKEND_NAME_RE);
         const read = parseServerLines(text);
         const raw = rawServerLines(text);
+        const ids = new Map(state.services.map((s) => [s.name, assignServerIds(s.servers.map((b) => b.name))]));
         routedInAll += servers.length;
         for (const b of servers) {
           expect(b.name).toMatch(/^[A-Za-z0-9_.-]+$/);
@@ -147,11 +149,14 @@ describe("labels → haproxy.cfg (property)", () => {
             address: b.address,
             port: b.port,
             weight: b.weight ?? 1,
+            id: ids.get(b.backend)!.get(b.name),
           });
           expect(raw.get(`${b.backend}/${b.name}`)).toEqual([
             "server",
             b.name,
             `${b.address}:${b.port}`,
+            "id",
+            String(ids.get(b.backend)!.get(b.name)),
             "check",
             ...(b.weight === null ? [] : ["weight", String(b.weight)]),
             ...(b.sticky ? ["cookie", b.name] : []),

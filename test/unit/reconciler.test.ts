@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import pino from "pino";
-import type { Applier, ApplyOutcome } from "../../sidecar/apply/applier";
+import type { Applier } from "../../sidecar/apply/applier";
+import type { ApplyOutcome } from "../../sidecar/apply/outcome";
 import { systemClock } from "../../sidecar/lib/clock";
 import type { BackendSnapshot, ChangeHint, SerfMember, ServerRef } from "../../sidecar/model/types";
 import type { ReadinessProbe } from "../../sidecar/probe/readiness";
@@ -116,7 +117,7 @@ describe("Reconciler", () => {
     const r = await reconciler.sync();
     expect(r.ok).toBe(true);
     expect(applied).toHaveLength(1);
-    expect(applied[0]!.text).toContain("server compose_webapp_1 172.18.0.11:3000 check");
+    expect(applied[0]!.text).toMatch(/^ {4}server compose_webapp_1 172.18.0.11:3000 id \d+ check$/m);
   });
 
   it("applies nothing when the listing fails, and asks for a retry", async () => {

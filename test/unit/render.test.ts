@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { buildDesiredState } from "../../sidecar/model/desired-state";
+import { preferredServerId } from "../../sidecar/model/server-ids";
 import { compileTemplate, renderConfig, TemplateError } from "../../sidecar/render/render";
 import { snap } from "./fixtures";
 
@@ -87,6 +88,23 @@ describe("rendering templates/haproxy.cfg.hbs", () => {
     });
     expect(line!.options.join(" ")).toContain("inter 1s");
     expect(line!.options.slice(-3)).toEqual(["check", "weight", "7"]);
+  });
+
+  it("gives every server the id its name asks for, on its line, whatever the order servers arrived in", () => {
+    const ids = (snaps: Parameters<typeof render>[0]): Record<string, number | null> =>
+      Object.fromEntries([...render(snaps).servers].map(([k, l]) => [k, l.id]));
+    const both = ids([snap("x_1"), snap("y_2")]);
+    expect(both).toEqual({ "webapp/x_1": preferredServerId("x_1"), "webapp/y_2": preferredServerId("y_2") });
+    expect(ids([snap("y_2"), snap("x_1")])).toEqual(both);
+    // Another server coming or going leaves the others' ids alone.
+    expect(ids([snap("y_2")])).toEqual({ "webapp/y_2": both["webapp/y_2"] });
+    expect(render([snap("x_1")]).text).toContain(`server x_1 172.18.0.11:3000 id ${preferredServerId("x_1")} check`);
+  });
+
+  it("binds the runtime socket a replica's environment names, else the single replica's path", () => {
+    expect(render([]).text).toContain(
+      'stats socket "${HA_RUNTIME_SOCKET-/var/lib/ha-sidecar/run/admin.sock}" mode 660 gid 10100 level admin',
+    );
   });
 
   it("never lets a hostile label reach the text", () => {

@@ -1,11 +1,17 @@
 import type { RunningServer } from "../../sidecar/haproxy/parse";
-import { planRuntime, runtimeDrift, type RuntimeOp } from "../../sidecar/apply/runtime-plan";
+import { idMismatches, planRuntime, runtimeDrift, type RuntimeOp } from "../../sidecar/apply/runtime-plan";
 import type { ServerLine } from "../../sidecar/render/server-lines";
 
-/** `name@address:port/weight`, in backend `webapp`. */
-function parse(spec: string): { name: string; address: string; port: number; weight: number } {
-  const m = /^(\w+)@([\d.]+):(\d+)(?:\/(\d+))?$/.exec(spec)!;
-  return { name: m[1]!, address: m[2]!, port: Number(m[3]), weight: Number(m[4] ?? 1) };
+/** `name@address:port/weight#id`, in backend `webapp` (no `#id`: a line without one). */
+function parse(spec: string): { name: string; address: string; port: number; weight: number; id: number | null } {
+  const m = /^(\w+)@([\d.]+):(\d+)(?:\/(\d+))?(?:#(\d+))?$/.exec(spec)!;
+  return {
+    name: m[1]!,
+    address: m[2]!,
+    port: Number(m[3]),
+    weight: Number(m[4] ?? 1),
+    id: m[5] === undefined ? null : Number(m[5]),
+  };
 }
 const wanted = (...specs: string[]): Map<string, ServerLine> =>
   new Map(
@@ -88,5 +94,35 @@ describe("runtimeDrift", () => {
     },
   ])("$case", ({ want, run, off }) => {
     expect(runtimeDrift(wanted(...want), running(...run))).toEqual(off);
+  });
+});
+
+describe("idMismatches", () => {
+  it.each([
+    { case: "the ids the lines give", want: ["a@10.0.0.1:3000#7"], run: ["a@10.0.0.1:3000#7"], off: [], drift: [] },
+    {
+      case: "a line without id takes any",
+      want: ["a@10.0.0.1:3000"],
+      run: ["a@10.0.0.1:3000#3"],
+      off: [],
+      drift: [],
+    },
+    {
+      case: "a server added before ids (HAProxy numbered it)",
+      want: ["a@10.0.0.1:3000#70039", "b@10.0.0.2:3000#8"],
+      run: ["a@10.0.0.1:3000#1", "b@10.0.0.2:3000#8"],
+      off: ["webapp/a"],
+      drift: ["webapp/a"],
+    },
+    {
+      case: "a server not running yet is an addition, not a mismatch",
+      want: ["a@10.0.0.1:3000#7"],
+      run: [],
+      off: [],
+      drift: ["webapp/a"],
+    },
+  ])("$case", ({ want, run, off, drift }) => {
+    expect(idMismatches(wanted(...want), running(...run))).toEqual(off);
+    expect(runtimeDrift(wanted(...want), running(...run))).toEqual(drift);
   });
 });

@@ -32,6 +32,7 @@ describe("parseServerLines", () => {
       address: "10.0.0.1",
       port: 3000,
       weight: 1,
+      id: null,
       options: ["inter", "1s", "rise", "2", "fall", "3", "check"],
     });
     expect(servers.get("webapp/w2")).toMatchObject({
@@ -41,6 +42,13 @@ describe("parseServerLines", () => {
     });
     // A later defaults section replaces the earlier one's default-server.
     expect(servers.get("api/a1")).toMatchObject({ options: ["inter", "5s", "check", "cookie", "a1"] });
+  });
+
+  it("reads a server's id, and none from a line without one", () => {
+    const servers = parseServerLines(
+      "backend b\n  server s1 10.0.0.1:80 id 70039 check\n  server s2 10.0.0.2:80 check\n",
+    );
+    expect([servers.get("b/s1")!.id, servers.get("b/s2")!.id]).toEqual([70039, null]);
   });
 
   it("finds nothing in a config without servers", () => {
@@ -55,9 +63,14 @@ describe("stripServerLines and serverSignature", () => {
     expect(stripped).toContain("default-server fall 3");
   });
 
-  it("gives servers of one backend the same signature whatever their names, addresses and weights", () => {
+  it("gives servers of one backend the same signature whatever their names, ids, addresses and weights", () => {
     const s = parseServerLines(CONFIG);
     expect(serverSignature(s.get("webapp/w1")!)).toBe(serverSignature(s.get("webapp/w2")!));
+    const withIds = parseServerLines(
+      "backend b\n  server s1 10.0.0.1:80 id 70039 check\n  server s2 10.0.0.2:80 id 9 check\n",
+    );
+    expect(serverSignature(withIds.get("b/s1")!)).toBe("b check");
+    expect(serverSignature(withIds.get("b/s2")!)).toBe("b check");
     expect(serverSignature(s.get("api/a1")!)).toBe("api inter 5s check cookie <name>");
   });
 });

@@ -26,6 +26,14 @@ describe("keepServerState", () => {
     ]);
   });
 
+  it("drops the state of a server that ran under another id than the new config gives it", () => {
+    const withIds = parseServerLines(
+      "backend webapp\n  server kept 10.0.0.1:3000 id 1 check\n  server drained 10.0.0.2:3000 id 70039 check\n",
+    );
+    const kept = keepServerState(dump, withIds).split("\n");
+    expect(kept.filter((l) => /^\d+ \w+ \d+ /.test(l)).map((l) => l.split(" ")[3])).toEqual(["kept"]);
+  });
+
   it("leaves an answer without a header alone", () => {
     expect(keepServerState("1\n", wanted)).toBe("1\n");
   });

@@ -53,7 +53,8 @@ export interface StatusFixture {
   view: {
     loop: () => LoopView;
     records: ChangeRecord[];
-    haproxyStatuses: StatusView["haproxyStatuses"];
+    replicaStatuses: StatusView["replicaStatuses"];
+    replicas: StatusView["replicas"];
   };
   close(): Promise<void>;
 }
@@ -64,7 +65,8 @@ export async function startFixture(allowedHosts: readonly string[] = []): Promis
     view: {
       loop: () => healthyLoop,
       records: [] as ChangeRecord[],
-      haproxyStatuses: async () => new Map([["webapp/web_1", "UP"]]) as ReadonlyMap<string, string>,
+      replicaStatuses: async () => [{ replica: "1", statuses: new Map([["webapp/web_1", "UP"]]) }],
+      replicas: (): ReturnType<StatusView["replicas"]> => [],
     },
   };
   const changes = new ChangeLog(null, { now: () => NOW } as never, pino({ level: "silent" }), {
@@ -76,7 +78,8 @@ export async function startFixture(allowedHosts: readonly string[] = []): Promis
     ["127.0.0.1"],
     {
       loop: () => fixture.view.loop(),
-      haproxyStatuses: () => fixture.view.haproxyStatuses(),
+      replicaStatuses: () => fixture.view.replicaStatuses(),
+      replicas: () => fixture.view.replicas(),
       metrics: new Metrics(),
       changes: {
         query: (filter) => (fixture.view.records.length > 0 ? fixture.view.records : changes.query(filter)),

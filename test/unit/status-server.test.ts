@@ -80,9 +80,9 @@ describe("the status server's last-resort guard", () => {
 
   it("answers 500 and logs once when an answer's promise rejects", async () => {
     const before = f.logged.lines.length;
-    f.view.haproxyStatuses = () => Promise.reject(new Error("socket gone"));
+    f.view.replicaStatuses = () => Promise.reject(new Error("socket gone"));
     const res = await getRaw(f.port, "/status");
-    f.view.haproxyStatuses = async () => new Map();
+    f.view.replicaStatuses = async () => [];
     expect([res.status, errorOf(res.body)]).toEqual([500, "socket gone"]);
     expect(f.logged.lines.slice(before).filter((l) => l["msg"] === "status request failed")).toHaveLength(1);
   });

@@ -1,0 +1,193 @@
+import type { Logger } from "pino";
+import type { HaproxyReplica, ReplicaSource } from "../haproxy/replica-source";
+import { Backoff } from "../lib/backoff";
+import { toError } from "../lib/errors";
+import type { ServerRef } from "../model/types";
+import type { Rendered } from "../render/render";
+import { decideReplicaState, type ReplicaView } from "./replica-state";
+import { routesDigest, routesDrift, runningRoutes, wantedRoutes } from "./routing-digest";
+import type { HaproxyTarget, ReadBack } from "./target";
+
+/** One replica of the fleet: its container, its target, and what the sidecar knows of it. */
+export class Member {
+  /** What the sidecar last brought it to: the digest it applied, and its worker then. */
+  applied: { readonly digest: string; readonly worker: number | null } | null = null;
+  /** The last apply's error to it, while it stands. */
+  failure: string | null = null;
+  /** The agreement check's repairs of it back off while they fail. */
+  readonly repairs = new Backoff(1_000, 30_000);
+  /** Not repaired again before this (epoch ms). */
+  repairAfter = 0;
+  view: ReplicaView;
+
+  constructor(
+    public replica: HaproxyReplica,
+    readonly target: HaproxyTarget,
+  ) {
+    this.view = {
+      replica: this.name,
+      container: replica.container,
+      containerId: replica.containerId,
+      state: "stale",
+      reason: replica.state === "running" ? "not read yet" : replica.state,
+      configId: null,
+      digest: null,
+      confirmedAt: null,
+    };
+  }
+
+  /** Its number, as a string (`1`, `2`...). */
+  get name(): string {
+    return String(this.replica.index);
+  }
+
+  get running(): boolean {
+    return this.replica.state === "running";
+  }
+}
+
+/** One replica's server statuses (`backend/server` -> UP, DOWN, MAINT...), null when it does not answer. */
+export interface ReplicaStatuses {
+  readonly replica: string;
+  readonly statuses: ReadonlyMap<string, string> | null;
+}
+
+const refKey = (r: ServerRef): string => `${r.backend}/${r.server}`;
+
+/**
+ * The HAProxy replicas, following the replica source's listing (a replica appears, restarts,
+ * goes away): one member each, kept while its container stays the same. Knows each one's state
+ * against the desired routes (settle), and drains servers on all of them at once.
+ */
+export class Fleet {
+  private list: Member[] = [];
+  /** Servers drained early (before the pass that drops them), with the drain's sequence number. */
+  private readonly drains = new Map<string, number>();
+  private drainSeq = 0;
+  private lastSkipped = "";
+
+  constructor(
+    private readonly source: ReplicaSource,
+    private readonly connect: (replica: HaproxyReplica) => HaproxyTarget,
+    private readonly log: Logger,
+  ) {}
+
+  /** The members as the last listing found them, by replica number. */
+  get members(): readonly Member[] {
+    return this.list;
+  }
+
+  /** Lists the replicas again. A new container (a replica recreated) is a new member, with nothing applied. */
+  async refresh(signal?: AbortSignal): Promise<readonly Member[]> {
+    const { replicas, skipped } = await this.source.list(signal);
+    const said = skipped.join("\n");
+    if (said !== this.lastSkipped && skipped.length > 0)
+      this.log.warn({ skipped }, "haproxy containers left out of the replicas");
+    this.lastSkipped = said;
+    const known = new Map(this.list.map((m) => [m.replica.containerId, m]));
+    const next = replicas.map((r) => {
+      const m = known.get(r.containerId);
+      if (m !== undefined && m.replica.index === r.index && m.replica.labelled === r.labelled) {
+        m.replica = r;
+        return m;
+      }
+      this.log.info({ replica: r.index, container: r.container, state: r.state }, "haproxy replica found");
+      return new Member(r, this.connect(r));
+    });
+    for (const m of this.list)
+      if (!next.includes(m)) this.log.info({ replica: m.name, container: m.replica.container }, "haproxy replica gone");
+    this.list = next;
+    return next;
+  }
+
+  /**
+   * Sets servers to maintenance on every running replica at once (each in all its workers).
+   * A replica that fails is said, the others are drained; throws when none could be.
+   */
+  async drain(servers: readonly ServerRef[]): Promise<void> {
+    if (servers.length === 0) return;
+    const seq = ++this.drainSeq;
+    for (const s of servers) this.drains.set(refKey(s), seq);
+    const running = this.list.filter((m) => m.running);
+    if (running.length === 0) throw new Error("no haproxy replica runs");
+    const results = await Promise.allSettled(running.map((m) => m.target.drain(servers)));
+    const failed = results.flatMap((r, i) =>
+      r.status === "rejected" ? [{ m: running[i]!, err: toError(r.reason) }] : [],
+    );
+    if (failed.length === running.length) throw failed[0]!.err;
+    for (const { m, err } of failed)
+      this.log.warn({ err, replica: m.name, servers: servers.length }, "early drain failed on a replica");
+  }
+
+  /** The servers drained early that no pass has dropped yet, by `backend/server`. */
+  drainedEarly(): ReadonlySet<string> {
+    return new Set(this.drains.keys());
+  }
+
+  /** Where the drains stand now: a pass that started here has seen every drain before it. */
+  drainMark(): number {
+    return this.drainSeq;
+  }
+
+  /** Forgets the drains up to `mark`: the pass that started there has taken them out. */
+  forgetDrains(mark: number): void {
+    for (const [key, seq] of this.drains) if (seq <= mark) this.drains.delete(key);
+  }
+
+  /**
+   * Records what `m` read back (null: it did not answer) against `desired` (null: nothing
+   * applied yet), and its state from that; returns its view.
+   */
+  settle(m: Member, read: ReadBack | null, desired: Rendered | null, now: number): ReplicaView {
+    const wanted = desired === null ? null : wantedRoutes(desired, this.drainedEarly());
+    const running = read === null ? null : runningRoutes(read, desired?.servers ?? new Map());
+    const digest = running === null ? null : routesDigest(running);
+    const { state, reason } = decideReplicaState({
+      container: m.replica.state,
+      desired: wanted === null ? null : routesDigest(wanted),
+      read: digest === null ? null : { digest, worker: read!.worker },
+      applied: m.applied,
+      drift: wanted !== null && running !== null ? routesDrift(wanted, running) : [],
+      failure: m.failure,
+    });
+    if (state !== m.view.state || reason !== m.view.reason)
+      this.log.debug({ replica: m.name, state, reason }, "replica state");
+    m.view = {
+      replica: m.name,
+      container: m.replica.container,
+      containerId: m.replica.containerId,
+      state,
+      reason,
+      configId: read?.configId ?? (m.running ? m.view.configId : null),
+      digest: digest ?? (m.running ? m.view.digest : null),
+      confirmedAt: state === "in-sync" ? now : m.view.confirmedAt,
+    };
+    return m.view;
+  }
+
+  /** Marks the running replicas that do not route `desired` yet as stale, being applied (for /status meanwhile). */
+  applying(desired: Rendered): void {
+    const digest = this.desiredDigest(desired);
+    for (const m of this.list)
+      if (m.running && m.view.digest !== digest) m.view = { ...m.view, state: "stale", reason: "being applied" };
+  }
+
+  /** The digest of what `desired` routes now (early drains left out). */
+  desiredDigest(desired: Rendered): string {
+    return routesDigest(wantedRoutes(desired, this.drainedEarly()));
+  }
+
+  /** Every replica, by number. */
+  view(): ReplicaView[] {
+    return this.list.map((m) => m.view);
+  }
+
+  /** Each running replica's server statuses, asked at once. */
+  serverStatuses(): Promise<ReplicaStatuses[]> {
+    return Promise.all(
+      this.list
+        .filter((m) => m.running)
+        .map(async (m) => ({ replica: m.name, statuses: await m.target.serverStatuses().catch(() => null) })),
+    );
+  }
+}

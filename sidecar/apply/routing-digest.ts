@@ -1,0 +1,99 @@
+/**
+ * Pure: what a replica routes, reduced to a digest that two replicas share exactly when they
+ * route alike: the structure (config id: backends, frontends, options) and every server that
+ * takes requests, with its id, address, port, weight and admin state. Health is left out (each
+ * replica checks its servers on its own); so is a server in maintenance (it routes nothing, as a
+ * drained server waiting for its deletion).
+ */
+import type { RunningServer } from "../haproxy/parse";
+import { sha256Hex } from "../render/render";
+import type { ServerLine } from "../render/server-lines";
+
+/** One server that takes requests. */
+export interface RoutedEntry {
+  /** Null where the config lets HAProxy pick (a line without `id`). */
+  readonly id: number | null;
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+  /** `drain`: sticky requests only. */
+  readonly admin: "ready" | "drain";
+}
+
+/** What a replica routes, or is meant to: its structure and its servers by `backend/server`. */
+export interface Routes {
+  readonly configId: string;
+  readonly servers: ReadonlyMap<string, RoutedEntry>;
+}
+
+const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * What a render routes once applied: every server ready, but those drained early (`drained`,
+ * by `backend/server`): a kill or a swarm shutdown took them out before the pass that drops them.
+ */
+export function wantedRoutes(
+  rendered: { readonly configId: string; readonly servers: ReadonlyMap<string, ServerLine> },
+  drained: ReadonlySet<string> = new Set(),
+): Routes {
+  const servers = new Map<string, RoutedEntry>();
+  for (const [key, l] of rendered.servers)
+    if (!drained.has(key))
+      servers.set(key, { id: l.id, address: l.address, port: l.port, weight: l.weight, admin: "ready" });
+  return { configId: rendered.configId, servers };
+}
+
+/**
+ * What a replica routes, from what it read back. A server whose line has no `id` is compared
+ * without one (HAProxy numbered it); every other id counts.
+ */
+export function runningRoutes(
+  read: { readonly configId: string; readonly servers: ReadonlyMap<string, RunningServer> },
+  lines: ReadonlyMap<string, ServerLine>,
+): Routes {
+  const servers = new Map<string, RoutedEntry>();
+  for (const [key, r] of read.servers) {
+    if (r.maint) continue;
+    servers.set(key, {
+      id: lines.get(key)?.id === null ? null : r.id,
+      address: r.address,
+      port: r.port,
+      weight: r.weight,
+      admin: r.drain ? "drain" : "ready",
+    });
+  }
+  return { configId: read.configId, servers };
+}
+
+const entryText = (key: string, e: RoutedEntry): string =>
+  `${key} ${e.id ?? "-"} ${e.address}:${e.port} ${e.weight} ${e.admin}`;
+
+/** The digest of `routes`: 16 hex digits of a sha256 over them, in sorted order. */
+export function routesDigest(routes: Routes): string {
+  const lines = [...routes.servers].map(([key, e]) => entryText(key, e)).sort(compareText);
+  return sha256Hex([`config ${routes.configId}`, ...lines].join("\n")).slice(0, 16);
+}
+
+/** What differs between what is wanted and what runs, in words, one item a server (sorted). */
+export function routesDrift(wanted: Routes, running: Routes): string[] {
+  const out: string[] = [];
+  if (running.configId !== wanted.configId)
+    out.push(`config ${running.configId.slice(0, 12) || "(none)"}, not ${wanted.configId.slice(0, 12)}`);
+  const keys = [...new Set([...wanted.servers.keys(), ...running.servers.keys()])].sort(compareText);
+  for (const key of keys) {
+    const w = wanted.servers.get(key);
+    const r = running.servers.get(key);
+    if (w === undefined) out.push(`${key} routed, not wanted`);
+    else if (r === undefined) out.push(`${key} not routed (missing or in maintenance)`);
+    else {
+      const diff: string[] = [];
+      if (r.admin !== w.admin) diff.push(r.admin === "drain" ? "draining" : "ready");
+      if (r.address !== w.address || r.port !== w.port)
+        diff.push(`at ${r.address}:${r.port}, not ${w.address}:${w.port}`);
+      if (r.weight !== w.weight) diff.push(`weight ${r.weight}, not ${w.weight}`);
+      if (r.id !== w.id) diff.push(`id ${r.id ?? "-"}, not ${w.id ?? "-"}`);
+      if (diff.length > 0) out.push(`${key} ${diff.join(", ")}`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,116 @@
+import type { Logger } from "pino";
+import type { RunningInfo, RuntimeClient } from "../haproxy/runtime-client";
+import { sleep, type Clock } from "../lib/clock";
+import { toError } from "../lib/errors";
+import type { ServerRef } from "../model/types";
+import type { Rendered } from "../render/render";
+import { ApplyError } from "./outcome";
+import { runRuntimePlan } from "./runtime-apply";
+import { idMismatches, planRuntime, runtimeDrift, type RuntimeOp } from "./runtime-plan";
+import type { HaproxyTarget, ReadBack, RuntimeApplied } from "./target";
+
+export interface RuntimeTargetOptions {
+  readonly reloadConfirmMs: number;
+  readonly clock: Clock;
+  /** Poll period while waiting for HAProxy to report the new config. */
+  readonly pollMs?: number;
+  /** Signals sent per reload before giving up until the next retry. */
+  readonly maxSignals?: number;
+  /** A drained server still holding connections this long after its drain has them shut. */
+  readonly forceDeleteAfterMs?: number;
+}
+
+/**
+ * One HAProxy replica through its runtime and master sockets, reloaded by a signal to its
+ * container (`signal`). A reload counts once a new serving worker reports the new config id:
+ * HAProxy ignores a SIGUSR2 that comes too soon after the previous reload, so it is signalled again.
+ */
+export class RuntimeTarget implements HaproxyTarget {
+  /** When each server leaving rotation was drained (servers still in HAProxy only). */
+  private readonly drainedSince = new Map<string, number>();
+
+  constructor(
+    private readonly runtime: RuntimeClient,
+    private readonly signal: () => Promise<"sent" | "gone">,
+    private readonly log: Logger,
+    private readonly opts: RuntimeTargetOptions,
+  ) {}
+
+  info(): ReturnType<HaproxyTarget["info"]> {
+    return this.runtime.runningInfo();
+  }
+
+  async readBack(): Promise<ReadBack | null> {
+    const info = await this.runtime.runningInfo();
+    if (info === null) return null;
+    try {
+      return { ...info, servers: await this.runtime.servers() };
+    } catch {
+      return null;
+    }
+  }
+
+  async applyAtRuntime(rendered: Rendered): Promise<RuntimeApplied> {
+    const before = await this.runtime.servers();
+    const renumbered = idMismatches(rendered.servers, before);
+    if (renumbered.length > 0)
+      throw new ApplyError(`servers run under other ids than the config gives them: ${renumbered.join(", ")}`);
+    const ops = planRuntime(rendered.servers, before);
+    const result = await runRuntimePlan(this.runtime, ops, this.forcedDeletes(ops, before));
+    const after = ops.length === 0 ? before : await this.runtime.servers();
+    const drift = runtimeDrift(rendered.servers, after);
+    if (drift.length > 0)
+      throw new ApplyError(`servers differ from the config after the runtime apply: ${drift.join(", ")}`);
+    return { result, changed: ops.length > 0, servers: after };
+  }
+
+  async reload(configId: string): Promise<number | "gone"> {
+    const clock = this.opts.clock;
+    const pollMs = this.opts.pollMs ?? 50;
+    const maxSignals = this.opts.maxSignals ?? 3;
+    // A reload to the structure it already runs (after a failed runtime apply) changes no config
+    // id: the new worker's pid tells that one took place.
+    const before = (await this.runtime.runningInfo())?.worker ?? null;
+    const done = (info: RunningInfo | null): boolean =>
+      info?.configId === configId && (before === null || info.worker !== before);
+    for (let signals = 1; signals <= maxSignals; signals++) {
+      const sent = await this.signal().catch((err: unknown) => {
+        throw new ApplyError(`could not signal haproxy: ${toError(err).message}`, { cause: err });
+      });
+      if (sent === "gone") return "gone";
+      // HAProxy ignores a SIGUSR2 that arrives too soon after the previous reload: wait for
+      // the worker to report the new id, and signal again if it does not.
+      const deadline = clock.now() + this.opts.reloadConfirmMs;
+      while (clock.now() < deadline) {
+        await sleep(clock, pollMs);
+        if (done(await this.runtime.runningInfo())) return signals;
+      }
+      this.log.warn({ configId, signals }, "haproxy has not loaded the new config yet, signalling again");
+    }
+    throw new ApplyError(`haproxy did not load config ${configId} after ${maxSignals} reload signals`);
+  }
+
+  drain(servers: readonly ServerRef[]): Promise<void> {
+    return this.runtime.drainServers(servers);
+  }
+
+  serverStateDump(): Promise<string> {
+    return this.runtime.serverStateDump();
+  }
+
+  serverStatuses(): Promise<Map<string, string> | null> {
+    return this.runtime.serverStatuses();
+  }
+
+  /** Servers drained long enough ago that their remaining sessions are shut before the delete. */
+  private forcedDeletes(ops: readonly RuntimeOp[], before: ReadonlyMap<string, unknown>): Set<string> {
+    const now = this.opts.clock.now();
+    for (const key of this.drainedSince.keys()) if (!before.has(key)) this.drainedSince.delete(key);
+    for (const op of ops) {
+      const key = op.kind === "delete" ? `${op.ref.backend}/${op.ref.server}` : null;
+      if (key !== null && !this.drainedSince.has(key)) this.drainedSince.set(key, now);
+    }
+    const after = this.opts.forceDeleteAfterMs ?? 10_000;
+    return new Set([...this.drainedSince].filter(([, since]) => now - since >= after).map(([key]) => key));
+  }
+}

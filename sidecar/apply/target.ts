@@ -1,0 +1,61 @@
+import type { RunningServer } from "../haproxy/parse";
+import type { RunningInfo } from "../haproxy/runtime-client";
+import type { ServerRef } from "../model/types";
+import type { Rendered } from "../render/render";
+import type { RuntimeResult } from "./runtime-apply";
+
+/** What a replica runs, read back (`show info`, `show servers state`). */
+export interface ReadBack extends RunningInfo {
+  /** Its servers, by `backend/server`. */
+  readonly servers: ReadonlyMap<string, RunningServer>;
+}
+
+/** A runtime apply, done and read back as wanted. */
+export interface RuntimeApplied {
+  readonly result: RuntimeResult;
+  /** Whether any command was needed. */
+  readonly changed: boolean;
+  /** The servers as read back after it. */
+  readonly servers: ReadonlyMap<string, RunningServer>;
+}
+
+/**
+ * One HAProxy replica as the applier drives it (the target port): its runtime API, its master
+ * CLI and its reload. The config file every replica loads is not its business: the applier
+ * writes it once for all of them.
+ */
+export interface HaproxyTarget {
+  /** Which config it runs; null when it does not answer. */
+  info(): Promise<RunningInfo | null>;
+  /** What it routes; null when it does not answer. */
+  readBack(): Promise<ReadBack | null>;
+  /**
+   * Takes its servers to `rendered`'s through the runtime API (its structure must be the
+   * render's) and reads them back; throws when a command is refused or they read back otherwise.
+   */
+  applyAtRuntime(rendered: Rendered): Promise<RuntimeApplied>;
+  /**
+   * Signals a reload until its serving worker reports `configId`: the signals it took, or
+   * `gone` when its container no longer exists. Throws ApplyError when it never confirms.
+   */
+  reload(configId: string): Promise<number | "gone">;
+  /** Sets servers to maintenance in every worker it runs, old ones included. */
+  drain(servers: readonly ServerRef[]): Promise<void>;
+  /** `show servers state`: what its next worker loads. */
+  serverStateDump(): Promise<string>;
+  /** Server statuses (`backend/server` -> UP, DOWN, MAINT...); null when it does not answer. */
+  serverStatuses(): Promise<Map<string, string> | null>;
+}
+
+/** What applying a render did to one replica. */
+export type ReplicaOutcome =
+  /** It already ran it (its servers read back as wanted). */
+  | { readonly kind: "unchanged" }
+  /** Its servers were changed through the runtime API and read back as wanted; no reload. */
+  | { readonly kind: "runtime"; readonly result: RuntimeResult }
+  /** Signalled (`signals` times) until it reported the new config id. */
+  | { readonly kind: "reloaded"; readonly signals: number; readonly fallback: string | null }
+  /** Not running (paused, restarting, stopped, gone): left as it is, stale. */
+  | { readonly kind: "skipped"; readonly reason: string }
+  /** Refused, unreachable or unconfirmed: stale until a pass or the agreement check brings it. */
+  | { readonly kind: "failed"; readonly error: Error };

@@ -1,0 +1,189 @@
+/** The applier over several HAProxy replicas (recording fakes): every replica, one reload at a time. */
+import { fleetOf, rendered } from "./haproxy-replicas-fake";
+
+const S1 = rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]);
+
+/** Two replicas already running structure "s1" with servers a and b, from a first apply. */
+async function two() {
+  const f = fleetOf({ replicas: 2 });
+  await f.apply(S1);
+  await f.idle();
+  f.calls.length = 0;
+  return f;
+}
+
+describe("Applier over replicas: membership through the runtime API", () => {
+  it("applies to every replica, and writes the file once, in the background", async () => {
+    const f = await two();
+    const next = rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000", "c 10.0.0.3:3000"]);
+    await expect(f.apply(next)).resolves.toEqual({
+      kind: "runtime",
+      written: true,
+      result: { added: ["webapp/c"], changed: [], removed: [], pendingDeletes: [] },
+    });
+    await f.idle();
+    for (const k of ["1", "2"])
+      expect(f.calls.filter((c) => c.startsWith(`${k}: `))).toEqual([
+        `${k}: add server webapp/c 10.0.0.3:3000 inter 1s check`,
+        `${k}: enable health webapp/c`,
+        `${k}: enable server webapp/c`,
+      ]);
+    expect(f.calls.filter((c) => !/^\d: /.test(c))).toEqual(["stage", "validate", "commit"]);
+    expect(f.fleet.view().map((r) => [r.replica, r.state])).toEqual([
+      ["1", "in-sync"],
+      ["2", "in-sync"],
+    ]);
+    expect(f.fleet.view()[0]!.digest).toBe(f.fleet.view()[1]!.digest);
+  });
+
+  it("reloads only the replica that refused a command; the other keeps its runtime change", async () => {
+    const f = await two();
+    f.replica(2).refuse = /^add server/;
+    const next = rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000", "c 10.0.0.3:3000"]);
+    await expect(f.apply(next)).resolves.toMatchObject({
+      kind: "reloaded",
+      signals: 1,
+      fallback: expect.stringContaining("unknown keyword"),
+    });
+    expect(f.calls.filter((c) => c.endsWith("signal"))).toEqual(["2: signal"]);
+    expect(f.replica(1).servers.has("webapp/c")).toBe(true);
+    expect(f.replica(2).servers.has("webapp/c")).toBe(true);
+  });
+
+  it("collects each replica's outcome: one that fails is left stale, the other is applied", async () => {
+    const f = await two();
+    f.replica(2).refuse = /^add server/;
+    f.replica(2).swallowSignals = 3;
+    const next = rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000", "c 10.0.0.3:3000"]);
+    await expect(f.apply(next)).resolves.toMatchObject({ kind: "runtime", result: { added: ["webapp/c"] } });
+    expect(f.replica(1).servers.has("webapp/c")).toBe(true);
+    expect(f.fleet.view()).toMatchObject([
+      { replica: "1", state: "in-sync" },
+      { replica: "2", state: "stale", reason: expect.stringContaining("did not load config s1") },
+    ]);
+    // Its signals were all swallowed: it still runs without c, and it is said.
+    expect(f.replica(2).servers.has("webapp/c")).toBe(false);
+    expect(f.calls.filter((c) => c.endsWith("signal"))).toEqual(["2: signal", "2: signal", "2: signal"]);
+    expect(f.fleet.view()).toMatchObject([
+      { replica: "1", state: "in-sync" },
+      { replica: "2", state: "stale" },
+    ]);
+  });
+
+  it("fails the pass (to be retried) only when no replica could be brought there", async () => {
+    const f = await two();
+    for (const k of [1, 2]) f.replica(k).swallowSignals = 3;
+    await expect(f.apply(rendered("s2"))).rejects.toThrow(/did not load config s2/);
+  });
+});
+
+describe("Applier over replicas: structural changes", () => {
+  it("writes the file once, then reloads replica 1, waits for its confirmation, and only then replica 2", async () => {
+    const f = await two();
+    f.replica(1).swallowSignals = 1;
+    const next = rendered("s2", ["a 10.0.0.1:3000"]);
+    const seenBy2: Array<string | null> = [];
+    const signal2 = f.replica(2).signal.bind(f.replica(2));
+    f.replica(2).signal = () => {
+      seenBy2.push(f.replica(1).running);
+      return signal2();
+    };
+    await expect(f.apply(next, [{ backend: "webapp", server: "b" }])).resolves.toEqual({
+      kind: "reloaded",
+      written: true,
+      signals: 2,
+      fallback: null,
+    });
+    expect(f.calls).toEqual([
+      "stage",
+      "validate",
+      // Before the new file goes live: the leavers drained on every replica, replica 1's state saved.
+      "1: drain webapp/b",
+      "2: drain webapp/b",
+      "1: save-state",
+      "commit",
+      "1: signal",
+      "1: signal",
+      "2: save-state",
+      "2: signal",
+    ]);
+    // Replica 2 was signalled once replica 1 ran the new config: never two reloading at once.
+    expect(seenBy2).toEqual(["s2"]);
+    expect([f.replica(1).running, f.replica(2).running]).toEqual(["s2", "s2"]);
+    expect(f.fleet.view().map((r) => r.state)).toEqual(["in-sync", "in-sync"]);
+  });
+
+  it("goes on to the next replica when one never confirms, and reports that one stale", async () => {
+    const f = await two();
+    f.replica(1).swallowSignals = 3;
+    await expect(f.apply(rendered("s2"))).resolves.toMatchObject({ kind: "reloaded", signals: 1 });
+    expect(f.calls.filter((c) => c.endsWith("signal"))).toEqual(["1: signal", "1: signal", "1: signal", "2: signal"]);
+    expect(f.fleet.view().map((r) => r.state)).toEqual(["stale", "in-sync"]);
+  });
+
+  it("leaves a paused replica alone (stale), applies to the others, and writes the file", async () => {
+    const f = await two();
+    f.source.states.set(2, "paused");
+    await expect(f.apply(rendered("s2"))).resolves.toMatchObject({ kind: "reloaded", signals: 1 });
+    expect(f.calls.filter((c) => c.startsWith("2: "))).toEqual([]);
+    expect(f.fleet.view()).toMatchObject([
+      { replica: "1", state: "in-sync" },
+      { replica: "2", state: "stale", reason: "paused" },
+    ]);
+  });
+
+  it("writes the file alone when no replica runs: HAProxy reads it when it starts", async () => {
+    const f = await two();
+    f.source.states.set(1, "restarting");
+    f.source.states.set(2, "exited");
+    await expect(f.apply(rendered("s2"))).resolves.toEqual({ kind: "no-haproxy", written: true });
+  });
+
+  it("follows the listing: a new replica is brought to the config at the next pass", async () => {
+    const f = await two();
+    const { FakeReplica } = await import("./haproxy-replicas-fake");
+    f.replicas.set(3, new FakeReplica(f.volume, "3: "));
+    f.replica(3).load(); // it started with the live file
+    f.replica(3).servers.get("webapp/b")!.weight = 7; // and was changed by hand before the sidecar saw it
+    await expect(f.apply(S1)).resolves.toMatchObject({ kind: "runtime" });
+    expect(f.calls).toEqual(["3: set server webapp/b weight 1"]);
+    expect(f.fleet.view().map((r) => [r.replica, r.state])).toEqual([
+      ["1", "in-sync"],
+      ["2", "in-sync"],
+      ["3", "in-sync"],
+    ]);
+  });
+
+  it("uses the last listing while Docker does not answer", async () => {
+    const f = await two();
+    f.source.failListing = true;
+    await expect(f.apply(rendered("s2"))).resolves.toMatchObject({ kind: "reloaded" });
+    expect([f.replica(1).running, f.replica(2).running]).toEqual(["s2", "s2"]);
+  });
+});
+
+describe("Fleet: the early drain", () => {
+  it("drains on every running replica at once", async () => {
+    const f = await two();
+    await f.fleet.drain([{ backend: "webapp", server: "b" }]);
+    expect(f.calls.sort()).toEqual(["1: drain webapp/b", "2: drain webapp/b"]);
+    expect([...f.fleet.drainedEarly()]).toEqual(["webapp/b"]);
+  });
+
+  it("drains the others when one replica fails, and fails only when none could be drained", async () => {
+    const f = await two();
+    f.replica(1).unreachable = true;
+    await expect(f.fleet.drain([{ backend: "webapp", server: "b" }])).resolves.toBeUndefined();
+    expect(f.replica(2).servers.get("webapp/b")!.maint).toBe(true);
+    f.replica(2).unreachable = true;
+    await expect(f.fleet.drain([{ backend: "webapp", server: "a" }])).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it("forgets a drain once the pass that started after it is applied", async () => {
+    const f = await two();
+    await f.fleet.drain([{ backend: "webapp", server: "b" }]);
+    await f.apply(rendered("s1", ["a 10.0.0.1:3000"]));
+    expect(f.fleet.drainedEarly().size).toBe(0);
+    expect(f.fleet.view().map((r) => r.state)).toEqual(["in-sync", "in-sync"]);
+  });
+});
