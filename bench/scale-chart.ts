@@ -3,7 +3,7 @@
  * scale), each point labelled with its value, the target drawn as a dashed line where there is one.
  */
 import { esc, n, scale, ticks } from "../sidecar/lib/svg";
-import type { ScaleResult } from "./scale";
+import type { ScaleResult } from "./scale-result";
 
 interface Series {
   readonly name: string;

@@ -19,6 +19,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { scaleChart } from "./scale-chart";
 import { getOnce, log, percentiles, ROOT, run, sh, sleep, until, type Percentiles } from "./lib";
+import type { ScaleResult } from "./scale-result";
 import { Stack } from "./stack";
 
 const SIZES = (process.env.BENCH_SCALE_N ?? "10,100,1000,5000").split(",").map(Number);
@@ -35,27 +36,6 @@ interface Change {
   readonly kind: string;
   readonly server: string | null;
   readonly confirmedAt: string | null;
-}
-
-export interface ScaleResult {
-  readonly n: number;
-  readonly fleetUpMs: number;
-  readonly single: Percentiles;
-  readonly burst: Percentiles & { readonly size: number };
-  readonly dockerCallsPerStart: number;
-  readonly dockerBytesPerStart: number;
-  readonly haproxyCommandsPerChange: number;
-  readonly reloads: number;
-  readonly resyncPassMs: Percentiles;
-  readonly sidecarRssMiB: number;
-  readonly sidecarPeakRssMiB: number;
-  readonly sidecarCpuPercent: number;
-  readonly haproxyWorkerRssMiB: number;
-  readonly haproxyKiBPerServer: number | null;
-  readonly statusMs: Percentiles;
-  readonly metricsMs: Percentiles;
-  readonly pageMs: Percentiles;
-  readonly failures: readonly string[];
 }
 
 async function timed(port: number, urlPath: string, times = 10): Promise<Percentiles> {
