@@ -3,8 +3,12 @@
 SHELL := /bin/bash
 # COMPOSE_FILE may add overrides (colon-separated), as `make bench` does for its first phase.
 export COMPOSE_FILE ?= compose/docker-compose.yml
-COMPOSE := docker-compose
+# docker-compose, with the HAProxy replicas override when there is one (scripts/compose.sh).
+COMPOSE := scripts/compose.sh
 N ?= 2
+# HAProxy replicas (replica k on HTTP_PORT+k-1 and STATS_PORT+k-1); 1: the single `ha` as always.
+HA_REPLICAS ?= 1
+REPLICAS_FILE = .run/$(or $(COMPOSE_PROJECT_NAME),compose)-replicas.yml
 export HTTP_PORT ?= 80
 export STATS_PORT ?= 1936
 export SIDECAR_STATUS_PORT ?= 8080
@@ -17,7 +21,7 @@ export COMPOSE_DOCKER_CLI_BUILD ?= 0
 .PHONY: memory test-clock bench-swarm swarm-up swarm-scale swarm-down secrets stats-check soak bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps lint format typecheck test test-unit test-integration test-e2e clean
 
 help:
-	@echo "make up            start ha, sidecar, serf and 2 webapps on network 'heig'"
+	@echo "make up            start ha, sidecar, serf and 2 webapps on network 'heig' (HA_REPLICAS=2: two HAProxy)"
 	@echo "make scale N=5     set the number of webapp replicas"
 	@echo "make down          stop and remove everything (containers, network, volume)"
 	@echo "make swarm-up N=2  the same on Docker Swarm (stack heig); make swarm-scale N=6; make swarm-down"
@@ -72,8 +76,9 @@ stats-check:
 	  echo "         set LB_STATS_USER and LB_STATS_PASSWORD, or leave STATS_BIND at 127.0.0.1. Not starting." >&2; exit 1; fi ;; esac
 
 up: stats-check images secrets
-	@echo "==> starting ha, docker-proxy, sidecar, serf and $(N) webapps"
-	@$(COMPOSE) up -d --scale webapp=$(N)
+	@node scripts/replicas.mjs $(HA_REPLICAS) $(REPLICAS_FILE)
+	@echo "==> starting ha ($(HA_REPLICAS) replica(s)), docker-proxy, sidecar, serf and $(N) webapps"
+	@$(COMPOSE) up -d --remove-orphans --scale webapp=$(N)
 	@echo "==> frontend: http://127.0.0.1:$(HTTP_PORT)/   stats: http://127.0.0.1:$(STATS_PORT)/ (CSV: /;csv)"
 
 scale: engine secrets
@@ -83,6 +88,7 @@ scale: engine secrets
 down: engine
 	@echo "==> removing the stack"
 	@$(COMPOSE) down -v --remove-orphans
+	@rm -f $(REPLICAS_FILE)
 	@scripts/secrets.sh remove $(SECRETS_FILE)
 
 logs: engine

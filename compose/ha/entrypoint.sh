@@ -43,25 +43,37 @@ elif [ -z "$LB_STATS_USER" ] || [ -z "$LB_STATS_PASSWORD" ]; then
 fi
 export HA_STATS_ADDR
 
-mkdir -p "$STATE_DIR/run"
+# Replica k of several (HA_REPLICA, with its label heig.lb.replica): its runtime and master
+# sockets in run/<k>/, where the sidecar finds them; all replicas load the same haproxy.cfg.
+# One replica alone (no HA_REPLICA): run/ itself, as always.
+RUN_DIR="$STATE_DIR/run"
+if [ -n "${HA_REPLICA:-}" ]; then
+  case "$HA_REPLICA" in
+    [1-9] | [1-9][0-9]) ;;
+    *) echo "ha: HA_REPLICA=$HA_REPLICA: a number from 1 to 99. Not starting." >&2; exit 1 ;;
+  esac
+  RUN_DIR="$STATE_DIR/run/$HA_REPLICA"
+  export HA_RUNTIME_SOCKET="$RUN_DIR/admin.sock"
+fi
+mkdir -p "$RUN_DIR"
 # The volume: written by the sidecar (uid 10001, group 10100), read by HAProxy's master (root,
 # as owner: it runs without DAC_OVERRIDE). HAProxy's workers (group 10102, chrooted) never see it.
-chgrp "$SHARED_GID" "$STATE_DIR" "$STATE_DIR/run"
-chmod 0775 "$STATE_DIR" "$STATE_DIR/run"
+chgrp "$SHARED_GID" "$STATE_DIR" "$STATE_DIR/run" "$RUN_DIR"
+chmod 0775 "$STATE_DIR" "$STATE_DIR/run" "$RUN_DIR"
 if [ ! -s "$CFG" ]; then
   if [ -n "$LB_STATS_USER" ] && [ -n "$LB_STATS_PASSWORD" ]; then
     # The bootstrap config follows the same rule as the sidecar's: credentials when set.
     awk -v auth="    stats auth $LB_STATS_USER:$LB_STATS_PASSWORD" '{ print } /^    stats uri \/$/ { print auth }' \
-      /etc/haproxy/bootstrap.cfg > "$CFG.tmp.$$"
+      /etc/haproxy/bootstrap.cfg > "$CFG.tmp.$(hostname)"
   else
-    cp /etc/haproxy/bootstrap.cfg "$CFG.tmp.$$"
+    cp /etc/haproxy/bootstrap.cfg "$CFG.tmp.$(hostname)"
   fi
-  chmod 644 "$CFG.tmp.$$"
-  mv "$CFG.tmp.$$" "$CFG"
+  chmod 644 "$CFG.tmp.$(hostname)"
+  mv "$CFG.tmp.$(hostname)" "$CFG"
   echo "ha: no config on the volume yet, serving the bootstrap config" >&2
 fi
 # -W: master-worker (SIGUSR2 = soft reload); -db: stay in the foreground as PID 1. The master
 # stays root (it binds the ports and reloads), with only the capabilities compose gives it;
 # workers drop to uid 10002, group 10102, chrooted (`uid`/`gid`/`chroot` in the config). The
 # master CLI lives on the shared volume (group 10100: the sidecar's), never on a published port.
-exec haproxy -W -db -S "$STATE_DIR/run/master.sock,mode,660,gid,$SHARED_GID" -f "$CFG"
+exec haproxy -W -db -S "$RUN_DIR/master.sock,mode,660,gid,$SHARED_GID" -f "$CFG"

@@ -92,9 +92,9 @@ export function useStatsCredentials(userPassword: string | undefined): void {
   statsAuth = userPassword;
 }
 
-/** The stats page's CSV (`/;csv`), one object per line. */
-export async function statsRows(host = "127.0.0.1"): Promise<StatsRow[]> {
-  const res = await get(STATS_PORT, "/;csv", 5_000, host, statsAuth);
+/** The stats page's CSV (`/;csv`), one object per line (`port`: another HAProxy replica's). */
+export async function statsRows(host = "127.0.0.1", port = STATS_PORT): Promise<StatsRow[]> {
+  const res = await get(port, "/;csv", 5_000, host, statsAuth);
   if (res.status !== 200) throw new Error(`stats CSV answered ${res.status}`);
   const lines = res.body.trim().split("\n");
   const header = lines[0]!.replace(/^# /, "").split(",");
@@ -105,16 +105,20 @@ export async function statsRows(host = "127.0.0.1"): Promise<StatsRow[]> {
 }
 
 /** Servers of one backend on the stats page, name → status, sorted by name. */
-export async function statsServers(backend = "webapp", host = "127.0.0.1"): Promise<Record<string, string>> {
-  const rows = (await statsRows(host)).filter(
+export async function statsServers(
+  backend = "webapp",
+  host = "127.0.0.1",
+  port = STATS_PORT,
+): Promise<Record<string, string>> {
+  const rows = (await statsRows(host, port)).filter(
     (r) => r.pxname === backend && r.svname !== "FRONTEND" && r.svname !== "BACKEND",
   );
   return Object.fromEntries(rows.map((r) => [r.svname, r.status]).sort());
 }
 
 /** The servers of `backend` that HAProxy has UP, sorted. */
-export async function upServers(backend = "webapp", host = "127.0.0.1"): Promise<string[]> {
-  return Object.entries(await statsServers(backend, host))
+export async function upServers(backend = "webapp", host = "127.0.0.1", port = STATS_PORT): Promise<string[]> {
+  return Object.entries(await statsServers(backend, host, port))
     .filter(([, s]) => s === "UP")
     .map(([n]) => n)
     .sort();
@@ -157,9 +161,11 @@ export function liveConfig(): string {
   return compose("exec -T sidecar cat /var/lib/ha-sidecar/haproxy.cfg");
 }
 
-/** Runs `sidecar cli` inside the sidecar container (HAProxy's runtime or master socket). */
-export function haproxyCli(command: string, master = false): string {
-  return compose(`exec -T sidecar node /app/sidecar.js cli ${master ? "--master " : ""}${JSON.stringify(command)}`);
+/** Runs `sidecar cli` inside the sidecar container (HAProxy's runtime or master socket; `replica` k of several). */
+export function haproxyCli(command: string, master = false, replica?: number): string {
+  return compose(
+    `exec -T sidecar node /app/sidecar.js cli ${replica === undefined ? "" : `--replica ${replica} `}${master ? "--master " : ""}${JSON.stringify(command)}`,
+  );
 }
 
 /** How many times the HAProxy master has reloaded, from its own counter (`show proc`). */
@@ -202,7 +208,7 @@ export function runLabelled(name: string, extra = ""): void {
 }
 
 /** Requests in a loop on new connections until stopped: how many, which failed. */
-export function requestLoop(): { stop: () => Promise<{ sent: number; failures: string[] }> } {
+export function requestLoop(port = HTTP_PORT): { stop: () => Promise<{ sent: number; failures: string[] }> } {
   let running = true;
   let sent = 0;
   const failures: string[] = [];
@@ -210,7 +216,7 @@ export function requestLoop(): { stop: () => Promise<{ sent: number; failures: s
     while (running) {
       sent++;
       try {
-        const r = await get(HTTP_PORT, "/", 5_000);
+        const r = await get(port, "/", 5_000);
         if (r.status !== 200) failures.push(`HTTP ${r.status}`);
       } catch (err) {
         failures.push((err as Error).message);

@@ -91,7 +91,9 @@ describe("DockerodeSource against a real dockerd", () => {
       `docker create --name hs-it-life --label ${LABEL} --label heig.lb.enable=true --network ${NET} ha-sidecar/webapp:latest`,
     );
     sh("docker start hs-it-life");
-    sh("docker stop -t 5 hs-it-life");
+    // Time enough to stop on SIGTERM alone (about 3 s), on a busy machine too: a SIGKILL after the
+    // timeout would be a second kill event.
+    sh("docker stop -t 30 hs-it-life");
     sh("docker rm hs-it-life");
     await eventually(() => expect(hintsFor(id).map(([kind]) => kind)).toContain("gone"));
     expect(hintsFor(id)).toEqual([
