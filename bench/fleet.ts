@@ -3,7 +3,7 @@
  * network): what is simulated is Docker and the apps, nothing else.
  *
  * - A fake Docker Engine API on a unix socket (FLEET_SOCKET), which the real docker-proxy relays
- *   to the real sidecar: `/_ping`, `/containers/json` (label, network and status filters),
+ *   to the real sidecar: `/_ping`, `/containers/json` (label, network, status and id filters),
  *   `/containers/{id}/json`, `/events` (type filter, a stream), and `POST /containers/{id}/kill`,
  *   forwarded to the real engine (FLEET_DOCKER) for the real HAProxy container only. Its answers
  *   have the shapes the real engine gives (test/integration/fleet-shapes.test.ts compares them,
@@ -268,7 +268,15 @@ const docker = http.createServer((req, res) => {
     if (path === "/containers/json") {
       const labels = filters.label ?? [];
       const onNetwork = filters.network === undefined || filters.network.includes(NETWORK);
-      const items = onNetwork ? [...containers.values()].map(summaryOf) : [];
+      // A listing narrowed to ids (the containers a hint named) costs what they are, not the fleet.
+      const chosen =
+        filters.id === undefined
+          ? [...containers.values()]
+          : filters.id.flatMap((id) => {
+              const c = containers.get(id);
+              return c === undefined ? [] : [c];
+            });
+      const items = onNetwork ? chosen.map(summaryOf) : [];
       const ha = await realHa();
       if (ha !== null) items.push(ha.summary);
       return sendJson(

@@ -110,7 +110,13 @@ function checkFilters(
 
 const noQuery = (q: ReadonlyMap<string, string>): QueryCheck => (q.size === 0 ? "" : deny("takes no query parameters"));
 
-/** The sidecar's two listings: `<prefix>.enable` on a network, or this stack's HAProxy, running. */
+/** A full container id (the sidecar lists the containers hints named by theirs). */
+const CONTAINER_ID_RE = /^[0-9a-f]{64}$/;
+
+/**
+ * The sidecar's two listings: `<prefix>.enable` on a network (narrowed to some container ids
+ * for the ones hints named), or this stack's HAProxy, running.
+ */
 function listContainersQuery(q: ReadonlyMap<string, string>, opts: PolicyOptions): QueryCheck {
   const enable = `${opts.labelPrefix}.enable`;
   const selector = `${opts.reloadSelector.key}=${opts.reloadSelector.value}`;
@@ -122,6 +128,7 @@ function listContainersQuery(q: ReadonlyMap<string, string>, opts: PolicyOptions
       label: (v) => LABEL_FILTER_RE.test(v),
       network: (v) => ID_RE.test(v),
       status: (v) => CONTAINER_STATUSES.has(v),
+      id: (v) => CONTAINER_ID_RE.test(v),
     },
     required,
   );

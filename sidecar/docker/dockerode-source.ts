@@ -16,7 +16,9 @@ export class DockerodeSource implements BackendSource {
     private readonly opts: EventStreamOptions = { callTimeoutMs: 5_000, livenessMs: 10_000 },
   ) {}
 
-  async list(signal?: AbortSignal): Promise<BackendSnapshot[]> {
+  readonly listById = true;
+
+  async list(signal?: AbortSignal, ids?: readonly string[]): Promise<BackendSnapshot[]> {
     // Filter on the key only: a container with a malformed enable value must still be seen,
     // so that it can be reported instead of silently ignored. Only the watched network's: the
     // labelled containers of other stacks on the same host are none of this sidecar's business.
@@ -24,7 +26,11 @@ export class DockerodeSource implements BackendSource {
     const items = (await this.docker
       .listContainers({
         all: false,
-        filters: { label: [`${this.labelPrefix}.enable`], network: [this.network] },
+        filters: {
+          label: [`${this.labelPrefix}.enable`],
+          network: [this.network],
+          ...(ids === undefined ? {} : { id: [...ids] }),
+        },
         abortSignal,
       })
       .catch((err: unknown) => {

@@ -9,8 +9,12 @@ import { watchSerf } from "./serf-watch";
 import { CoalescingTrigger } from "./trigger";
 import type { HaproxyDoor, LoopObserver, LoopOptions, LoopView, PassRunner, SyncResult } from "./types";
 
-/** Passes asked for by these alone may reuse the last listing. */
-const REUSE_LISTING_REASONS = new Set(["ready", "pending-delete", "file-rejected"]);
+/**
+ * Passes asked for by these take the whole listing again; the others look again only at the
+ * backends hints named since the last one (while the watch is connected, every change comes as
+ * a hint naming its backend).
+ */
+const WHOLE_LISTING_REASONS = new Set(["connected", "resync", "retry"]);
 /** A drained server that still had connections is looked at again this soon. */
 const PENDING_DELETE_RECHECK_MS = 500;
 /** A backend being stopped leaves rotation this soon after its hint (not after the quiet time). */
@@ -191,9 +195,9 @@ export class ControlLoop {
     const reasonsAt = this.pendingReasons.size > 0 ? this.pendingReasons : new Map([["resync", startedAt]]);
     const reasons = [...reasonsAt.keys()].sort();
     this.pendingReasons = new Map();
-    // Readiness alone cannot have changed the listing; with the watch connected, every other
-    // change comes as a hint, which makes the reconciler list again anyway.
-    const fresh = !this.state.eventsConnected || reasons.some((r) => !REUSE_LISTING_REASONS.has(r));
+    // With the watch connected every change comes as a hint naming its backend: only those are
+    // listed again. A reconnection, a resync and a retry take the whole listing.
+    const fresh = !this.state.eventsConnected || reasons.some((r) => WHOLE_LISTING_REASONS.has(r));
     // Every call of a pass has a deadline of its own; the pass as a whole has one too.
     const deadline = new AbortController();
     this.passDeadline = deadline;

@@ -91,7 +91,7 @@ export class Reconciler implements PassRunner {
    * must stop now, not after the next pass.
    */
   observe(hint: ChangeHint): ServerRef[] {
-    this.listing.invalidate();
+    this.listing.invalidate(hint.id);
     // Changes applied in place: one hint costs O(1) whatever the fleet's size (a fleet of
     // thousands created or stopped at once is thousands of hints).
     const pending = pendingStartChange(this.pendingStarts, hint, this.parts.clock.now(), this.buildOptions());
@@ -136,8 +136,9 @@ export class Reconciler implements PassRunner {
 
   /**
    * One pass. Never throws: the result says whether to retry.
-   * @param fresh false when nothing but readiness asked for this pass and the source's watch is
-   *   connected: the last listing is reused (see Listing).
+   * @param fresh true: take the whole listing again (at start, on a reconnection, a resync, a
+   *   retry); false: only the backends hints named since the last pass are looked at again (see
+   *   Listing).
    * @param signal aborts the pass (its deadline): a retryable failure.
    */
   async sync(fresh = true, signal?: AbortSignal): Promise<SyncResult> {

@@ -83,7 +83,11 @@ describe("DockerodeSource against a real dockerd", () => {
       leaving: false,
       oneOff: false,
     });
+    // Narrowed to the ids a hint named (what a pass after an event asks): that one, or none.
+    const narrowed = await source.list(undefined, [listed!.id]);
+    expect(narrowed.map((s) => s.name)).toEqual(["hs-it-listed"]);
     sh("docker rm -f hs-it-listed");
+    expect(await source.list(undefined, [listed!.id])).toEqual([]);
   });
 
   it("turns a container's life into hints: created, started, leaving on SIGTERM (and die, stop), gone", async () => {

@@ -20,6 +20,14 @@ describe("the Docker API proxy's allowlist: what the sidecar sends", () => {
     ],
     [
       "GET",
+      `/containers/json?all=false&${f({ label: ["heig.lb.enable"], network: ["heig"], id: ["a".repeat(64)] })}`,
+      {},
+      "list-containers",
+      // The listing narrowed to the containers hints named (ids rebuilt in a sorted filter).
+      `/containers/json?all=false&${f({ id: ["a".repeat(64)], label: ["heig.lb.enable"], network: ["heig"] })}`,
+    ],
+    [
+      "GET",
       `/containers/json?${f({ status: ["running"], label: ["heig.lb.role=haproxy", "com.docker.compose.project=hs"] })}`,
       {},
       "list-containers",
@@ -109,6 +117,8 @@ describe("the Docker API proxy's allowlist: everything else", () => {
     ["GET", `/containers/json?size=1&${f({ label: ["heig.lb.enable"] })}`, "another parameter"],
     ["GET", `/containers/json?${f({ label: ["heig.lb.enable"], name: ["db"] })}`, "another filter"],
     ["GET", `/containers/json?${f({ label: ["heig.lb.enable"], network: [] })}`, "an empty filter"],
+    ["GET", `/containers/json?${f({ label: ["heig.lb.enable"], id: ["abc"] })}`, "an id that is no full container id"],
+    ["GET", `/containers/json?${f({ id: ["a".repeat(64)] })}`, "a listing by id without our label"],
     ["GET", `/containers/json?${f({ label: ["heig.lb.enable"], status: ["sleeping"] })}`, "an unknown status"],
     ["GET", `/containers/json?${f({ label: ["heig.lb.enable"], network: ["../x"] })}`, "a network that is no name"],
     ["GET", "/containers/abc/json?size=1", "an inspect with a parameter"],
