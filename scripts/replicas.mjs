@@ -32,7 +32,7 @@ const base = yaml.load(readFileSync("compose/docker-compose.yml", "utf8"));
 const ha = base.services.ha;
 const statsBind = env.STATS_BIND ?? "127.0.0.1";
 const replica = (k) => ({
-  ...structuredClone(ha),
+  ...JSON.parse(JSON.stringify(ha)),
   // Built once, as `ha`: the replicas run its image.
   build: undefined,
   labels: { ...ha.labels, "heig.lb.replica": String(k) },
