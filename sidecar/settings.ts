@@ -89,7 +89,7 @@ export const SETTINGS = {
   },
   LB_DRAIN_PANIC_THRESHOLD: {
     def: "50",
-    doc: "percent: servers leaving rotation (their container stopping, a task shut down) that still run stay routed where draining them would leave a backend fewer than this share of the servers that can serve now (replacements not listening yet); 0: always drained at once",
+    doc: "percent: a server leaving rotation that still runs stays routed where draining it would leave its backend empty, or, while replacements are on their way (running, not answering yet), fewer than this share of the servers that can serve now; a plain scale-down drains at once; 0: always drained at once",
   },
   LB_SERF_MEMBER_TAG: {
     def: "role=webapp",

@@ -1,4 +1,6 @@
-import type { Backend, BackendSnapshot, DesiredState, Exclusion, Service } from "./types";
+import { serviceOf } from "./desired-state";
+import { parseLbLabels } from "./labels";
+import type { Backend, BackendSnapshot, DesiredState, Exclusion, ExclusionReason, Service } from "./types";
 
 export interface LeavingPanicInput {
   /** The state the gates built: leaving backends already left out (reason `draining`). */
@@ -9,7 +11,15 @@ export interface LeavingPanicInput {
   readonly applied: DesiredState | null;
   /** 0–1: draining never leaves a backend fewer than this share of the servers that can serve now. */
   readonly threshold: number;
+  /**
+   * Each backend's replacements on their way: candidates that run and are left out only because
+   * they do not answer yet (not listening, health check starting).
+   */
+  readonly pending: ReadonlyMap<string, number>;
 }
+
+/** The exclusions of a candidate that is coming, not going: it runs, its app is not ready yet. */
+export const NOT_READY_YET: ReadonlySet<ExclusionReason> = new Set(["not-listening", "health-starting"]);
 
 export interface LeavingPanicDecision {
   readonly state: DesiredState;
@@ -22,13 +32,15 @@ const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 
 
 /**
  * Pure: servers that are leaving (their container was told to stop, a task was shut down) but
- * still run stay routed where draining them would leave a backend fewer than `threshold` of the
- * servers that can serve right now (those that stay plus those leaving). A replacement that
- * does not listen yet must not leave a backend empty: Swarm moves on to the next task as soon as
- * a container runs, not once its app listens, so a rolling update can shut every old task down
- * before one new app answers. A leaving server that no longer accepts connections costs a retry
- * on another server (and HAProxy marks it down at once); an empty backend costs a 503 for
- * everyone. Only servers HAProxy routes now are kept: a leaving one is never added back.
+ * still run stay routed where draining them would leave their backend
+ * - empty: a leaving server that still answers for a moment is better than a 503 for everyone;
+ * - or fewer than `threshold` of the servers that can serve now (those staying plus those
+ *   leaving) while replacements are on their way (running, not answering yet): Swarm moves on to
+ *   the next task as soon as a container runs, not once its app listens, so a rolling update
+ *   can shut every old task down before one new app answers.
+ * A scale-down (leavers and no replacement) drains them at once, whatever is left. A kept server
+ * that no longer accepts connections costs a retry on another one (and HAProxy marks it down at
+ * once). Only servers HAProxy routes now are kept: a leaving one is never added back.
  */
 export function keepLeavingServers(input: LeavingPanicInput): LeavingPanicDecision {
   const { state, excluded, applied, threshold } = input;
@@ -44,7 +56,11 @@ export function keepLeavingServers(input: LeavingPanicInput): LeavingPanicDecisi
     const leaving = before.servers.filter(
       (b) => !staying.has(b.name) && draining.has(b.sourceId) && running.has(b.sourceId),
     );
-    if (leaving.length === 0 || staying.size >= threshold * (staying.size + leaving.length)) continue;
+    if (leaving.length === 0) continue;
+    const empty = staying.size === 0;
+    const tooFew =
+      staying.size < threshold * (staying.size + leaving.length) && (input.pending.get(before.name) ?? 0) > 0;
+    if (!empty && !tooFew) continue;
     panic.push(before.name);
     for (const b of leaving) kept.add(b.sourceId);
     const servers: Backend[] = [...(now?.servers ?? []), ...leaving].sort((a, b) => compareText(a.name, b.name));
@@ -59,18 +75,42 @@ export function keepLeavingServers(input: LeavingPanicInput): LeavingPanicDecisi
 }
 
 /**
- * Pure: whether stopping routing to `leavingIds` now (before the pass) would leave `backend`
- * fewer than `threshold` of the servers HAProxy routes in it. Then the early drain waits for the
- * pass, which knows about replacements and keeps the leaving ones if it must.
+ * Pure: whether stopping routing to `drainingIds` now (before the pass) could leave `backend`
+ * with too few servers: none left, or fewer than `threshold` of those HAProxy routes in it while
+ * replacements are on their way (`pending`, from the last pass). Then the early drain waits for
+ * the pass, which knows about replacements and keeps the leaving ones if it must.
  */
 export function drainWouldPanic(
   applied: DesiredState | null,
   backend: string,
   drainingIds: ReadonlySet<string>,
   threshold: number,
+  pending: number,
 ): boolean {
   if (threshold <= 0) return false;
   const servers = applied?.services.find((s) => s.name === backend)?.servers ?? [];
   const staying = servers.filter((b) => !drainingIds.has(b.sourceId)).length;
-  return staying < threshold * servers.length;
+  return staying === 0 || (staying < threshold * servers.length && pending > 0);
+}
+
+/**
+ * Pure: how many replacements each backend has on its way: candidates left out only because they
+ * do not answer yet (NOT_READY_YET), counted in the backend their labels put them in.
+ */
+export function pendingReplacements(
+  excluded: readonly Exclusion[],
+  snapshots: readonly BackendSnapshot[],
+  opts: { readonly labelPrefix: string; readonly defaultService: string },
+): Map<string, number> {
+  const byId = new Map(snapshots.map((s) => [s.id, s]));
+  const out = new Map<string, number>();
+  for (const e of excluded) {
+    if (!NOT_READY_YET.has(e.reason)) continue;
+    const s = byId.get(e.sourceId);
+    const parsed = s === undefined ? null : parseLbLabels(s.labels, opts.labelPrefix);
+    if (s === undefined || parsed === null || !parsed.ok) continue;
+    const backend = serviceOf(parsed.value.backend, s.group, opts.defaultService);
+    out.set(backend, (out.get(backend) ?? 0) + 1);
+  }
+  return out;
 }

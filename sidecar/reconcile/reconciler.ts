@@ -12,7 +12,7 @@ import {
   prunePendingStarts,
   type PendingStart,
 } from "../model/leaving";
-import { drainWouldPanic, keepLeavingServers } from "../model/leaving-panic";
+import { drainWouldPanic, keepLeavingServers, pendingReplacements } from "../model/leaving-panic";
 import type { ChangeHint, DesiredState, Exclusion, ServerRef } from "../model/types";
 import { TemplateError, type Rendered } from "../render/render";
 import type { TemplateFile } from "../render/template-file";
@@ -75,6 +75,8 @@ export class Reconciler implements PassRunner {
   private applied: DesiredState | null = null;
   /** Its servers by the backend they come from: what a hint about one backend drains, in O(1). */
   private appliedBySource = new Map<string, ServerRef[]>();
+  /** Each backend's replacements on their way at the last pass (for the early drain's guard). */
+  private pending: ReadonlyMap<string, number> = new Map();
   last: SyncResult | null = null;
 
   constructor(
@@ -109,7 +111,14 @@ export class Reconciler implements PassRunner {
     // Not where it would leave the backend too few servers: the pass decides then, knowing
     // which replacements are ready (it may keep this one routed while it still runs).
     return (this.appliedBySource.get(hint.id) ?? []).filter(
-      (ref) => !drainWouldPanic(this.applied, ref.backend, this.draining, this.opts.drainPanicThreshold ?? 0),
+      (ref) =>
+        !drainWouldPanic(
+          this.applied,
+          ref.backend,
+          this.draining,
+          this.opts.drainPanicThreshold ?? 0,
+          this.pending.get(ref.backend) ?? 0,
+        ),
     );
   }
 
@@ -226,11 +235,13 @@ export class Reconciler implements PassRunner {
       notListening,
       ...(serfOut ? { serfOut } : {}),
     });
+    this.pending = pendingReplacements(built.excluded, snapshots, this.buildOptions());
     const kept = keepLeavingServers({
       ...built,
       snapshots,
       applied: this.applied,
       threshold: this.opts.drainPanicThreshold ?? 0,
+      pending: this.pending,
     });
     this.passLog.drainPanic(kept.panic);
     return { state: kept.state, excluded: kept.excluded, awaitingReadiness, drainPanic: kept.panic };

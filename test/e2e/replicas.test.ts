@@ -83,9 +83,21 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
+  // What each HAProxy and the sidecar logged, for whoever reads a failure (test-output/).
+  for (const c of [...HA, containerOf("sidecar")])
+    sh(`docker logs --timestamps ${c} > test-output/replicas-${c}.log 2>&1`, { allowFail: true });
   removeTestLeftovers();
   sh("make down", { allowFail: true });
 });
+
+/** Every replica's serving worker runs the structure of the file on the volume. */
+function bothRunTheFile(): void {
+  const file = /^\s*description ha-sidecar-(\S+)$/m.exec(
+    compose("exec -T sidecar cat /var/lib/ha-sidecar/haproxy.cfg"),
+  )?.[1];
+  for (const k of [1, 2])
+    expect(/^description: ha-sidecar-(\S+)$/m.exec(haproxyCli("show info", false, k))?.[1]).toBe(file);
+}
 
 describe("two HAProxy replicas", () => {
   it("scales 2 → 6 → 2 under load on both: 0 failed on either, the same servers with the same ids, both in sync", async () => {
@@ -117,6 +129,7 @@ describe("two HAProxy replicas", () => {
         () => expect(compose("exec -T sidecar cat /var/lib/ha-sidecar/haproxy.cfg")).toContain("hash-type consistent"),
         60_000,
       );
+      await eventually(bothRunTheFile, 60_000);
       await bothServe(4);
       const pick = (port: number, key: number): Promise<string> =>
         new Promise((resolve, reject) => {
@@ -220,6 +233,7 @@ describe("two HAProxy replicas", () => {
         () => expect(compose("exec -T sidecar cat /var/lib/ha-sidecar/haproxy.cfg")).toContain("timeout queue 4s"),
         60_000,
       );
+      await eventually(bothRunTheFile, 60_000);
       await bothServe(2);
     } finally {
       restore();
@@ -228,6 +242,7 @@ describe("two HAProxy replicas", () => {
       () => expect(compose("exec -T sidecar cat /var/lib/ha-sidecar/haproxy.cfg")).toContain("timeout queue 5s"),
       60_000,
     );
+    await eventually(bothRunTheFile, 60_000);
     await bothServe(2);
     for (const load of loads) {
       const { failures } = await load.stop();

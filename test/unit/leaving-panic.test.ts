@@ -1,4 +1,4 @@
-import { drainWouldPanic, keepLeavingServers } from "../../sidecar/model/leaving-panic";
+import { drainWouldPanic, keepLeavingServers, pendingReplacements } from "../../sidecar/model/leaving-panic";
 import type { Backend, BackendSnapshot, DesiredState, Exclusion } from "../../sidecar/model/types";
 import { snap } from "./fixtures";
 
@@ -28,7 +28,8 @@ const stopped = (s: BackendSnapshot): BackendSnapshot => ({ ...s, running: false
 
 describe("keepLeavingServers", () => {
   // Each row: what HAProxy routes now, what the gates built (leaving ones left out as draining),
-  // the listing → what is routed, and whether the backend is in panic. Threshold 50 %.
+  // the listing, the replacements on their way → what is routed, and whether the backend is in
+  // panic. Threshold 50 %.
   it.each([
     {
       case: "one of three leaves: drained at once",
@@ -36,6 +37,7 @@ describe("keepLeavingServers", () => {
       built: [o2, o3],
       excluded: draining(o1),
       listed: [o1, o2, o3],
+      pending: 1,
       routed: ["old_2", "old_3"],
       panic: [],
     },
@@ -45,6 +47,7 @@ describe("keepLeavingServers", () => {
       built: [],
       excluded: draining(o1, o2, o3),
       listed: [o1, o2, o3, n1, n2],
+      pending: 2,
       routed: ["old_1", "old_2", "old_3"],
       panic: ["webapp"],
     },
@@ -54,16 +57,38 @@ describe("keepLeavingServers", () => {
       built: [n1],
       excluded: draining(o3),
       listed: [o3, n1],
+      pending: 0,
       routed: ["new_4"],
       panic: [],
     },
     {
-      case: "two of three leave with no replacement ready: kept (1 < 50 % of 3)",
+      case: "two of three leave while a replacement does not listen yet: kept (1 < 50 % of 3)",
+      applied: [o1, o2, o3],
+      built: [o3],
+      excluded: draining(o1, o2),
+      listed: [o1, o2, o3, n1],
+      pending: 1,
+      routed: ["old_1", "old_2", "old_3"],
+      panic: ["webapp"],
+    },
+    {
+      case: "a scale-down (two of three leave, no replacement on its way): drained at once",
       applied: [o1, o2, o3],
       built: [o3],
       excluded: draining(o1, o2),
       listed: [o1, o2, o3],
-      routed: ["old_1", "old_2", "old_3"],
+      pending: 0,
+      routed: ["old_3"],
+      panic: [],
+    },
+    {
+      case: "the last one leaves and nothing replaces it (yet): kept while it runs, never an empty backend",
+      applied: [o1],
+      built: [],
+      excluded: draining(o1),
+      listed: [o1],
+      pending: 0,
+      routed: ["old_1"],
       panic: ["webapp"],
     },
     {
@@ -72,6 +97,7 @@ describe("keepLeavingServers", () => {
       built: [],
       excluded: draining(o1),
       listed: [stopped(o1)],
+      pending: 0,
       routed: [],
       panic: [],
     },
@@ -81,6 +107,7 @@ describe("keepLeavingServers", () => {
       built: [],
       excluded: draining(o1, o2),
       listed: [o1, o2],
+      pending: 0,
       routed: ["old_2"],
       panic: ["webapp"],
     },
@@ -93,16 +120,18 @@ describe("keepLeavingServers", () => {
         { sourceId: o2.id, name: o2.name, reason: "serf-failed" },
       ] as Exclusion[],
       listed: [o1, o2],
+      pending: 1,
       routed: [],
       panic: [],
     },
-  ])("$case", ({ applied, built, excluded, listed, routed, panic }) => {
+  ])("$case", ({ applied, built, excluded, listed, pending, routed, panic }) => {
     const out = keepLeavingServers({
       state: state(...built),
       excluded,
       snapshots: listed,
       applied: state(...applied),
       threshold: 0.5,
+      pending: new Map([["webapp", pending]]),
     });
     expect(names(out.state)).toEqual(routed);
     expect(out.panic).toEqual(panic);
@@ -125,13 +154,14 @@ describe("keepLeavingServers", () => {
       snapshots: [o1],
       applied,
       threshold: 0.5,
+      pending: new Map(),
     });
     expect(out.state).toEqual(applied);
     expect(out.panic).toEqual(["api"]);
   });
 
   it("does nothing with a threshold of 0 or before the first apply", () => {
-    const input = { state: state(), excluded: draining(o1), snapshots: [o1] };
+    const input = { state: state(), excluded: draining(o1), snapshots: [o1], pending: new Map<string, number>() };
     expect(keepLeavingServers({ ...input, applied: state(o1), threshold: 0 }).state).toEqual(state());
     expect(keepLeavingServers({ ...input, applied: null, threshold: 0.5 }).state).toEqual(state());
   });
@@ -139,12 +169,34 @@ describe("keepLeavingServers", () => {
 
 describe("drainWouldPanic", () => {
   it.each([
-    { draining: [o1], expected: false },
-    { draining: [o1, o2], expected: true },
-    { draining: [o1, o2, o3], expected: true },
-    { draining: [], expected: false },
-  ])("3 routed, $draining.length draining → $expected", ({ draining: d, expected }) => {
+    { draining: [o1], pending: 1, expected: false },
+    { draining: [o1, o2], pending: 1, expected: true },
+    { draining: [o1, o2], pending: 0, expected: false },
+    { draining: [o1, o2, o3], pending: 0, expected: true },
+    { draining: [], pending: 1, expected: false },
+  ])("3 routed, $draining.length draining, $pending on the way → $expected", ({ draining: d, pending, expected }) => {
     const ids = new Set(d.map((s) => s.id));
-    expect(drainWouldPanic(state(o1, o2, o3), "webapp", ids, 0.5)).toBe(expected);
+    expect(drainWouldPanic(state(o1, o2, o3), "webapp", ids, 0.5, pending)).toBe(expected);
+  });
+});
+
+describe("pendingReplacements", () => {
+  it("counts, per backend, the candidates that run and do not answer yet", () => {
+    const api = snap("api_7", { extraLabels: { "heig.lb.backend": "api" } });
+    const excluded: Exclusion[] = [
+      { sourceId: n1.id, name: n1.name, reason: "not-listening" },
+      { sourceId: n2.id, name: n2.name, reason: "health-starting" },
+      { sourceId: api.id, name: api.name, reason: "not-listening" },
+      { sourceId: o1.id, name: o1.name, reason: "draining" },
+      { sourceId: o2.id, name: o2.name, reason: "serf-failed" },
+    ];
+    const out = pendingReplacements(excluded, [n1, n2, api, o1, o2], {
+      labelPrefix: "heig.lb",
+      defaultService: "webapp",
+    });
+    expect([...out].sort()).toEqual([
+      ["api", 1],
+      ["webapp", 2],
+    ]);
   });
 });
