@@ -143,7 +143,7 @@ export function wire(config: Config, log: Logger) {
     config.changesFile === null ? null : new JsonLinesChangeFile(config.changesFile, config.changesMaxBytes),
     clock,
     log.child({ component: "changes" }),
-    { keep: config.changesKeep, source: config.source },
+    { keep: config.changesKeep, source: config.source, replicas: () => fleet.view() },
   );
   /** Reads the change history back, and what the live config routes (the first pass's "before"). */
   const startChanges = async (): Promise<void> => {

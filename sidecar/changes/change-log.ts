@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../lib/clock";
 import { toError } from "../lib/errors";
 import type { AgreementReport } from "../apply/agreement";
+import type { ReplicaView } from "../apply/replica-state";
 import type { ChangeHint, ServerRef } from "../model/types";
 import type { LoopObserver, PassReport } from "../reconcile/types";
 import type { ChangeStore, StoredHistory } from "./change-file";
@@ -10,6 +11,7 @@ import {
   labelRecord,
   rejectionRecord,
   repairRecord,
+  replicaStateRecord,
   routingChanges,
   routingOfState,
   type Cause,
@@ -39,6 +41,8 @@ export interface ChangeLogOptions {
   readonly keep: number;
   /** Where hints come from. */
   readonly source: "docker" | "swarm";
+  /** The HAProxy replicas as the fleet sees them now: their changes of state are records too. */
+  readonly replicas?: () => readonly ReplicaView[];
 }
 
 /**
@@ -56,6 +60,8 @@ export class ChangeLog implements LoopObserver {
   private reportedLabels = new Set<string>();
   private reportedCulprits = new Set<string>();
   private lastRejection: string | null = null;
+  /** Each replica's state at the last look (by its number), to record when it changes. */
+  private replicaStates = new Map<string, ReplicaView>();
   private writing: Promise<void> = Promise.resolve();
   private storeFailed = false;
 
@@ -160,9 +166,29 @@ export class ChangeLog implements LoopObserver {
   /** Each HAProxy replica the agreement check repaired: one record, naming the replica's container. */
   agreement(report: AgreementReport): void {
     this.add(report.repairs.map(repairRecord));
+    this.noteReplicas(new Set(report.repairs.map((r) => r.replica)), report.at);
+  }
+
+  /**
+   * A replica that fell behind (paused, restarted, not answering) and one that is in sync again
+   * otherwise than by a repair the agreement check recorded: one record each, saying why.
+   */
+  private noteReplicas(repaired: ReadonlySet<string>, at: number): void {
+    const now = this.opts.replicas?.() ?? [];
+    const out: NewRecord[] = [];
+    for (const v of now) {
+      const before = this.replicaStates.get(v.replica);
+      if (before !== undefined && before.state !== v.state && !repaired.has(v.replica)) {
+        if (v.state === "stale" || (v.state === "in-sync" && before.state === "stale"))
+          out.push(replicaStateRecord(before, v, at));
+      }
+    }
+    this.replicaStates = new Map(now.map((v) => [v.replica, v]));
+    this.add(out);
   }
 
   pass(report: PassReport): void {
+    this.noteReplicas(new Set(), report.confirmedAt);
     const { result } = report;
     const at = report.confirmedAt;
     if (!result.ok) {

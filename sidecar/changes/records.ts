@@ -4,6 +4,7 @@
  * readiness, Serf, resyncs); this module turns (before, after, causes) into records, each with
  * its reason and when it was asked for and confirmed.
  */
+import type { ReplicaView } from "../apply/replica-state";
 import type { Repair } from "../apply/agreement";
 import type { ApplyOutcome } from "../apply/outcome";
 import type { DesiredState, Exclusion, ExclusionReason } from "../model/types";
@@ -29,7 +30,9 @@ export type ChangeKind =
   /** Servers changed through the runtime API (no reload). */
   | "runtime-apply"
   /** One HAProxy replica brought back to the desired state: it had diverged (drift by hand) or was stale. */
-  | "replica-repaired";
+  | "replica-repaired"
+  /** One HAProxy replica fell behind (paused, restarted, not answering) or is in sync again. */
+  | "replica-state";
 
 /** Where a change came from. */
 export type CauseSource =
@@ -413,6 +416,28 @@ export function repairRecord(r: Repair): NewRecord {
           : `haproxy replica ${r.replica} was stale`,
     },
     { via: r.via, at: r.confirmedAt },
+  );
+}
+
+/** One HAProxy replica went stale, or is in sync again after it was (a pass brought it back). */
+export function replicaStateRecord(before: ReplicaView, now: ReplicaView, at: number): NewRecord {
+  const stale = now.state === "stale";
+  return record(
+    {
+      kind: "replica-state",
+      backend: null,
+      server: null,
+      container: now.container,
+      containerId: now.containerId,
+      detail: stale ? `stale: ${now.reason ?? "behind"}` : `in sync again (it was stale: ${before.reason ?? "behind"})`,
+    },
+    {
+      cause: { source: "haproxy", event: stale ? "stale" : "in-sync", at },
+      reason: stale
+        ? `haproxy replica ${now.replica} fell behind: ${now.reason ?? "behind"}`
+        : `haproxy replica ${now.replica} brought to the desired state after it was stale`,
+    },
+    { via: null, at: stale ? null : (now.confirmedAt ?? at) },
   );
 }
 

@@ -19,6 +19,7 @@ const KINDS: Record<ChangeKind, true> = {
   reload: true,
   "runtime-apply": true,
   "replica-repaired": true,
+  "replica-state": true,
 };
 const SOURCES: Record<CauseSource, true> = {
   docker: true,

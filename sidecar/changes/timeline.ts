@@ -21,6 +21,7 @@ const STYLE: Record<ChangeKind, { mark: Mark; color: string; label: string }> = 
   reload: { mark: "circle", color: "#7c3aed", label: "reload" },
   "runtime-apply": { mark: "circle", color: "#64748b", label: "runtime apply" },
   "replica-repaired": { mark: "diamond", color: "#0891b2", label: "replica repaired" },
+  "replica-state": { mark: "circle", color: "#0891b2", label: "replica stale / in sync" },
 };
 export const HAPROXY_LANE = "HAProxy";
 

@@ -435,3 +435,54 @@ describe("the change file", () => {
     }
   });
 });
+
+describe("ChangeLog: HAProxy replicas falling behind and catching up", () => {
+  it("records a replica going stale, and in sync again after it, with the reason", async () => {
+    let now = T0;
+    const clock = { now: () => now } as Clock;
+    const view = (state: "in-sync" | "stale", reason: string | null) => ({
+      replica: "2",
+      container: "hs_ha2_1",
+      containerId: "c2",
+      state,
+      reason,
+      configId: "abc",
+      digest: "d",
+      confirmedAt: state === "in-sync" ? now : null,
+    });
+    let replicas = [view("in-sync", null)];
+    const log = new ChangeLog(null, clock, silent, { keep: 100, source: "docker", replicas: () => replicas });
+    await log.start(new Map());
+    const pass = (): void =>
+      log.pass({
+        result: {
+          ok: true,
+          at: now,
+          outcome: { kind: "unchanged" },
+          state: state({}),
+          excluded: [],
+          awaitingReadiness: 0,
+          drainPanic: [],
+        },
+        durationS: 0.01,
+        reasons: new Map([["resync", now]]),
+        confirmedAt: (now += 10),
+        serf: null,
+      });
+    pass();
+    replicas = [view("stale", "paused")];
+    pass();
+    pass();
+    replicas = [view("in-sync", null)];
+    pass();
+    expect(log.query().map((r) => [r.kind, r.container, r.reason, r.detail])).toEqual([
+      ["replica-state", "hs_ha2_1", "haproxy replica 2 fell behind: paused", "stale: paused"],
+      [
+        "replica-state",
+        "hs_ha2_1",
+        "haproxy replica 2 brought to the desired state after it was stale",
+        "in sync again (it was stale: paused)",
+      ],
+    ]);
+  });
+});
