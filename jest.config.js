@@ -30,6 +30,7 @@ module.exports = {
       displayName: "e2e",
       testMatch: ["<rootDir>/test/e2e/**/*.test.ts"],
       setupFiles: ["<rootDir>/test/e2e/env.ts"],
+      setupFilesAfterEnv: ["<rootDir>/test/e2e/setup-e2e.ts"],
       slowTestThreshold: 120,
     },
   ],

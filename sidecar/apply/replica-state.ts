@@ -58,3 +58,12 @@ export function decideReplicaState(f: ReplicaFacts): { state: ReplicaState; reas
   if (worker !== null && f.read.worker !== null && worker !== f.read.worker) return stale(`restarted: ${what}`);
   return { state: "diverged", reason: what };
 }
+
+/**
+ * A replica that is stale only because the sidecar is bringing it there (an apply under way, or
+ * one that has not reached it yet): its own progress, not a replica falling behind.
+ */
+export function inProgress(v: Pick<ReplicaView, "state" | "reason">): boolean {
+  if (v.state !== "stale" || v.reason === null) return false;
+  return v.reason === "being applied" || v.reason === "no config applied yet" || v.reason.startsWith("behind");
+}

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../lib/clock";
 import { toError } from "../lib/errors";
 import type { AgreementReport } from "../apply/agreement";
-import type { ReplicaView } from "../apply/replica-state";
+import { inProgress, type ReplicaView } from "../apply/replica-state";
 import type { ChangeHint, ServerRef } from "../model/types";
 import type { LoopObserver, PassReport } from "../reconcile/types";
 import type { ChangeStore, StoredHistory } from "./change-file";
@@ -176,14 +176,21 @@ export class ChangeLog implements LoopObserver {
   private noteReplicas(repaired: ReadonlySet<string>, at: number): void {
     const now = this.opts.replicas?.() ?? [];
     const out: NewRecord[] = [];
+    const next = new Map<string, ReplicaView>();
     for (const v of now) {
       const before = this.replicaStates.get(v.replica);
+      // An apply under way is the sidecar's own progress: the replica keeps the state it had.
+      if (inProgress(v)) {
+        if (before !== undefined) next.set(v.replica, before);
+        continue;
+      }
+      next.set(v.replica, v);
       if (before !== undefined && before.state !== v.state && !repaired.has(v.replica)) {
         if (v.state === "stale" || (v.state === "in-sync" && before.state === "stale"))
           out.push(replicaStateRecord(before, v, at));
       }
     }
-    this.replicaStates = new Map(now.map((v) => [v.replica, v]));
+    this.replicaStates = next;
     this.add(out);
   }
 

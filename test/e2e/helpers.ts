@@ -207,29 +207,50 @@ export function runLabelled(name: string, extra = ""): void {
   );
 }
 
-/** Requests in a loop on new connections until stopped: how many, which failed. */
+/** The request loops still running: a test that failed before it stopped its own gets it stopped after it. */
+const runningLoops = new Set<{ stop: () => Promise<unknown> }>();
+
+/** Stops every request loop a test left running (its assertions failed before `stop`). */
+export async function stopLeftoverLoops(): Promise<number> {
+  const left = [...runningLoops];
+  await Promise.all(left.map((l) => l.stop()));
+  return left.length;
+}
+
+/**
+ * Requests in a loop on new connections until stopped: how many, which failed (the first 100
+ * said, all counted). A loop left running by a failed test is stopped after it (setup-e2e.ts).
+ */
 export function requestLoop(port = HTTP_PORT): { stop: () => Promise<{ sent: number; failures: string[] }> } {
   let running = true;
   let sent = 0;
+  let failed = 0;
   const failures: string[] = [];
+  const fail = (what: string): void => {
+    if (++failed <= 100) failures.push(what);
+    else failures[99] = `... ${failed - 99} more`;
+  };
   const loop = (async () => {
     while (running) {
       sent++;
       try {
         const r = await get(port, "/", 5_000);
-        if (r.status !== 200) failures.push(`HTTP ${r.status}`);
+        if (r.status !== 200) fail(`HTTP ${r.status}`);
       } catch (err) {
-        failures.push((err as Error).message);
+        fail((err as Error).message);
       }
     }
   })();
-  return {
+  const handle = {
     stop: async () => {
       running = false;
+      runningLoops.delete(handle);
       await loop;
       return { sent, failures };
     },
   };
+  runningLoops.add(handle);
+  return handle;
 }
 
 /** Signals the Serf agent of a container, by its pid (from the host: it may be the container's PID 1). */

@@ -470,8 +470,19 @@ describe("ChangeLog: HAProxy replicas falling behind and catching up", () => {
         serf: null,
       });
     pass();
+    // An apply under way is the sidecar's own progress: no record.
+    replicas = [view("stale", "being applied")];
+    pass();
+    replicas = [view("stale", "behind: webapp/x routed, not wanted")];
+    pass();
+    replicas = [view("in-sync", null)];
+    pass();
+    expect(log.query()).toEqual([]);
     replicas = [view("stale", "paused")];
     pass();
+    pass();
+    // Unpaused: behind while the pass brings it back, then in sync: one record for each real change.
+    replicas = [view("stale", "behind: webapp/x not routed (missing or in maintenance)")];
     pass();
     replicas = [view("in-sync", null)];
     pass();
