@@ -127,7 +127,8 @@ describe("two HAProxy replicas", () => {
       // The structural change (the balance algorithm) reaches both, one after the other.
       await eventually(
         // The directive itself: the template's comments speak of hash-type too.
-        () => expect(compose("exec -T sidecar cat /var/lib/ha-sidecar/haproxy.cfg")).toMatch(/^\s*hash-type consistent$/m),
+        () =>
+          expect(compose("exec -T sidecar cat /var/lib/ha-sidecar/haproxy.cfg")).toMatch(/^\s*hash-type consistent$/m),
         60_000,
       );
       await eventually(bothRunTheFile, 60_000);

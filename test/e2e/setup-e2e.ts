@@ -6,8 +6,7 @@
  */
 afterEach(async () => {
   const loops = (globalThis as Record<string, unknown>)["__hsRequestLoops"] as
-    | Set<{ stop: () => Promise<unknown> }>
-    | undefined;
+    Set<{ stop: () => Promise<unknown> }> | undefined;
   if (loops === undefined || loops.size === 0) return;
   const left = [...loops];
   await Promise.all(left.map((l) => l.stop()));
