@@ -4,6 +4,11 @@
 #   webapp-entrypoint            the webapp + its Serf agent
 #   webapp-entrypoint serf-seed  a Serf agent only, the cluster's well-known join address
 set -u
+# A SIGTERM that comes while this script is still starting is remembered and honoured once the
+# children run: PID 1 ignores a signal it has no handler for, and `docker stop` would then wait
+# its whole timeout and SIGKILL (a container scaled up and at once down, on a busy host).
+STOP_ASKED=""
+trap 'STOP_ASKED=1' TERM INT
 SERF_JOIN="${SERF_JOIN:-serf}"
 NODE_NAME="${SERF_NODE:-$(hostname)}"
 # SERF_NETWORK: advertise the address on that network (a swarm task is on docker_gwbridge too).
@@ -49,6 +54,7 @@ if [ "${1:-}" = "serf-seed" ]; then
   fi
   advertise
   write_config "${SERF_RPC_AUTH:-}"
+  [ -n "$STOP_ASKED" ] && exit 0
   # shellcheck disable=SC2046,SC2086 # the prefix is words; empty options must vanish
   exec $(as_user "$SERF_UID") env -u SERF_ENCRYPT_KEY -u SERF_RPC_AUTH \
     serf agent -node="$NODE_NAME" -bind=0.0.0.0:7946 -rpc-addr="$RPC_IP:7373" -config-file="$SERF_CONFIG" $ADVERTISE -log-level=warn
@@ -80,6 +86,7 @@ stop() {
   exit 0
 }
 trap stop TERM INT
+[ -n "$STOP_ASKED" ] && stop
 
 # Supervise: the app dying ends the container; the Serf agent dying is restarted.
 while :; do
