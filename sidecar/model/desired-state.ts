@@ -76,7 +76,15 @@ export function buildDesiredState(snapshots: readonly BackendSnapshot[], opts: B
     usedNames.add(name);
 
     const servers = groups.get(service) ?? [];
-    servers.push({ name, sourceId: c.id, address: c.address!, port: lb.port, weight: lb.weight });
+    servers.push({
+      name,
+      sourceId: c.id,
+      address: c.address!,
+      port: lb.port,
+      weight: lb.weight,
+      ...(lb.slowstartMs !== null ? { slowstartMs: lb.slowstartMs } : {}),
+      ...(lb.drainMs !== null ? { drainMs: lb.drainMs } : {}),
+    });
     if (lb.sticky) sticky.add(service);
     groups.set(service, servers);
   }
