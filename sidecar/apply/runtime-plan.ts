@@ -55,6 +55,72 @@ export function planRuntime(
   return [...changes, ...adds, ...drains, ...deletes];
 }
 
+/** One runtime API command and what its good answer looks like (see RuntimeClient.command). */
+export interface RuntimeCommand {
+  readonly command: string;
+  readonly success: "empty" | RegExp;
+}
+
+/** Whether a line asks for a slow start (`slowstart <time>` other than 0). */
+export function hasSlowstart(line: ServerLine): boolean {
+  const i = line.options.lastIndexOf("slowstart");
+  return i >= 0 && !/^0+(ms|s|m|h)?$/.test(line.options[i + 1] ?? "0");
+}
+
+/**
+ * Pure: the commands that add one server at runtime, in order. A dynamic server starts in
+ * maintenance with its checks off. Without a slow start it is enabled at once and is UP at once
+ * (the sidecar only adds servers that accept connections). HAProxy ramps a server's weight
+ * (`slowstart`) only on a transition to UP from DOWN: one enabled straight from maintenance
+ * could get its full share at once. So a slow starter is set DOWN while still in maintenance,
+ * leaves maintenance, and is set UP: HAProxy then sees DOWN → UP and starts the ramp. Whichever
+ * of the last two takes it UP first starts the ramp; the other finds it starting and leaves it.
+ */
+export function addServerCommands(line: ServerLine): RuntimeCommand[] {
+  const ref = `${line.backend}/${line.name}`;
+  const checked = line.options.includes("check");
+  const add = {
+    command: `add server ${ref} ${line.address}:${line.port} ${line.options.join(" ")}`.trim(),
+    success: /^New server registered\.$/,
+  };
+  const empty = (command: string): RuntimeCommand => ({ command, success: "empty" });
+  if (!hasSlowstart(line) || !checked)
+    return [add, ...(checked ? [empty(`enable health ${ref}`)] : []), empty(`enable server ${ref}`)];
+  return [
+    add,
+    empty(`enable health ${ref}`),
+    empty(`set server ${ref} health down`),
+    empty(`set server ${ref} state ready`),
+    empty(`set server ${ref} health up`),
+  ];
+}
+
+/**
+ * Pure: the commands that delete a server planned for deletion. `force`: it has been draining
+ * for its whole drain time (heig.lb.drain, else the default), so the sessions it still has are
+ * shut first; otherwise `del server` is refused while it has connections and it waits.
+ */
+export function deleteServerCommands(ref: ServerRef, force: boolean): RuntimeCommand[] {
+  const name = `${ref.backend}/${ref.server}`;
+  return [
+    ...(force ? [{ command: `shutdown sessions server ${name}`, success: "empty" as const }] : []),
+    { command: `del server ${name}`, success: /^Server deleted\.$/ },
+  ];
+}
+
+/**
+ * Pure: the servers whose drain is over at `nowMs`: planned for deletion at `since` (by
+ * `backend/server`), each with its own drain time (`drainMs`) or `defaultMs`.
+ */
+export function drainsOver(
+  since: ReadonlyMap<string, number>,
+  drainMs: ReadonlyMap<string, number>,
+  defaultMs: number,
+  nowMs: number,
+): Set<string> {
+  return new Set([...since].filter(([key, at]) => nowMs - at >= (drainMs.get(key) ?? defaultMs)).map(([key]) => key));
+}
+
 /** Whether a running server has another id than its line wants (a line without `id` wants none). */
 const otherId = (w: ServerLine, r: RunningServer): boolean => w.id !== null && r.id !== w.id;
 

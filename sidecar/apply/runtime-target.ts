@@ -6,8 +6,11 @@ import type { ServerRef } from "../model/types";
 import type { Rendered } from "../render/render";
 import { ApplyError } from "./outcome";
 import { runRuntimePlan } from "./runtime-apply";
-import { idMismatches, planRuntime, runtimeDrift, type RuntimeOp } from "./runtime-plan";
+import { drainsOver, idMismatches, planRuntime, runtimeDrift, type RuntimeOp } from "./runtime-plan";
 import type { HaproxyTarget, ReadBack, RuntimeApplied } from "./target";
+
+/** How long a leaving server keeps its connections when its labels say nothing (heig.lb.drain). */
+export const DEFAULT_DRAIN_MS = 10_000;
 
 export interface RuntimeTargetOptions {
   readonly reloadConfirmMs: number;
@@ -16,7 +19,10 @@ export interface RuntimeTargetOptions {
   readonly pollMs?: number;
   /** Signals sent per reload before giving up until the next retry. */
   readonly maxSignals?: number;
-  /** A drained server still holding connections this long after its drain has them shut. */
+  /**
+   * A drained server still holding connections this long after its drain has them shut, unless
+   * its own `heig.lb.drain` says otherwise.
+   */
   readonly forceDeleteAfterMs?: number;
 }
 
@@ -28,6 +34,8 @@ export interface RuntimeTargetOptions {
 export class RuntimeTarget implements HaproxyTarget {
   /** When each server leaving rotation was drained (servers still in HAProxy only). */
   private readonly drainedSince = new Map<string, number>();
+  /** Each server's own drain time (heig.lb.drain), as the last render that had it said. */
+  private readonly drainMs = new Map<string, number>();
 
   constructor(
     private readonly runtime: RuntimeClient,
@@ -56,6 +64,9 @@ export class RuntimeTarget implements HaproxyTarget {
     if (renumbered.length > 0)
       throw new ApplyError(`servers run under other ids than the config gives them: ${renumbered.join(", ")}`);
     const ops = planRuntime(rendered.servers, before);
+    // A leaving server is no longer in the render: its drain time is the one it had there.
+    for (const [key, ms] of rendered.drainMs ?? []) this.drainMs.set(key, ms);
+    for (const key of rendered.servers.keys()) if (!rendered.drainMs?.has(key)) this.drainMs.delete(key);
     const result = await runRuntimePlan(this.runtime, ops, this.forcedDeletes(ops, before));
     const after = ops.length === 0 ? before : await this.runtime.servers();
     const drift = runtimeDrift(rendered.servers, after);
@@ -102,15 +113,21 @@ export class RuntimeTarget implements HaproxyTarget {
     return this.runtime.serverStatuses();
   }
 
-  /** Servers drained long enough ago that their remaining sessions are shut before the delete. */
+  /** Servers drained for their whole drain time: their remaining sessions are shut before the delete. */
   private forcedDeletes(ops: readonly RuntimeOp[], before: ReadonlyMap<string, unknown>): Set<string> {
     const now = this.opts.clock.now();
     for (const key of this.drainedSince.keys()) if (!before.has(key)) this.drainedSince.delete(key);
+    for (const key of this.drainMs.keys()) if (!before.has(key)) this.drainMs.delete(key);
     for (const op of ops) {
       const key = op.kind === "delete" ? `${op.ref.backend}/${op.ref.server}` : null;
       if (key !== null && !this.drainedSince.has(key)) this.drainedSince.set(key, now);
     }
-    const after = this.opts.forceDeleteAfterMs ?? 10_000;
-    return new Set([...this.drainedSince].filter(([, since]) => now - since >= after).map(([key]) => key));
+    return drainsOver(this.drainedSince, this.drainMs, this.opts.forceDeleteAfterMs ?? DEFAULT_DRAIN_MS, now);
+  }
+
+  /** Servers draining now, each with when its drain time is over (epoch ms), for /status. */
+  drainingUntil(): Map<string, number> {
+    const defaultMs = this.opts.forceDeleteAfterMs ?? DEFAULT_DRAIN_MS;
+    return new Map([...this.drainedSince].map(([key, at]) => [key, at + (this.drainMs.get(key) ?? defaultMs)]));
   }
 }

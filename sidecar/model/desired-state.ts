@@ -129,3 +129,15 @@ export function removedServers(prev: DesiredState, next: DesiredState): ServerRe
   const kept = new Set(serverRefs(next).map((r) => `${r.backend}/${r.server}`));
   return serverRefs(prev).filter((r) => !kept.has(`${r.backend}/${r.server}`));
 }
+
+/** The drain times (heig.lb.drain) `state` gives these servers, by `backend/server`; those without one are left out. */
+export function drainTimes(state: DesiredState, refs: readonly ServerRef[]): Map<string, number> {
+  const wanted = new Set(refs.map((r) => `${r.backend}/${r.server}`));
+  const out = new Map<string, number>();
+  for (const s of state.services)
+    for (const b of s.servers) {
+      const key = `${s.name}/${b.name}`;
+      if (b.drainMs !== undefined && wanted.has(key)) out.set(key, b.drainMs);
+    }
+  return out;
+}

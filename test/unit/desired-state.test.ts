@@ -1,4 +1,4 @@
-import { buildDesiredState, removedServers, sanitizeServerName } from "../../sidecar/model/desired-state";
+import { buildDesiredState, drainTimes, removedServers, sanitizeServerName } from "../../sidecar/model/desired-state";
 import type { BackendSnapshot } from "../../sidecar/model/types";
 import { snap } from "./fixtures";
 
@@ -190,5 +190,21 @@ describe("traffic lifecycle labels", () => {
       ["app_canary_1", 10],
       ["app_stable_1", 90],
     ]);
+  });
+});
+
+describe("drainTimes", () => {
+  it("gives the drain times of the servers asked for that have one", () => {
+    const { state } = buildDesiredState(
+      [
+        snap("c_1", { extraLabels: { "heig.lb.drain": "2m" } }),
+        snap("c_2", { extraLabels: { "heig.lb.drain": "0s" } }),
+        snap("c_3"),
+      ],
+      opts,
+    );
+    const refs = ["c_1", "c_3", "gone_9"].map((server) => ({ backend: "webapp", server }));
+    expect(drainTimes(state, refs)).toEqual(new Map([["webapp/c_1", 120_000]]));
+    expect(drainTimes(state, [{ backend: "webapp", server: "c_2" }])).toEqual(new Map([["webapp/c_2", 0]]));
   });
 });
