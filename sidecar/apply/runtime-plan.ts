@@ -33,6 +33,8 @@ export function planRuntime(
   running: ReadonlyMap<string, RunningServer>,
 ): RuntimeOp[] {
   const drains: RuntimeOp[] = [];
+  // Servers an operator put in maintenance stay, in maintenance: drained (in every worker), never deleted.
+  const maints: RuntimeOp[] = [];
   const changes: RuntimeOp[] = [];
   const adds: RuntimeOp[] = [];
   const deletes: RuntimeOp[] = [];
@@ -45,20 +47,27 @@ export function planRuntime(
     if (r.address !== w.address || r.port !== w.port)
       changes.push({ kind: "set-addr", ref: refOf(w), address: w.address, port: w.port });
     if (r.weight !== w.weight) changes.push({ kind: "set-weight", ref: refOf(w), weight: w.weight });
-    if (r.maint || r.drain) changes.push({ kind: "ready", ref: refOf(w) });
+    if (wantsMaint(w)) {
+      if (!r.maint) maints.push({ kind: "drain", ref: refOf(w) });
+    } else if (r.maint || r.drain) changes.push({ kind: "ready", ref: refOf(w) });
   }
   for (const [key, r] of running) {
     if (wanted.has(key)) continue;
     if (!r.maint) drains.push({ kind: "drain", ref: refOf(r) });
     deletes.push({ kind: "delete", ref: refOf(r) });
   }
-  return [...changes, ...adds, ...drains, ...deletes];
+  return [...changes, ...adds, ...maints, ...drains, ...deletes];
 }
 
 /** One runtime API command and what its good answer looks like (see RuntimeClient.command). */
 export interface RuntimeCommand {
   readonly command: string;
   readonly success: "empty" | RegExp;
+}
+
+/** Whether a line is `disabled`: in maintenance (`sidecar maint`), routed nothing new. */
+export function wantsMaint(line: ServerLine): boolean {
+  return line.options.includes("disabled");
 }
 
 /** Whether a line asks for a slow start (`slowstart <time>` other than 0). */
@@ -84,6 +93,8 @@ export function addServerCommands(line: ServerLine): RuntimeCommand[] {
     success: /^New server registered\.$/,
   };
   const empty = (command: string): RuntimeCommand => ({ command, success: "empty" });
+  // In maintenance it stays as `add server` leaves it, its checks on: `--off` takes it out.
+  if (wantsMaint(line)) return [add, ...(checked ? [empty(`enable health ${ref}`)] : [])];
   if (!hasSlowstart(line) || !checked)
     return [add, ...(checked ? [empty(`enable health ${ref}`)] : []), empty(`enable server ${ref}`)];
   return [
@@ -157,7 +168,7 @@ export function runtimeDrift(
       r.port !== w.port ||
       r.weight !== w.weight ||
       otherId(w, r) ||
-      r.maint ||
+      r.maint !== wantsMaint(w) ||
       r.drain
     )
       off.push(key);

@@ -1,5 +1,6 @@
 import type { Backend, BackendSnapshot, DesiredState, Exclusion, ServerRef, Service } from "./types";
 import { BACKEND_NAME_RE, parseLbLabels } from "./labels";
+import { inMaintenance } from "./maintenance";
 
 export interface BuildOptions {
   /** Label prefix, e.g. `heig.lb`. */
@@ -16,6 +17,8 @@ export interface BuildOptions {
   readonly reservedNames?: ReadonlySet<string>;
   /** Members whose server line HAProxy rejected, with HAProxy's message. */
   readonly rejected?: ReadonlyMap<string, string>;
+  /** Containers an operator put in maintenance (names, server names, ids): kept, in maintenance. */
+  readonly maintenance?: ReadonlySet<string>;
 }
 
 export interface BuildResult {
@@ -84,6 +87,9 @@ export function buildDesiredState(snapshots: readonly BackendSnapshot[], opts: B
       weight: lb.weight,
       ...(lb.slowstartMs !== null ? { slowstartMs: lb.slowstartMs } : {}),
       ...(lb.drainMs !== null ? { drainMs: lb.drainMs } : {}),
+      ...(opts.maintenance && inMaintenance(opts.maintenance, { name: c.name, serverName: name, id: c.id })
+        ? { maint: true as const }
+        : {}),
     });
     if (lb.sticky) sticky.add(service);
     groups.set(service, servers);

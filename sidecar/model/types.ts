@@ -66,6 +66,8 @@ export interface Backend {
   readonly slowstartMs?: number;
   /** `heig.lb.drain`: how long it keeps its open connections once it leaves; absent: the default. */
   readonly drainMs?: number;
+  /** An operator put it in maintenance (`sidecar maint`): its line stays, `disabled`; absent: routed. */
+  readonly maint?: true;
 }
 
 /** One HAProxy backend: a group of servers sharing the `backend` label. */

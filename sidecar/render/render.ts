@@ -127,6 +127,8 @@ function renderText(template: TemplateFn, state: DesiredState, paths: RenderPath
           weight: b.weight,
           // HAProxy's own option, in ms; it ramps a server only when it sees it go from down to up.
           slowstart: b.slowstartMs ?? null,
+          // `sidecar maint`: the line stays, in maintenance (a reload keeps it so).
+          maint: b.maint === true,
         })),
       };
     }),

@@ -290,3 +290,48 @@ describe("planRuntime: a 90/10 canary", () => {
     ]);
   });
 });
+
+describe("planRuntime: maintenance (sidecar maint)", () => {
+  const line = (name: string, maint: boolean): [string, ServerLine] => [
+    `webapp/${name}`,
+    {
+      backend: "webapp",
+      name,
+      address: "10.0.0.1",
+      port: 3000,
+      options: maint ? ["check", "disabled"] : ["check"],
+      weight: 1,
+      id: null,
+    },
+  ];
+  const run = (name: string, maint: boolean): [string, RunningServer] => [
+    `webapp/${name}`,
+    { backend: "webapp", name, id: null, address: "10.0.0.1", port: 3000, weight: 1, maint, drain: false },
+  ];
+  it.each([
+    { case: "put in maintenance: drained, kept", want: [line("a", true)], run: [run("a", false)], plan: ["drain a"] },
+    { case: "already in maintenance: nothing", want: [line("a", true)], run: [run("a", true)], plan: [] },
+    { case: "out of maintenance: ready", want: [line("a", false)], run: [run("a", true)], plan: ["ready a"] },
+    { case: "new and in maintenance: added, left in it", want: [line("a", true)], run: [], plan: ["add a"] },
+  ])("$case", ({ want, run: r, plan }) => {
+    const w = new Map(want);
+    const before = new Map(r);
+    expect(planRuntime(w, before).map(text)).toEqual(plan);
+    const after = new Map(
+      want.map(([k, l]) => [k, { ...before.get(k)!, ...run(l.name, l.options.includes("disabled"))[1] }]),
+    );
+    expect(runtimeDrift(w, after)).toEqual([]);
+  });
+
+  it("says a server wanted in maintenance that routes is off, and the other way round", () => {
+    expect(runtimeDrift(new Map([line("a", true)]), new Map([run("a", false)]))).toEqual(["webapp/a"]);
+    expect(runtimeDrift(new Map([line("a", false)]), new Map([run("a", true)]))).toEqual(["webapp/a"]);
+  });
+
+  it("adds one in maintenance with its checks on and leaves it there", () => {
+    expect(addServerCommands(line("a", true)[1]).map((c) => c.command)).toEqual([
+      "add server webapp/a 10.0.0.1:3000 check disabled",
+      "enable health webapp/a",
+    ]);
+  });
+});
