@@ -72,8 +72,16 @@ export function wantsMaint(line: ServerLine): boolean {
 
 /** Whether a line asks for a slow start (`slowstart <time>` other than 0). */
 export function hasSlowstart(line: ServerLine): boolean {
+  return slowstartMsOf(line) > 0;
+}
+
+/** A line's slow start in ms (`slowstart 30000ms`, `30s`…), 0 when it has none. */
+export function slowstartMsOf(line: ServerLine): number {
   const i = line.options.lastIndexOf("slowstart");
-  return i >= 0 && !/^0+(ms|s|m|h)?$/.test(line.options[i + 1] ?? "0");
+  const m = i < 0 ? null : /^([0-9]+)(ms|s|m|h|d)?$/.exec(line.options[i + 1] ?? "");
+  if (m === null) return 0;
+  const unit: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  return Number(m[1]) * unit[m[2] ?? "ms"]!;
 }
 
 /**

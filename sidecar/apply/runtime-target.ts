@@ -6,7 +6,7 @@ import type { ServerRef } from "../model/types";
 import type { Rendered } from "../render/render";
 import { ApplyError } from "./outcome";
 import { runRuntimePlan } from "./runtime-apply";
-import { drainsOver, idMismatches, planRuntime, runtimeDrift, type RuntimeOp } from "./runtime-plan";
+import { drainsOver, idMismatches, planRuntime, runtimeDrift, slowstartMsOf, type RuntimeOp } from "./runtime-plan";
 import type { HaproxyTarget, ReadBack, RuntimeApplied } from "./target";
 
 /** How long a leaving server keeps its connections when its labels say nothing (heig.lb.drain). */
@@ -34,6 +34,8 @@ export interface RuntimeTargetOptions {
 export class RuntimeTarget implements HaproxyTarget {
   /** When each server leaving rotation was drained (servers still in HAProxy only). */
   private readonly drainedSince = new Map<string, number>();
+  /** Servers added with a slow start, and when their ramp ends (epoch ms). */
+  private readonly rampingUntil = new Map<string, number>();
   /** Each server's own drain time (heig.lb.drain), as the last render that had it said. */
   private readonly drainMs = new Map<string, number>();
 
@@ -68,7 +70,15 @@ export class RuntimeTarget implements HaproxyTarget {
     for (const [key, ms] of rendered.drainMs ?? []) this.drainMs.set(key, ms);
     for (const key of rendered.servers.keys()) if (!rendered.drainMs?.has(key)) this.drainMs.delete(key);
     const result = await runRuntimePlan(this.runtime, ops, this.forcedDeletes(ops, before));
+    const now = this.opts.clock.now();
+    for (const key of result.added) {
+      const ms = slowstartMsOf(rendered.servers.get(key)!);
+      if (ms > 0) this.rampingUntil.set(key, now + ms);
+    }
+    for (const [key, until] of this.rampingUntil)
+      if (until <= now || !rendered.servers.has(key)) this.rampingUntil.delete(key);
     const after = ops.length === 0 ? before : await this.runtime.servers();
+    for (const key of this.drainedSince.keys()) if (!after.has(key)) this.drainedSince.delete(key);
     const drift = runtimeDrift(rendered.servers, after);
     if (drift.length > 0)
       throw new ApplyError(`servers differ from the config after the runtime apply: ${drift.join(", ")}`);
@@ -125,9 +135,11 @@ export class RuntimeTarget implements HaproxyTarget {
     return drainsOver(this.drainedSince, this.drainMs, this.opts.forceDeleteAfterMs ?? DEFAULT_DRAIN_MS, now);
   }
 
-  /** Servers draining now, each with when its drain time is over (epoch ms), for /status. */
-  drainingUntil(): Map<string, number> {
+  transitions(): { ramping: ReadonlyMap<string, number>; draining: ReadonlyMap<string, number> } {
     const defaultMs = this.opts.forceDeleteAfterMs ?? DEFAULT_DRAIN_MS;
-    return new Map([...this.drainedSince].map(([key, at]) => [key, at + (this.drainMs.get(key) ?? defaultMs)]));
+    return {
+      ramping: new Map(this.rampingUntil),
+      draining: new Map([...this.drainedSince].map(([key, at]) => [key, at + (this.drainMs.get(key) ?? defaultMs)])),
+    };
   }
 }

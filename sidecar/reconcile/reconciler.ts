@@ -38,6 +38,8 @@ export interface ReconcilerParts {
   readonly serf: SerfGate | null;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Containers an operator put in maintenance (`sidecar maint`): kept, in maintenance. */
+  readonly maintenance?: () => ReadonlySet<string>;
 }
 
 export interface ReconcilerOptions {
@@ -222,7 +224,13 @@ export class Reconciler implements PassRunner {
     const reservedNames = await this.parts.template
       .reservedNames(this.opts.defaultBackend)
       .catch(() => new Set<string>());
-    const sourceOptions: BuildOptions = { ...this.buildOptions(), draining: this.draining, reservedNames };
+    const maintenance = this.parts.maintenance?.();
+    const sourceOptions: BuildOptions = {
+      ...this.buildOptions(),
+      draining: this.draining,
+      reservedNames,
+      ...(maintenance !== undefined && maintenance.size > 0 ? { maintenance } : {}),
+    };
     const first = buildDesiredState(snapshots, sourceOptions).state;
     const rejected = this.rejected.current(first, running);
     const candidates = buildDesiredState(snapshots, { ...sourceOptions, rejected }).state.services.flatMap(
