@@ -26,7 +26,7 @@ help:
 	@echo "make down          stop and remove everything (containers, network, volume)"
 	@echo "make swarm-up N=2  the same on Docker Swarm (stack heig); make swarm-scale N=6; make swarm-down"
 	@echo "make logs          follow the logs"
-	@echo "make render        print the haproxy.cfg the sidecar would write now"
+	@echo "make render        print the haproxy.cfg the sidecar would write now (DIFF=1: what it would change, a dry run)"
 	@echo "make maint C=NAME  put container NAME in maintenance on every HAProxy replica (OFF=1: take it out)"
 	@echo "make test          lint, typecheck, unit, integration, the same with the clock a year ahead, e2e;"
 	@echo "                   ends with one line: N passed, N failed (needs root for the Docker engine);"
@@ -98,8 +98,9 @@ logs: engine
 ps: engine
 	@$(COMPOSE) ps
 
+# DIFF=1: what the next pass would change (added, drained, removed, weights, maintenance, reload or not) instead.
 render: engine
-	@$(COMPOSE) exec -T sidecar node /app/sidecar.js render
+	@$(COMPOSE) exec -T sidecar node /app/sidecar.js $(if $(DIFF),diff,render)
 
 # Maintenance without a label: the sidecar keeps it in a file on its volume, across restarts.
 maint: engine

@@ -8,11 +8,15 @@ import { SocketRuntimeClient } from "./haproxy/runtime-client";
 import { toError } from "./lib/errors";
 import { startStatusServer } from "./status/status-server";
 import { wire } from "./wiring";
+import { FileConfigStore } from "./apply/config-file";
+import { renderedOfText } from "./render/render";
+import { describeChanges } from "./render/dry-run";
 import { MAINT_BY_RE, MAINT_CONTAINER_RE, type MaintenanceRequest } from "./model/maintenance";
 
 export const USAGE = `usage: sidecar [run]   watch Docker and keep haproxy.cfg in step (default)
        sidecar render  print the haproxy.cfg the current Docker state gives, write nothing
        sidecar render --empty  print the haproxy.cfg of no backends (ha's bootstrap config)
+       sidecar diff    print what the next pass would change (added, drained, removed, weights, maintenance, reload or not), change nothing
        sidecar cli [--replica K] [--master] COMMAND  send COMMAND to HAProxy's runtime (or master) socket (replica K's: run/K/)
        sidecar healthcheck  exit 0 when the running sidecar's /healthz says 200 (what the container's healthcheck checks)
        sidecar status [PATH]  print the running sidecar's /status, or PATH (/changes?container=NAME&since=TIME)
@@ -97,15 +101,32 @@ async function statusHosts(address: string, log: Logger): Promise<string[]> {
 
 /** `render [--empty]`: the config the current state (or no backends) gives, on stdout. */
 export async function renderOnce(config: Config, log: Logger, empty: boolean): Promise<number> {
-  const { reconciler } = wire(config, log);
+  const { reconciler, maintenance } = wire(config, log);
   if (empty) {
     process.stdout.write((await reconciler.renderEmpty()).text);
     return 0;
   }
+  await maintenance.load();
   const { rendered, excluded } = await reconciler.renderCurrent();
   for (const e of excluded)
     log.info({ container: e.name, reason: e.reason, label: e.label, problem: e.detail }, "container not routed");
   process.stdout.write(rendered.text);
+  return 0;
+}
+
+/**
+ * `diff`: what the next pass would change against the live config (what HAProxy was last
+ * brought to): servers added, drained and removed, weights, maintenance, and whether it takes a
+ * reload. Changes nothing.
+ */
+export async function diffOnce(config: Config, log: Logger): Promise<number> {
+  const { reconciler, maintenance } = wire(config, log);
+  await maintenance.load();
+  const { rendered, excluded } = await reconciler.renderCurrent();
+  for (const e of excluded)
+    log.info({ container: e.name, reason: e.reason, label: e.label, problem: e.detail }, "container not routed");
+  const live = await new FileConfigStore(config.outputPath).read();
+  process.stdout.write(`${describeChanges(live === null ? null : renderedOfText(live), rendered).join("\n")}\n`);
   return 0;
 }
 
