@@ -11,7 +11,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=.run/test-results
 mkdir -p "$OUT"
-rm -f "$OUT"/*.json
+rm -f "$OUT"/*.json "$OUT"/*.log
 TIERS="${TIERS:-unit integration clock e2e}"
 
 ensure_faketime() {
@@ -40,16 +40,28 @@ for tier in $TIERS; do
       ;;
     e2e)
       scripts/ensure-chromium.sh
+      # Two lanes at once. The tests on engines of their own (nested dockerd: Swarm, the engine
+      # restart) run beside those on the host's engine, with a project, ports, networks and a
+      # cleanup label of their own; each lane runs its files one after the other.
       # --forceExit and a time bound: whatever a failed test leaves behind (a stream, a timer)
       # ends with the tier instead of holding CI until it runs out of memory or time.
-      run_tier e2e timeout --kill-after=60 45m npx jest --selectProjects e2e --runInBand --forceExit
+      nested='test/e2e/(swarm|engine-restart)\.test\.ts'
+      e2e_jest=(timeout --kill-after=60 45m npx jest --selectProjects e2e --runInBand --forceExit)
+      HS_TEST_LANE=nested HS_TEST_PROJECT=hsnest HS_TEST_HTTP_PORT=19080 HS_TEST_STATS_PORT=19936 \
+        HS_TEST_STATUS_PORT=19081 HS_TEST_NETWORK=hsnest-heig HS_TEST_CONTROL_NETWORK=ha-hsnest-control \
+        run_tier e2e-nested "${e2e_jest[@]}" --testPathPattern "$nested" >"$OUT/e2e-nested.log" 2>&1 &
+      nested_pid=$!
+      run_tier e2e "${e2e_jest[@]}" --testPathIgnorePatterns "$nested"
+      wait "$nested_pid"
+      echo "==> e2e-nested (ran beside e2e; its output)"
+      cat "$OUT/e2e-nested.log"
       ;;
     *) echo "unknown tier $tier (unit, integration, clock, e2e)" >&2 ;;
   esac
 done
 
 # One line per tier, then the total. A tier that left no results (it crashed) counts as failed.
-node - "$OUT" $TIERS <<'EOF'
+node - "$OUT" $(echo " $TIERS " | sed 's/ e2e / e2e e2e-nested /') <<'EOF'
 const fs = require("node:fs");
 const [dir, ...tiers] = process.argv.slice(2);
 let passed = 0;

@@ -14,7 +14,10 @@ export const SETTINGS = {
     def: "webapp",
     doc: "HAProxy backend for containers with no `backend` label and no compose service",
   },
-  LB_TEMPLATE: { def: "/app/templates/haproxy.cfg.hbs", doc: "Handlebars template of haproxy.cfg" },
+  LB_TEMPLATE: {
+    def: "/app/templates/haproxy.cfg.hbs",
+    doc: "Handlebars template of haproxy.cfg; looked at every second, an edit in place is applied at once",
+  },
   LB_OUTPUT: { def: "/var/lib/ha-sidecar/haproxy.cfg", doc: "config file HAProxy reads (on the shared volume)" },
   LB_CHANGES_FILE: {
     def: "/var/lib/ha-sidecar/changes.jsonl",

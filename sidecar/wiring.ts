@@ -170,6 +170,7 @@ export function wire(config: Config, log: Logger) {
       log: reconcileLog,
       observer: observers(metrics, changes),
       readiness,
+      templateChanged: () => template.changed(),
     },
     {
       quietMs: config.quietMs,

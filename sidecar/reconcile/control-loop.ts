@@ -28,6 +28,9 @@ const READY_DELAY_MS = 0;
  */
 const START_DELAY_MS = 0;
 
+/** How often the template file is looked at (a stat): an edit in place is applied within this. */
+export const TEMPLATE_CHECK_MS = 1_000;
+
 export interface LoopParts {
   readonly reconciler: PassRunner;
   readonly source: BackendSource;
@@ -39,6 +42,8 @@ export interface LoopParts {
   readonly observer: LoopObserver;
   /** Tells when a backend that did not listen starts to: its pass follows at once. */
   readonly readiness: { onReady(listener: (id: string) => void): void; stop(): void } | null;
+  /** True when the template file changed since the last look (an operator edited it): a pass follows. */
+  readonly templateChanged?: () => Promise<boolean>;
 }
 
 /**
@@ -57,6 +62,8 @@ export class ControlLoop {
   private recheckTimer: TimerHandle | null = null;
   private resyncTimer: TimerHandle | null = null;
   private checkTimer: TimerHandle | null = null;
+  private templateTimer: TimerHandle | null = null;
+  private lookingAtTemplate: Promise<void> | null = null;
   private checking: Promise<void> | null = null;
   private firstPass = true;
   private inFlight: Promise<void> | null = null;
@@ -100,6 +107,7 @@ export class ControlLoop {
       watchSerf(serf.source, (event) => this.poke(event), this.parts.clock, this.parts.log, this.abort.signal);
     this.scheduleResync();
     this.scheduleCheck();
+    this.scheduleTemplateLook();
   }
 
   /** Stops every timer and watcher; resolves once the pass (and the check) in flight is over. */
@@ -109,9 +117,9 @@ export class ControlLoop {
     this.parts.readiness?.stop();
     // The pass in flight stops at its next step (a file write under way is finished, not cut).
     this.passDeadline?.abort(new Error("sidecar stopping"));
-    for (const t of [this.retryTimer, this.recheckTimer, this.resyncTimer, this.checkTimer])
+    for (const t of [this.retryTimer, this.recheckTimer, this.resyncTimer, this.checkTimer, this.templateTimer])
       if (t !== null) this.parts.clock.clearTimeout(t);
-    await Promise.all([this.inFlight, this.checking]);
+    await Promise.all([this.inFlight, this.checking, this.lookingAtTemplate]);
   }
 
   /** Asks for a pass; `urgentMs` (a backend is leaving, or ready) replaces the quiet time. */
@@ -161,6 +169,26 @@ export class ControlLoop {
       this.poke("resync");
       this.scheduleResync();
     }, this.opts.resyncMs);
+  }
+
+  /** The next look at the template file: an edit in place makes a pass (reason `template`). */
+  private scheduleTemplateLook(): void {
+    const changed = this.parts.templateChanged;
+    if (changed === undefined || this.abort.signal.aborted) return;
+    this.templateTimer = this.parts.clock.setTimeout(() => {
+      this.templateTimer = null;
+      this.lookingAtTemplate = changed()
+        .then(
+          (yes) => {
+            if (yes) this.poke("template");
+          },
+          (err: unknown) => this.parts.log.warn({ err: toError(err) }, "cannot look at the template file"),
+        )
+        .finally(() => {
+          this.lookingAtTemplate = null;
+          this.scheduleTemplateLook();
+        });
+    }, TEMPLATE_CHECK_MS);
   }
 
   /** The next agreement check, one period after the last one ended (never two at once). */

@@ -17,6 +17,8 @@ import {
  */
 export class TemplateFile {
   private compiled: { source: string; fn: TemplateFn; reserved: Map<string, ReadonlySet<string>> } | null = null;
+  /** What the file looked like at the last `changed()`: inode, size, mtime. */
+  private seen: string | null = null;
 
   constructor(
     private readonly path: string,
@@ -33,6 +35,20 @@ export class TemplateFile {
       );
     }
     return rendered;
+  }
+
+  /**
+   * True when the file is not as it was at the last call (edited, replaced, removed, back): the
+   * first call only takes its measure. A stat, not a read: cheap enough to ask every second.
+   */
+  async changed(): Promise<boolean> {
+    const now = await fs.stat(this.path).then(
+      (st) => `${st.ino}:${st.size}:${st.mtimeMs}`,
+      (err: NodeJS.ErrnoException) => `missing:${err.code ?? "?"}`,
+    );
+    const before = this.seen;
+    this.seen = now;
+    return before !== null && before !== now;
   }
 
   /**

@@ -18,7 +18,7 @@ env.LB_NETWORK = env.HS_TEST_NETWORK ?? "hstest-heig";
 env.COMPOSE_FILE = "compose/docker-compose.yml:test/e2e/compose.test.yml";
 // The template the test stack's sidecar reads (a test may edit it): a fresh copy per test file.
 const root = path.resolve(__dirname, "../..");
-mkdirSync(path.join(root, "test-output/templates"), { recursive: true });
+mkdirSync(path.dirname(path.join(root, TEST_TEMPLATE)), { recursive: true });
 copyFileSync(path.join(root, "templates/haproxy.cfg.hbs"), path.join(root, TEST_TEMPLATE));
 // Sorts before the watched network's name (see the compose file's `control` network).
 env.LB_CONTROL_NETWORK = env.HS_TEST_CONTROL_NETWORK ?? "ha-hstest-control";

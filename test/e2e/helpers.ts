@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
+import { Worker } from "node:worker_threads";
 import * as http from "node:http";
 import * as path from "node:path";
 
@@ -12,7 +13,8 @@ export const STATUS_PORT = Number(process.env.SIDECAR_STATUS_PORT);
 /** The container compose names `<project>_<service>_<n>`. */
 export const containerOf = (service: string, n = 1): string => `${PROJECT}_${service}_${n}`;
 /** Every container or network a test creates by hand carries this label, for cleanup. */
-export const TEST_LABEL = "ha-sidecar.test=1";
+/** One value per lane of the suite (HS_TEST_LANE): a lane cleans up only what it made. */
+export const TEST_LABEL = `ha-sidecar.test=${process.env.HS_TEST_LANE ?? "1"}`;
 
 /** Runs a shell command from the repository root; throws with its output when it fails. */
 export function sh(cmd: string, opts: { allowFail?: boolean; env?: NodeJS.ProcessEnv } = {}): string {
@@ -207,46 +209,75 @@ export function runLabelled(name: string, extra = ""): void {
   );
 }
 
-/** The request loops still running: a test that failed before it stopped its own gets it stopped after it. */
-const runningLoops = new Set<{ stop: () => Promise<unknown> }>();
-
-/** Stops every request loop a test left running (its assertions failed before `stop`). */
-export async function stopLeftoverLoops(): Promise<number> {
-  const left = [...runningLoops];
-  await Promise.all(left.map((l) => l.stop()));
-  return left.length;
-}
+/**
+ * The request loops still running: a test that failed before it stopped its own gets it stopped
+ * after it (setup-e2e.ts, which reads this set from globalThis: importing this module there would
+ * fix its ports before a test file's own env module set them).
+ */
+const runningLoops: Set<{ stop: () => Promise<unknown> }> = ((globalThis as Record<string, unknown>)[
+  "__hsRequestLoops"
+] ??= new Set()) as Set<{ stop: () => Promise<unknown> }>;
 
 /**
- * Requests in a loop on new connections until stopped: how many, which failed (the first 100
- * said, all counted). A loop left running by a failed test is stopped after it (setup-e2e.ts).
+ * The request loop's body, run in a worker thread of its own: the tests' synchronous commands
+ * (`sh`, spawnSync) block the main thread's event loop for seconds (a `make scale` that stops
+ * containers), and a loop sharing it would read that pause as requests timing out.
+ */
+const REQUEST_LOOP_WORKER = `
+const http = require("node:http");
+const { parentPort, workerData } = require("node:worker_threads");
+const { port, timeoutMs } = workerData;
+let running = true;
+let sent = 0;
+let failed = 0;
+const failures = [];
+const fail = (what) => {
+  if (++failed <= 100) failures.push(what);
+  else failures[99] = "... " + (failed - 99) + " more";
+};
+const once = () =>
+  new Promise((resolve) => {
+    const req = http.get({ host: "127.0.0.1", port, path: "/", agent: false, timeout: timeoutMs }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode === 200 ? null : "HTTP " + res.statusCode));
+      res.on("error", (err) => resolve(err.message));
+    });
+    req.on("timeout", () => req.destroy(new Error("GET 127.0.0.1:" + port + "/ timed out")));
+    req.on("error", (err) => resolve(err.message));
+  });
+parentPort.on("message", () => (running = false));
+(async () => {
+  while (running) {
+    sent++;
+    const f = await once();
+    if (f !== null) fail(f);
+  }
+  parentPort.postMessage({ sent, failures });
+})();
+`;
+
+/**
+ * Requests in a loop on new connections to 127.0.0.1:`port` until stopped, in a worker thread
+ * (see above): how many, which failed (the first 100 said, all counted). A loop left running by
+ * a failed test is stopped after it (setup-e2e.ts).
  */
 export function requestLoop(port = HTTP_PORT): { stop: () => Promise<{ sent: number; failures: string[] }> } {
-  let running = true;
-  let sent = 0;
-  let failed = 0;
-  const failures: string[] = [];
-  const fail = (what: string): void => {
-    if (++failed <= 100) failures.push(what);
-    else failures[99] = `... ${failed - 99} more`;
-  };
-  const loop = (async () => {
-    while (running) {
-      sent++;
-      try {
-        const r = await get(port, "/", 5_000);
-        if (r.status !== 200) fail(`HTTP ${r.status}`);
-      } catch (err) {
-        fail((err as Error).message);
-      }
-    }
-  })();
+  const worker = new Worker(REQUEST_LOOP_WORKER, { eval: true, workerData: { port, timeoutMs: 5_000 } });
+  const result = new Promise<{ sent: number; failures: string[] }>((resolve, reject) => {
+    worker.once("message", (m: { sent: number; failures: string[] }) => resolve(m));
+    worker.once("error", reject);
+  });
+  let stopped: Promise<{ sent: number; failures: string[] }> | null = null;
   const handle = {
-    stop: async () => {
-      running = false;
+    stop: () => {
       runningLoops.delete(handle);
-      await loop;
-      return { sent, failures };
+      stopped ??= (async () => {
+        worker.postMessage("stop");
+        const r = await result;
+        await worker.terminate();
+        return r;
+      })();
+      return stopped;
     },
   };
   runningLoops.add(handle);

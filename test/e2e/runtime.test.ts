@@ -127,7 +127,7 @@ describe("reloads, for structural changes only", () => {
       t.replace("    default-server inter", "    default-server init-addr last,libc,none inter"),
     );
     try {
-      // Any container event makes a pass, which reads the template again.
+      // The template is looked at every second; a container event makes a pass too.
       sh(`docker run -d --name hs-e2e-template-poke --label ${TEST_LABEL} ha-sidecar/webapp:latest`);
       await eventually(
         () => expect(compose("exec -T sidecar cat /var/lib/ha-sidecar/haproxy.cfg")).toContain("init-addr"),

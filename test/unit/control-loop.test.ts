@@ -50,6 +50,8 @@ function harness(
     hang?: boolean;
     checkMs?: number;
     checkTakesMs?: number;
+    /** The template file's answers to "changed?", one per look (then false). */
+    templateEdits?: boolean[];
   } = {},
 ) {
   const passes: Array<{ at: number; reasons: readonly string[] }> = [];
@@ -118,6 +120,8 @@ function harness(
         },
         stop: () => undefined,
       },
+      templateChanged:
+        script.templateEdits === undefined ? undefined : async () => script.templateEdits!.shift() ?? false,
     },
     script.checkMs === undefined ? OPTS : { ...OPTS, agreementCheckMs: script.checkMs },
   );
@@ -283,6 +287,16 @@ describe("ControlLoop: results in → retries out", () => {
     const h = harness({ results });
     await play(h, steps, untilMs);
     expect(h.passes.map((p) => p.at)).toEqual(expectedAt);
+    await h.loop.stop();
+  });
+
+  it("makes a pass when the template file was edited in place, within a second, and not otherwise", async () => {
+    // Looks at 1 s, 2 s, 3 s: the file changed before the second look.
+    const h = harness({ templateEdits: [false, true, false] });
+    await play(h, [[0, { kind: "connected" }]], 3500);
+    expect(h.passes.map((p) => p.reasons)).toEqual([["connected"], ["template"]]);
+    expect(h.passes[1]!.at).toBeGreaterThanOrEqual(2000);
+    expect(h.passes[1]!.at).toBeLessThan(3000);
     await h.loop.stop();
   });
 
