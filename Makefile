@@ -18,7 +18,7 @@ export STATS_BIND ?= 127.0.0.1
 # docker-compose 1.29 builds through the Python client: quiet, and no BuildKit needed.
 export COMPOSE_DOCKER_CLI_BUILD ?= 0
 
-.PHONY: memory test-clock bench-swarm swarm-up swarm-scale swarm-down secrets stats-check soak bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps lint format typecheck test test-unit test-integration test-e2e clean
+.PHONY: maint memory test-clock bench-swarm swarm-up swarm-scale swarm-down secrets stats-check soak bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps lint format typecheck test test-unit test-integration test-e2e clean
 
 help:
 	@echo "make up            start ha, sidecar, serf and 2 webapps on network 'heig' (HA_REPLICAS=2: two HAProxy)"
@@ -26,7 +26,8 @@ help:
 	@echo "make down          stop and remove everything (containers, network, volume)"
 	@echo "make swarm-up N=2  the same on Docker Swarm (stack heig); make swarm-scale N=6; make swarm-down"
 	@echo "make logs          follow the logs"
-	@echo "make render        print the haproxy.cfg the sidecar would write now"
+	@echo "make render        print the haproxy.cfg the sidecar would write now (DIFF=1: what it would change, a dry run)"
+	@echo "make maint C=NAME  put container NAME in maintenance on every HAProxy replica (OFF=1: take it out)"
 	@echo "make test          lint, typecheck, unit, integration, the same with the clock a year ahead, e2e;"
 	@echo "                   ends with one line: N passed, N failed (needs root for the Docker engine);"
 	@echo "                   the tests run a stack of their own: a running 'make up' keeps running"
@@ -97,8 +98,14 @@ logs: engine
 ps: engine
 	@$(COMPOSE) ps
 
+# DIFF=1: what the next pass would change (added, drained, removed, weights, maintenance, reload or not) instead.
 render: engine
-	@$(COMPOSE) exec -T sidecar node /app/sidecar.js render
+	@$(COMPOSE) exec -T sidecar node /app/sidecar.js $(if $(DIFF),diff,render)
+
+# Maintenance without a label: the sidecar keeps it in a file on its volume, across restarts.
+maint: engine
+	@if [ -z "$(C)" ]; then echo "usage: make maint C=<container> [OFF=1]" >&2; exit 2; fi
+	@$(COMPOSE) exec -T sidecar node /app/sidecar.js maint '$(C)' $(if $(OFF),--off) --by "$${SUDO_USER:-$${USER:-make}}"
 
 typecheck: deps
 	@echo "==> typecheck"

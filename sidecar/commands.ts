@@ -8,19 +8,26 @@ import { SocketRuntimeClient } from "./haproxy/runtime-client";
 import { toError } from "./lib/errors";
 import { startStatusServer } from "./status/status-server";
 import { wire } from "./wiring";
+import { FileConfigStore } from "./apply/config-file";
+import { renderedOfText } from "./render/render";
+import { describeChanges } from "./render/dry-run";
+import { MAINT_BY_RE, MAINT_CONTAINER_RE, type MaintenanceRequest } from "./model/maintenance";
 
 export const USAGE = `usage: sidecar [run]   watch Docker and keep haproxy.cfg in step (default)
        sidecar render  print the haproxy.cfg the current Docker state gives, write nothing
        sidecar render --empty  print the haproxy.cfg of no backends (ha's bootstrap config)
+       sidecar diff    print what the next pass would change (added, drained, removed, weights, maintenance, reload or not), change nothing
        sidecar cli [--replica K] [--master] COMMAND  send COMMAND to HAProxy's runtime (or master) socket (replica K's: run/K/)
        sidecar healthcheck  exit 0 when the running sidecar's /healthz says 200 (what the container's healthcheck checks)
-       sidecar status [PATH]  print the running sidecar's /status, or PATH (/changes?container=NAME&since=TIME)`;
+       sidecar status [PATH]  print the running sidecar's /status, or PATH (/changes?container=NAME&since=TIME)
+       sidecar maint CONTAINER [--off] [--by NAME]  put a container in maintenance on every replica (no new requests), or take it out`;
 
 /** `run`: the loop and the status server until SIGTERM/SIGINT. */
 export function runSidecar(config: Config, log: Logger): void {
-  const { loop, fleet, metrics, applier, changes, startChanges, clock } = wire(config, log);
-  // The history first: the first pass is recorded against what HAProxy routed before it.
-  void startChanges().finally(() => loop.start());
+  const { loop, fleet, metrics, applier, changes, startChanges, clock, maintenance } = wire(config, log);
+  // The history first: the first pass is recorded against what HAProxy routed before it. The
+  // containers in maintenance too: the first pass must not route one an operator took out.
+  void Promise.all([startChanges(), maintenance.load()]).finally(() => loop.start());
   const view = {
     loop: () => loop.view,
     changes,
@@ -29,6 +36,19 @@ export function runSidecar(config: Config, log: Logger): void {
     metrics,
     staleAfterMs: 2 * config.resyncMs + config.passTimeoutMs,
     clock,
+    maintenance: {
+      list: () => maintenance.list(),
+      // Written first; then recorded, and a pass right away brings every replica to it.
+      set: async (req: MaintenanceRequest) => {
+        const result = await maintenance.set(req);
+        if (result.changed) {
+          changes.maintenance(req);
+          loop.poke("maintenance", 0);
+        }
+        return result;
+      },
+    },
+    lifecycle: () => fleet.transitions(),
   };
   const servers: Promise<http.Server[]> = statusHosts(config.statusAddress, log).then((hosts) =>
     startStatusServer(config.statusPort, hosts, view, {
@@ -81,15 +101,32 @@ async function statusHosts(address: string, log: Logger): Promise<string[]> {
 
 /** `render [--empty]`: the config the current state (or no backends) gives, on stdout. */
 export async function renderOnce(config: Config, log: Logger, empty: boolean): Promise<number> {
-  const { reconciler } = wire(config, log);
+  const { reconciler, maintenance } = wire(config, log);
   if (empty) {
     process.stdout.write((await reconciler.renderEmpty()).text);
     return 0;
   }
+  await maintenance.load();
   const { rendered, excluded } = await reconciler.renderCurrent();
   for (const e of excluded)
     log.info({ container: e.name, reason: e.reason, label: e.label, problem: e.detail }, "container not routed");
   process.stdout.write(rendered.text);
+  return 0;
+}
+
+/**
+ * `diff`: what the next pass would change against the live config (what HAProxy was last
+ * brought to): servers added, drained and removed, weights, maintenance, and whether it takes a
+ * reload. Changes nothing.
+ */
+export async function diffOnce(config: Config, log: Logger): Promise<number> {
+  const { reconciler, maintenance } = wire(config, log);
+  await maintenance.load();
+  const { rendered, excluded } = await reconciler.renderCurrent();
+  for (const e of excluded)
+    log.info({ container: e.name, reason: e.reason, label: e.label, problem: e.detail }, "container not routed");
+  const live = await new FileConfigStore(config.outputPath).read();
+  process.stdout.write(`${describeChanges(live === null ? null : renderedOfText(live), rendered).join("\n")}\n`);
   return 0;
 }
 
@@ -157,5 +194,55 @@ function localGet(config: Config, path: string, done: (code: number, body: strin
       process.stderr.write(`ha-sidecar: ${path}: ${err.message}\n`);
       resolve(1);
     });
+  });
+}
+
+/**
+ * `maint CONTAINER [--off] [--by NAME]`: asks the running sidecar (its status server, on
+ * loopback) to put a container in maintenance, or take it out; prints its answer. `--by` says
+ * who asks (default: $SUDO_USER, $USER, else `cli`).
+ */
+export function maint(config: Config, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let container: string | undefined;
+  let on = true;
+  let by = env.SUDO_USER || env.USER || "cli";
+  let unknown = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--off") on = false;
+    else if (a === "--by" && args[i + 1] !== undefined) by = args[++i]!;
+    else if (container === undefined && !a.startsWith("-")) container = a;
+    else unknown = true;
+  }
+  if (unknown || container === undefined || !MAINT_CONTAINER_RE.test(container) || !MAINT_BY_RE.test(by)) {
+    process.stderr.write(`${USAGE}\n`);
+    return Promise.resolve(2);
+  }
+  const body = JSON.stringify({ container, on, by });
+  return new Promise((resolve) => {
+    const req = http.request(
+      {
+        host: "127.0.0.1",
+        port: config.statusPort,
+        path: "/maintenance",
+        method: "POST",
+        timeout: 5_000,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        let answer = "";
+        res.on("data", (c: Buffer) => (answer += c.toString()));
+        res.on("end", () => {
+          (res.statusCode === 200 ? process.stdout : process.stderr).write(answer);
+          resolve(res.statusCode === 200 ? 0 : 1);
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("no answer within 5 s")));
+    req.on("error", (err) => {
+      process.stderr.write(`ha-sidecar: maint: ${err.message}\n`);
+      resolve(1);
+    });
+    req.end(body);
   });
 }

@@ -15,6 +15,8 @@ export interface Config {
   readonly outputPath: string;
   /** The change log's JSON-lines file, or null (in memory only). */
   readonly changesFile: string | null;
+  /** Where `sidecar maint` keeps the containers in maintenance; null: in memory only. */
+  readonly maintenanceFile: string | null;
   readonly changesMaxBytes: number;
   /** Change records kept in memory. */
   readonly changesKeep: number;
@@ -120,6 +122,13 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   const changesFile = raw("LB_CHANGES_FILE") === "none" ? null : path("LB_CHANGES_FILE");
   const changesMaxBytes = int("LB_CHANGES_MAX_BYTES", 4096, 1 << 30);
   const changesKeep = int("LB_CHANGES_KEEP", 10, 100_000);
+  const rawMaintenance = raw("LB_MAINTENANCE_FILE");
+  const maintenanceFile =
+    rawMaintenance === "none"
+      ? null
+      : rawMaintenance === "auto"
+        ? `${(changesFile ?? outputPath).replace(/\/[^/]*$/, "")}/maintenance.json`
+        : path("LB_MAINTENANCE_FILE");
   const runtimeSocket = path("LB_RUNTIME_SOCKET");
   // Printed into haproxy.cfg as the default of "${HA_RUNTIME_SOCKET-<path>}".
   if (/[\s"'$\\{}#]/.test(runtimeSocket))
@@ -205,6 +214,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     templatePath,
     outputPath,
     changesFile,
+    maintenanceFile,
     changesMaxBytes,
     changesKeep,
     runtimeSocket,

@@ -1,8 +1,8 @@
 import pino from "pino";
-import { checkHaproxyBin, cli, healthcheck, renderOnce, runSidecar, status, USAGE } from "./commands";
+import { checkHaproxyBin, cli, diffOnce, healthcheck, maint, renderOnce, runSidecar, status, USAGE } from "./commands";
 import { ConfigError, parseConfig, unknownSettings, type Config } from "./config";
 
-const MODES = ["run", "render", "cli", "healthcheck", "status"];
+const MODES = ["run", "render", "cli", "healthcheck", "status", "maint", "diff"];
 
 /** Wiring only: settings → logger → one of the modes. */
 function main(argv: readonly string[]): void {
@@ -42,6 +42,8 @@ function main(argv: readonly string[]): void {
   else if (mode === "render") exitWith(renderOnce(config, log, argv[1] === "--empty"));
   else if (mode === "healthcheck") exitWith(healthcheck(config));
   else if (mode === "status") exitWith(status(config, argv[1]));
+  else if (mode === "diff") exitWith(diffOnce(config, log));
+  else if (mode === "maint") exitWith(maint(config, argv.slice(1)));
   else {
     // A checker that cannot run would only show up as endless retries: say so now, and stop.
     checkHaproxyBin(config.haproxyBin).then(

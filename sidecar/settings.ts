@@ -27,6 +27,10 @@ export const SETTINGS = {
     def: "1048576",
     doc: "the change log file is rotated past this size (at most twice this on disk)",
   },
+  LB_MAINTENANCE_FILE: {
+    def: "auto",
+    doc: "containers put in maintenance by `sidecar maint` (JSON, written atomically), read back after a restart; `auto`: `maintenance.json` beside `LB_CHANGES_FILE` (beside `LB_OUTPUT` when that is `none`); `none`: in memory only",
+  },
   LB_CHANGES_KEEP: { def: "1000", doc: "change records kept in memory and served at /changes (the last ones)" },
   LB_RUNTIME_SOCKET: {
     def: "/var/lib/ha-sidecar/run/admin.sock",

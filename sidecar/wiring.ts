@@ -27,6 +27,7 @@ import { ChangeLog } from "./changes/change-log";
 import { routingOfLines } from "./changes/records";
 import { parseServerLines } from "./render/server-lines";
 import { observers } from "./reconcile/types";
+import { MaintenanceStore } from "./maintenance/maintenance-store";
 
 /** While connected, Docker is pinged this often: an event stream can stall without closing. */
 const LIVENESS_MS = 10_000;
@@ -121,8 +122,14 @@ export function wire(config: Config, log: Logger) {
     pollMs: READINESS_POLL_MS,
     patienceMs: READINESS_PATIENCE_MS,
   });
+  const maintenance = new MaintenanceStore(
+    config.maintenanceFile === null ? null : new FileConfigStore(config.maintenanceFile),
+    clock,
+    log.child({ component: "maintenance" }),
+  );
   const reconciler = new Reconciler(
     {
+      maintenance: () => maintenance.names(),
       source,
       template,
       applier,
@@ -173,5 +180,5 @@ export function wire(config: Config, log: Logger) {
       agreementCheckMs: config.replicaCheckMs,
     },
   );
-  return { loop, reconciler, fleet, metrics, applier, changes, startChanges, clock };
+  return { loop, reconciler, fleet, metrics, applier, changes, startChanges, clock, maintenance };
 }

@@ -182,6 +182,25 @@ export class Fleet {
     return this.list.map((m) => m.view);
   }
 
+  /**
+   * Servers ramping up (slow start) and draining on any running replica, each with when that
+   * ends (the latest over the replicas), by `backend/server`.
+   */
+  transitions(): { ramping: Map<string, number>; draining: Map<string, number> } {
+    const ramping = new Map<string, number>();
+    const draining = new Map<string, number>();
+    const merge = (into: Map<string, number>, from: ReadonlyMap<string, number>): void => {
+      for (const [key, until] of from) into.set(key, Math.max(until, into.get(key) ?? 0));
+    };
+    for (const m of this.list) {
+      const t = m.running ? m.target.transitions?.() : undefined;
+      if (t === undefined) continue;
+      merge(ramping, t.ramping);
+      merge(draining, t.draining);
+    }
+    return { ramping, draining };
+  }
+
   /** Each running replica's server statuses, asked at once. */
   serverStatuses(): Promise<ReplicaStatuses[]> {
     return Promise.all(

@@ -8,6 +8,7 @@
 import type { RunningServer } from "../haproxy/parse";
 import { sha256Hex } from "../render/render";
 import type { ServerLine } from "../render/server-lines";
+import { wantsMaint } from "./runtime-plan";
 
 /** One server that takes requests. */
 export interface RoutedEntry {
@@ -30,7 +31,8 @@ const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 
 
 /**
  * What a render routes once applied: every server ready, but those drained early (`drained`,
- * by `backend/server`): a kill or a swarm shutdown took them out before the pass that drops them.
+ * by `backend/server`): a kill or a swarm shutdown took them out before the pass that drops them;
+ * and those an operator put in maintenance (`disabled`).
  */
 export function wantedRoutes(
   rendered: { readonly configId: string; readonly servers: ReadonlyMap<string, ServerLine> },
@@ -38,7 +40,7 @@ export function wantedRoutes(
 ): Routes {
   const servers = new Map<string, RoutedEntry>();
   for (const [key, l] of rendered.servers)
-    if (!drained.has(key))
+    if (!drained.has(key) && !wantsMaint(l))
       servers.set(key, { id: l.id, address: l.address, port: l.port, weight: l.weight, admin: "ready" });
   return { configId: rendered.configId, servers };
 }

@@ -1,6 +1,6 @@
 import { RuntimeCommandError, type RuntimeClient } from "../haproxy/runtime-client";
 import type { ServerRef } from "../model/types";
-import type { RuntimeOp } from "./runtime-plan";
+import { addServerCommands, deleteServerCommands, type RuntimeOp } from "./runtime-plan";
 
 /** What one runtime apply did. */
 export interface RuntimeResult {
@@ -40,16 +40,8 @@ export async function runRuntimePlan(
         break;
       case "add": {
         const { line } = op;
-        const ref = `${line.backend}/${line.name}`;
-        await runtime.command(
-          `add server ${ref} ${line.address}:${line.port} ${line.options.join(" ")}`.trim(),
-          /^New server registered\.$/,
-        );
-        // A dynamic server starts in maintenance with its checks off; once enabled it is UP at
-        // once (the sidecar only adds servers that accept connections).
-        if (line.options.includes("check")) await runtime.command(`enable health ${ref}`, "empty");
-        await runtime.command(`enable server ${ref}`, "empty");
-        added.push(ref);
+        for (const c of addServerCommands(line)) await runtime.command(c.command, c.success);
+        added.push(`${line.backend}/${line.name}`);
         break;
       }
       case "set-addr":
@@ -67,16 +59,20 @@ export async function runRuntimePlan(
         await runtime.command(`set server ${name(op.ref)} state ready`, "empty");
         changed.push(name(op.ref));
         break;
-      case "delete":
-        if (force.has(name(op.ref))) await runtime.command(`shutdown sessions server ${name(op.ref)}`, "empty");
+      case "delete": {
+        const commands = deleteServerCommands(op.ref, force.has(name(op.ref)));
+        const del = commands.at(-1)!;
+        for (const c of commands.slice(0, -1)) await runtime.command(c.command, c.success);
         try {
-          await runtime.command(`del server ${name(op.ref)}`, /^Server deleted\.$/);
+          // Refused while it has connections: it waits for a later pass (or its drain time).
+          await runtime.command(del.command, del.success);
           removed.push(name(op.ref));
         } catch (err) {
           if (!(err instanceof RuntimeCommandError) || !/still has connections/.test(err.reply)) throw err;
           pendingDeletes.push(name(op.ref));
         }
         break;
+      }
     }
   }
   return { added, changed, removed, pendingDeletes };

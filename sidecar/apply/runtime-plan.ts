@@ -33,6 +33,8 @@ export function planRuntime(
   running: ReadonlyMap<string, RunningServer>,
 ): RuntimeOp[] {
   const drains: RuntimeOp[] = [];
+  // Servers an operator put in maintenance stay, in maintenance: drained (in every worker), never deleted.
+  const maints: RuntimeOp[] = [];
   const changes: RuntimeOp[] = [];
   const adds: RuntimeOp[] = [];
   const deletes: RuntimeOp[] = [];
@@ -45,14 +47,97 @@ export function planRuntime(
     if (r.address !== w.address || r.port !== w.port)
       changes.push({ kind: "set-addr", ref: refOf(w), address: w.address, port: w.port });
     if (r.weight !== w.weight) changes.push({ kind: "set-weight", ref: refOf(w), weight: w.weight });
-    if (r.maint || r.drain) changes.push({ kind: "ready", ref: refOf(w) });
+    if (wantsMaint(w)) {
+      if (!r.maint) maints.push({ kind: "drain", ref: refOf(w) });
+    } else if (r.maint || r.drain) changes.push({ kind: "ready", ref: refOf(w) });
   }
   for (const [key, r] of running) {
     if (wanted.has(key)) continue;
     if (!r.maint) drains.push({ kind: "drain", ref: refOf(r) });
     deletes.push({ kind: "delete", ref: refOf(r) });
   }
-  return [...changes, ...adds, ...drains, ...deletes];
+  return [...changes, ...adds, ...maints, ...drains, ...deletes];
+}
+
+/** One runtime API command and what its good answer looks like (see RuntimeClient.command). */
+export interface RuntimeCommand {
+  readonly command: string;
+  readonly success: "empty" | RegExp;
+}
+
+/** Whether a line is `disabled`: in maintenance (`sidecar maint`), routed nothing new. */
+export function wantsMaint(line: ServerLine): boolean {
+  return line.options.includes("disabled");
+}
+
+/** Whether a line asks for a slow start (`slowstart <time>` other than 0). */
+export function hasSlowstart(line: ServerLine): boolean {
+  return slowstartMsOf(line) > 0;
+}
+
+/** A line's slow start in ms (`slowstart 30000ms`, `30s`…), 0 when it has none. */
+export function slowstartMsOf(line: ServerLine): number {
+  const i = line.options.lastIndexOf("slowstart");
+  const m = i < 0 ? null : /^([0-9]+)(ms|s|m|h|d)?$/.exec(line.options[i + 1] ?? "");
+  if (m === null) return 0;
+  const unit: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  return Number(m[1]) * unit[m[2] ?? "ms"]!;
+}
+
+/**
+ * Pure: the commands that add one server at runtime, in order. A dynamic server starts in
+ * maintenance with its checks off. Without a slow start it is enabled at once and is UP at once
+ * (the sidecar only adds servers that accept connections). HAProxy ramps a server's weight
+ * (`slowstart`) only on a transition to UP from DOWN: one enabled straight from maintenance
+ * could get its full share at once. So a slow starter is set DOWN while still in maintenance,
+ * leaves maintenance, and is set UP: HAProxy then sees DOWN → UP and starts the ramp. Whichever
+ * of the last two takes it UP first starts the ramp; the other finds it starting and leaves it.
+ */
+export function addServerCommands(line: ServerLine): RuntimeCommand[] {
+  const ref = `${line.backend}/${line.name}`;
+  const checked = line.options.includes("check");
+  const add = {
+    command: `add server ${ref} ${line.address}:${line.port} ${line.options.join(" ")}`.trim(),
+    success: /^New server registered\.$/,
+  };
+  const empty = (command: string): RuntimeCommand => ({ command, success: "empty" });
+  // In maintenance it stays as `add server` leaves it, its checks on: `--off` takes it out.
+  if (wantsMaint(line)) return [add, ...(checked ? [empty(`enable health ${ref}`)] : [])];
+  if (!hasSlowstart(line) || !checked)
+    return [add, ...(checked ? [empty(`enable health ${ref}`)] : []), empty(`enable server ${ref}`)];
+  return [
+    add,
+    empty(`enable health ${ref}`),
+    empty(`set server ${ref} health down`),
+    empty(`set server ${ref} state ready`),
+    empty(`set server ${ref} health up`),
+  ];
+}
+
+/**
+ * Pure: the commands that delete a server planned for deletion. `force`: it has been draining
+ * for its whole drain time (heig.lb.drain, else the default), so the sessions it still has are
+ * shut first; otherwise `del server` is refused while it has connections and it waits.
+ */
+export function deleteServerCommands(ref: ServerRef, force: boolean): RuntimeCommand[] {
+  const name = `${ref.backend}/${ref.server}`;
+  return [
+    ...(force ? [{ command: `shutdown sessions server ${name}`, success: "empty" as const }] : []),
+    { command: `del server ${name}`, success: /^Server deleted\.$/ },
+  ];
+}
+
+/**
+ * Pure: the servers whose drain is over at `nowMs`: planned for deletion at `since` (by
+ * `backend/server`), each with its own drain time (`drainMs`) or `defaultMs`.
+ */
+export function drainsOver(
+  since: ReadonlyMap<string, number>,
+  drainMs: ReadonlyMap<string, number>,
+  defaultMs: number,
+  nowMs: number,
+): Set<string> {
+  return new Set([...since].filter(([key, at]) => nowMs - at >= (drainMs.get(key) ?? defaultMs)).map(([key]) => key));
 }
 
 /** Whether a running server has another id than its line wants (a line without `id` wants none). */
@@ -91,7 +176,7 @@ export function runtimeDrift(
       r.port !== w.port ||
       r.weight !== w.weight ||
       otherId(w, r) ||
-      r.maint ||
+      r.maint !== wantsMaint(w) ||
       r.drain
     )
       off.push(key);

@@ -6,8 +6,11 @@ import type { ServerRef } from "../model/types";
 import type { Rendered } from "../render/render";
 import { ApplyError } from "./outcome";
 import { runRuntimePlan } from "./runtime-apply";
-import { idMismatches, planRuntime, runtimeDrift, type RuntimeOp } from "./runtime-plan";
+import { drainsOver, idMismatches, planRuntime, runtimeDrift, slowstartMsOf, type RuntimeOp } from "./runtime-plan";
 import type { HaproxyTarget, ReadBack, RuntimeApplied } from "./target";
+
+/** How long a leaving server keeps its connections when its labels say nothing (heig.lb.drain). */
+export const DEFAULT_DRAIN_MS = 10_000;
 
 export interface RuntimeTargetOptions {
   readonly reloadConfirmMs: number;
@@ -16,7 +19,10 @@ export interface RuntimeTargetOptions {
   readonly pollMs?: number;
   /** Signals sent per reload before giving up until the next retry. */
   readonly maxSignals?: number;
-  /** A drained server still holding connections this long after its drain has them shut. */
+  /**
+   * A drained server still holding connections this long after its drain has them shut, unless
+   * its own `heig.lb.drain` says otherwise.
+   */
   readonly forceDeleteAfterMs?: number;
 }
 
@@ -28,6 +34,10 @@ export interface RuntimeTargetOptions {
 export class RuntimeTarget implements HaproxyTarget {
   /** When each server leaving rotation was drained (servers still in HAProxy only). */
   private readonly drainedSince = new Map<string, number>();
+  /** Servers added with a slow start, and when their ramp ends (epoch ms). */
+  private readonly rampingUntil = new Map<string, number>();
+  /** Each server's own drain time (heig.lb.drain), as the last render that had it said. */
+  private readonly drainMs = new Map<string, number>();
 
   constructor(
     private readonly runtime: RuntimeClient,
@@ -56,8 +66,19 @@ export class RuntimeTarget implements HaproxyTarget {
     if (renumbered.length > 0)
       throw new ApplyError(`servers run under other ids than the config gives them: ${renumbered.join(", ")}`);
     const ops = planRuntime(rendered.servers, before);
+    // A leaving server is no longer in the render: its drain time is the one it had there.
+    for (const [key, ms] of rendered.drainMs ?? []) this.drainMs.set(key, ms);
+    for (const key of rendered.servers.keys()) if (!rendered.drainMs?.has(key)) this.drainMs.delete(key);
     const result = await runRuntimePlan(this.runtime, ops, this.forcedDeletes(ops, before));
+    const now = this.opts.clock.now();
+    for (const key of result.added) {
+      const ms = slowstartMsOf(rendered.servers.get(key)!);
+      if (ms > 0) this.rampingUntil.set(key, now + ms);
+    }
+    for (const [key, until] of this.rampingUntil)
+      if (until <= now || !rendered.servers.has(key)) this.rampingUntil.delete(key);
     const after = ops.length === 0 ? before : await this.runtime.servers();
+    for (const key of this.drainedSince.keys()) if (!after.has(key)) this.drainedSince.delete(key);
     const drift = runtimeDrift(rendered.servers, after);
     if (drift.length > 0)
       throw new ApplyError(`servers differ from the config after the runtime apply: ${drift.join(", ")}`);
@@ -102,15 +123,23 @@ export class RuntimeTarget implements HaproxyTarget {
     return this.runtime.serverStatuses();
   }
 
-  /** Servers drained long enough ago that their remaining sessions are shut before the delete. */
+  /** Servers drained for their whole drain time: their remaining sessions are shut before the delete. */
   private forcedDeletes(ops: readonly RuntimeOp[], before: ReadonlyMap<string, unknown>): Set<string> {
     const now = this.opts.clock.now();
     for (const key of this.drainedSince.keys()) if (!before.has(key)) this.drainedSince.delete(key);
+    for (const key of this.drainMs.keys()) if (!before.has(key)) this.drainMs.delete(key);
     for (const op of ops) {
       const key = op.kind === "delete" ? `${op.ref.backend}/${op.ref.server}` : null;
       if (key !== null && !this.drainedSince.has(key)) this.drainedSince.set(key, now);
     }
-    const after = this.opts.forceDeleteAfterMs ?? 10_000;
-    return new Set([...this.drainedSince].filter(([, since]) => now - since >= after).map(([key]) => key));
+    return drainsOver(this.drainedSince, this.drainMs, this.opts.forceDeleteAfterMs ?? DEFAULT_DRAIN_MS, now);
+  }
+
+  transitions(): { ramping: ReadonlyMap<string, number>; draining: ReadonlyMap<string, number> } {
+    const defaultMs = this.opts.forceDeleteAfterMs ?? DEFAULT_DRAIN_MS;
+    return {
+      ramping: new Map(this.rampingUntil),
+      draining: new Map([...this.drainedSince].map(([key, at]) => [key, at + (this.drainMs.get(key) ?? defaultMs)])),
+    };
   }
 }

@@ -45,6 +45,11 @@ export interface HaproxyTarget {
   serverStateDump(): Promise<string>;
   /** Server statuses (`backend/server` -> UP, DOWN, MAINT...); null when it does not answer. */
   serverStatuses(): Promise<Map<string, string> | null>;
+  /**
+   * Servers it added with a slow start (ramping until), and leavers draining (deleted at the
+   * latest at), by `backend/server`, in epoch ms. Optional: a target that keeps no such record.
+   */
+  transitions?(): { ramping: ReadonlyMap<string, number>; draining: ReadonlyMap<string, number> };
 }
 
 /** What applying a render did to one replica. */

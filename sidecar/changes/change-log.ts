@@ -9,6 +9,7 @@ import type { ChangeStore, StoredHistory } from "./change-file";
 import {
   drainRecords,
   labelRecord,
+  maintenanceRecord,
   rejectionRecord,
   repairRecord,
   replicaStateRecord,
@@ -164,6 +165,11 @@ export class ChangeLog implements LoopObserver {
   }
 
   /** Each HAProxy replica the agreement check repaired: one record, naming the replica's container. */
+  /** An operator put a container in maintenance or took it out: who asked, when. */
+  maintenance(req: { container: string; on: boolean; by: string }): void {
+    this.add([maintenanceRecord(req, this.clock.now())]);
+  }
+
   agreement(report: AgreementReport): void {
     this.add(report.repairs.map(repairRecord));
     this.noteReplicas(new Set(report.repairs.map((r) => r.replica)), report.at);

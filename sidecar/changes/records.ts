@@ -32,11 +32,13 @@ export type ChangeKind =
   /** One HAProxy replica brought back to the desired state: it had diverged (drift by hand) or was stale. */
   | "replica-repaired"
   /** One HAProxy replica fell behind (paused, restarted, not answering) or is in sync again. */
-  | "replica-state";
+  | "replica-state"
+  /** An operator put a container in maintenance (`sidecar maint`) or took it out. */
+  | "maintenance";
 
 /** Where a change came from. */
 export type CauseSource =
-  "docker" | "swarm" | "readiness" | "serf" | "resync" | "haproxy" | "template" | "labels" | "sidecar";
+  "docker" | "swarm" | "readiness" | "serf" | "resync" | "haproxy" | "template" | "labels" | "sidecar" | "operator";
 
 /** One thing that asked for a change: an event, a verdict, a resync. */
 export interface Cause {
@@ -167,6 +169,10 @@ export function describe(cause: Pick<Cause, "source" | "event">): string {
       return cause.event === "config-rejected" ? "haproxy -c rejected the render" : `haproxy: ${cause.event}`;
     case "template":
       return cause.event === "template-error" ? "the template failed to render" : `template: ${cause.event}`;
+    case "operator":
+      return cause.event === "maintenance"
+        ? "an operator changed maintenance (sidecar maint)"
+        : `operator: ${cause.event}`;
     default:
       return `${cause.source}: ${cause.event}`;
   }
@@ -203,6 +209,7 @@ function whyOf(sourceId: string | null, excluded: Exclusion | undefined, causes:
   if (reason === "resync" || reason === "retry") return single({ source: "resync", event: "drift", at });
   if (reason === "ready") return single({ source: "readiness", event: "listening", at });
   if (reason.startsWith("member-")) return single({ source: "serf", event: reason, at });
+  if (reason === "maintenance") return single({ source: "operator", event: "maintenance", at });
   if (reason === "pending-delete" || reason === "file-rejected")
     return single({ source: "sidecar", event: reason, at });
   return single({ source: causes.source, event: reason, at });
@@ -454,5 +461,27 @@ export function labelRecord(e: Exclusion, at: number): NewRecord {
     },
     single({ source: "labels", event: "bad-label", at }),
     { via: null, at },
+  );
+}
+
+/**
+ * An operator put a container in maintenance or took it out (`sidecar maint`): who and when.
+ * HAProxy gets it at the pass that follows at once (its runtime-apply record confirms it).
+ */
+export function maintenanceRecord(req: { container: string; on: boolean; by: string }, at: number): NewRecord {
+  return record(
+    {
+      kind: "maintenance",
+      backend: null,
+      server: null,
+      container: req.container,
+      containerId: null,
+      detail: `${req.on ? "on" : "off"}, asked by ${req.by}`,
+    },
+    {
+      cause: { source: "operator", event: "maintenance", at },
+      reason: `maintenance ${req.on ? "on" : "off"} asked by ${req.by}`,
+    },
+    { via: null, at: null },
   );
 }

@@ -20,6 +20,7 @@ const KINDS: Record<ChangeKind, true> = {
   "runtime-apply": true,
   "replica-repaired": true,
   "replica-state": true,
+  maintenance: true,
 };
 const SOURCES: Record<CauseSource, true> = {
   docker: true,
@@ -31,6 +32,7 @@ const SOURCES: Record<CauseSource, true> = {
   template: true,
   labels: true,
   sidecar: true,
+  operator: true,
 };
 const VIAS: Record<NonNullable<ChangeRecord["via"]>, true> = { runtime: true, reload: true, drain: true, file: true };
 

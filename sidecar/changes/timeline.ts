@@ -22,6 +22,7 @@ const STYLE: Record<ChangeKind, { mark: Mark; color: string; label: string }> = 
   "runtime-apply": { mark: "circle", color: "#64748b", label: "runtime apply" },
   "replica-repaired": { mark: "diamond", color: "#0891b2", label: "replica repaired" },
   "replica-state": { mark: "circle", color: "#0891b2", label: "replica stale / in sync" },
+  maintenance: { mark: "diamond", color: "#a16207", label: "maintenance on / off" },
 };
 export const HAPROXY_LANE = "HAProxy";
 

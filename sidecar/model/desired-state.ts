@@ -1,5 +1,6 @@
 import type { Backend, BackendSnapshot, DesiredState, Exclusion, ServerRef, Service } from "./types";
 import { BACKEND_NAME_RE, parseLbLabels } from "./labels";
+import { inMaintenance } from "./maintenance";
 
 export interface BuildOptions {
   /** Label prefix, e.g. `heig.lb`. */
@@ -16,6 +17,8 @@ export interface BuildOptions {
   readonly reservedNames?: ReadonlySet<string>;
   /** Members whose server line HAProxy rejected, with HAProxy's message. */
   readonly rejected?: ReadonlyMap<string, string>;
+  /** Containers an operator put in maintenance (names, server names, ids): kept, in maintenance. */
+  readonly maintenance?: ReadonlySet<string>;
 }
 
 export interface BuildResult {
@@ -76,7 +79,18 @@ export function buildDesiredState(snapshots: readonly BackendSnapshot[], opts: B
     usedNames.add(name);
 
     const servers = groups.get(service) ?? [];
-    servers.push({ name, sourceId: c.id, address: c.address!, port: lb.port, weight: lb.weight });
+    servers.push({
+      name,
+      sourceId: c.id,
+      address: c.address!,
+      port: lb.port,
+      weight: lb.weight,
+      ...(lb.slowstartMs !== null ? { slowstartMs: lb.slowstartMs } : {}),
+      ...(lb.drainMs !== null ? { drainMs: lb.drainMs } : {}),
+      ...(opts.maintenance && inMaintenance(opts.maintenance, { name: c.name, serverName: name, id: c.id })
+        ? { maint: true as const }
+        : {}),
+    });
     if (lb.sticky) sticky.add(service);
     groups.set(service, servers);
   }
@@ -120,4 +134,16 @@ export function serverRefs(state: DesiredState): ServerRef[] {
 export function removedServers(prev: DesiredState, next: DesiredState): ServerRef[] {
   const kept = new Set(serverRefs(next).map((r) => `${r.backend}/${r.server}`));
   return serverRefs(prev).filter((r) => !kept.has(`${r.backend}/${r.server}`));
+}
+
+/** The drain times (heig.lb.drain) `state` gives these servers, by `backend/server`; those without one are left out. */
+export function drainTimes(state: DesiredState, refs: readonly ServerRef[]): Map<string, number> {
+  const wanted = new Set(refs.map((r) => `${r.backend}/${r.server}`));
+  const out = new Map<string, number>();
+  for (const s of state.services)
+    for (const b of s.servers) {
+      const key = `${s.name}/${b.name}`;
+      if (b.drainMs !== undefined && wanted.has(key)) out.set(key, b.drainMs);
+    }
+  return out;
 }

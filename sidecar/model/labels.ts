@@ -6,6 +6,10 @@ export interface LbLabels {
   readonly weight: number | null;
   /** Cookie stickiness for the container's backend. */
   readonly sticky: boolean;
+  /** `slowstart`: its share of traffic ramps up over this long once it is up; null: none. */
+  readonly slowstartMs: number | null;
+  /** `drain`: how long a leaving server keeps its open connections; null: the default. */
+  readonly drainMs: number | null;
 }
 
 export type LabelResult =
@@ -19,6 +23,22 @@ export const DEFAULT_PORT = 3000;
 const BOOL_RE = /^(true|false)$/;
 const PORT_RE = /^[0-9]{1,5}$/;
 const WEIGHT_RE = /^[0-9]{1,3}$/;
+/** A duration: digits and one unit (`500ms`, `30s`, `2m`, `1h`). */
+const DURATION_RE = /^([0-9]{1,7})(ms|s|m|h)$/;
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+/** The longest slow start and drain a label may ask for. */
+export const MAX_LIFECYCLE_MS = 3_600_000;
+
+/**
+ * Pure: `500ms`, `30s`, `2m`, `1h` → milliseconds, at most `maxMs`; null for anything else
+ * (no spaces, no fractions, no bare numbers: a unit is always said).
+ */
+export function parseDurationMs(raw: string, maxMs: number): number | null {
+  const m = DURATION_RE.exec(raw);
+  if (m === null) return null;
+  const ms = Number(m[1]) * UNIT_MS[m[2]!]!;
+  return ms <= maxMs ? ms : null;
+}
 /** HAProxy proxy names: letters, digits, '-', '_', '.'; we also cap the length. */
 export const BACKEND_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -32,7 +52,18 @@ export function parseLbLabels(labels: Readonly<Record<string, string>>, prefix: 
 
   const enable = labels[key("enable")];
   if (enable === undefined)
-    return { ok: true, value: { enabled: false, port: DEFAULT_PORT, backend: null, weight: null, sticky: false } };
+    return {
+      ok: true,
+      value: {
+        enabled: false,
+        port: DEFAULT_PORT,
+        backend: null,
+        weight: null,
+        sticky: false,
+        slowstartMs: null,
+        drainMs: null,
+      },
+    };
   if (!BOOL_RE.test(enable)) return fail("enable", "must be true or false");
 
   let port = DEFAULT_PORT;
@@ -66,5 +97,25 @@ export function parseLbLabels(labels: Readonly<Record<string, string>>, prefix: 
   const rawSticky = labels[key("sticky")];
   if (rawSticky !== undefined && !BOOL_RE.test(rawSticky)) return fail("sticky", "must be true or false");
 
-  return { ok: true, value: { enabled: enable === "true", port, backend, weight, sticky: rawSticky === "true" } };
+  const durations: Record<"slowstart" | "drain", number | null> = { slowstart: null, drain: null };
+  for (const k of ["slowstart", "drain"] as const) {
+    const raw = labels[key(k)];
+    if (raw === undefined) continue;
+    durations[k] = parseDurationMs(raw, MAX_LIFECYCLE_MS);
+    if (durations[k] === null) return fail(k, "must be a duration such as 500ms, 30s or 2m, at most 1h");
+  }
+
+  return {
+    ok: true,
+    value: {
+      enabled: enable === "true",
+      port,
+      backend,
+      weight,
+      sticky: rawSticky === "true",
+      // slowstart 0 is no slow start: HAProxy reads it so too.
+      slowstartMs: durations.slowstart === 0 ? null : durations.slowstart,
+      drainMs: durations.drain,
+    },
+  };
 }

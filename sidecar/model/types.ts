@@ -62,6 +62,12 @@ export interface Backend {
   readonly port: number;
   /** HAProxy weight 0–256, or null for HAProxy's default. */
   readonly weight: number | null;
+  /** `heig.lb.slowstart`: traffic ramps up over this long once it is up; absent: no slow start. */
+  readonly slowstartMs?: number;
+  /** `heig.lb.drain`: how long it keeps its open connections once it leaves; absent: the default. */
+  readonly drainMs?: number;
+  /** An operator put it in maintenance (`sidecar maint`): its line stays, `disabled`; absent: routed. */
+  readonly maint?: true;
 }
 
 /** One HAProxy backend: a group of servers sharing the `backend` label. */

@@ -3,7 +3,7 @@ import type { Applier } from "../apply/applier";
 import type { ApplyOutcome } from "../apply/outcome";
 import type { Clock } from "../lib/clock";
 import { TimeoutError, toError } from "../lib/errors";
-import { buildDesiredState, removedServers, type BuildOptions } from "../model/desired-state";
+import { buildDesiredState, drainTimes, removedServers, type BuildOptions } from "../model/desired-state";
 import {
   hasPendingStarts,
   leavingChange,
@@ -38,6 +38,8 @@ export interface ReconcilerParts {
   readonly serf: SerfGate | null;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Containers an operator put in maintenance (`sidecar maint`): kept, in maintenance. */
+  readonly maintenance?: () => ReadonlySet<string>;
 }
 
 export interface ReconcilerOptions {
@@ -185,12 +187,16 @@ export class Reconciler implements PassRunner {
 
   /** Renders and applies; a rejected render is narrowed down to its members at fault, and the rest applied. */
   private async apply(desired: Desired, signal?: AbortSignal): Promise<{ outcome: ApplyOutcome; desired: Desired }> {
-    const rendered = await this.parts.template.render(desired.state);
+    const next = await this.parts.template.render(desired.state);
     this.passLog.templateOk();
     abortIf(signal);
     // Servers leaving are set to maintenance in every running worker first: an old worker
     // that finishes its connections after the reload must not pick them either.
     const leaving = this.applied === null ? [] : removedServers(this.applied, desired.state);
+    // Their drain times (heig.lb.drain) are in the state they leave, not in the next render.
+    const leavingDrains = this.applied === null ? new Map<string, number>() : drainTimes(this.applied, leaving);
+    const rendered =
+      leavingDrains.size === 0 ? next : { ...next, drainMs: new Map([...(next.drainMs ?? []), ...leavingDrains]) };
     const outcome = await this.parts.applier.apply(rendered, leaving);
     this.passLog.outcome(outcome, rendered, desired.state);
     if (outcome.kind !== "rejected" || outcome.repeated) return { outcome, desired };
@@ -218,7 +224,13 @@ export class Reconciler implements PassRunner {
     const reservedNames = await this.parts.template
       .reservedNames(this.opts.defaultBackend)
       .catch(() => new Set<string>());
-    const sourceOptions: BuildOptions = { ...this.buildOptions(), draining: this.draining, reservedNames };
+    const maintenance = this.parts.maintenance?.();
+    const sourceOptions: BuildOptions = {
+      ...this.buildOptions(),
+      draining: this.draining,
+      reservedNames,
+      ...(maintenance !== undefined && maintenance.size > 0 ? { maintenance } : {}),
+    };
     const first = buildDesiredState(snapshots, sourceOptions).state;
     const rejected = this.rejected.current(first, running);
     const candidates = buildDesiredState(snapshots, { ...sourceOptions, rejected }).state.services.flatMap(

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import Handlebars from "handlebars";
 import { assignServerIds } from "../model/server-ids";
-import type { DesiredState } from "../model/types";
+import type { Backend, DesiredState } from "../model/types";
 import { parseServerLines, serverSignature, stripServerLines, type ServerLine } from "./server-lines";
 
 /** A rendered haproxy.cfg and the identifiers that let us recognise it later. */
@@ -18,6 +18,12 @@ export interface Rendered {
   readonly configId: string;
   /** Its `server` lines, by `backend/server`. */
   readonly servers: ReadonlyMap<string, ServerLine>;
+  /**
+   * `heig.lb.drain` of the servers that have one, by `backend/server`: how long each keeps its
+   * connections once it leaves. Not in the text (HAProxy has no such option): absent for a
+   * config read back from its file.
+   */
+  readonly drainMs?: ReadonlyMap<string, number>;
 }
 
 /** Settings the template needs besides the state: runtime paths (as `ha` sees them), stats auth. */
@@ -70,7 +76,13 @@ export function renderedOfText(text: string): Rendered {
 /** Stands for the config id while rendering, until the id is known. */
 const ID_PLACEHOLDER = "__ha_sidecar_config_id__";
 /** A member given to every backend to see what the template's server lines look like. */
-const PROBE_SERVER = { name: "ha-sidecar-probe", sourceId: "probe", address: "192.0.2.1", port: 1, weight: null };
+const PROBE_SERVER: Backend = {
+  name: "ha-sidecar-probe",
+  sourceId: "probe",
+  address: "192.0.2.1",
+  port: 1,
+  weight: null,
+};
 
 /**
  * Pure: template + desired state → text. The context is plain data; every list in it is
@@ -88,7 +100,12 @@ export function renderConfig(template: TemplateFn, state: DesiredState, paths: R
   const shapes = [...new Set([...parseServerLines(probe).values()].map(serverSignature))].sort();
   const configId = sha256Hex(`${stripServerLines(draft)}\0${shapes.join("\n")}`).slice(0, 16);
   const text = draft.split(ID_PLACEHOLDER).join(configId);
-  return { text, sha256: sha256Hex(text), configId, servers: parseServerLines(text) };
+  const drainMs = new Map(
+    state.services.flatMap((s) =>
+      s.servers.flatMap((b) => (b.drainMs === undefined ? [] : [[`${s.name}/${b.name}`, b.drainMs] as const])),
+    ),
+  );
+  return { text, sha256: sha256Hex(text), configId, servers: parseServerLines(text), drainMs };
 }
 
 function renderText(template: TemplateFn, state: DesiredState, paths: RenderPaths): string {
@@ -108,6 +125,10 @@ function renderText(template: TemplateFn, state: DesiredState, paths: RenderPath
           address: b.address,
           port: b.port,
           weight: b.weight,
+          // HAProxy's own option, in ms; it ramps a server only when it sees it go from down to up.
+          slowstart: b.slowstartMs ?? null,
+          // `sidecar maint`: the line stays, in maintenance (a reload keeps it so).
+          maint: b.maint === true,
         })),
       };
     }),

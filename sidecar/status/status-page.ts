@@ -3,6 +3,8 @@
  * headed by its state: in-sync, stale or diverged) and the last hour of routing changes (the SVG
  * timeline the server draws, /timeline.svg, and the latest /changes records), refreshed every
  * 2 s. Hovering a mark shows its record; hovering a replica's heading, its config and digest.
+ * Below the table: servers ramping up (slow start) and draining, with the seconds left, and the
+ * containers in maintenance (who asked, since when).
  */
 export const STATUS_PAGE = `<!doctype html>
 <html lang="en">
@@ -37,6 +39,7 @@ export const STATUS_PAGE = `<!doctype html>
   <tbody id="rows"></tbody>
 </table>
 <div id="drift"></div>
+<div id="lifecycle"></div>
 <div id="rejected"></div>
 <h2>Routing changes, last <select id="window"><option value="5">5 minutes</option><option value="15">15 minutes</option><option value="60" selected>hour</option></select></h2>
 <div id="timeline"></div>
@@ -89,6 +92,13 @@ async function refresh() {
     const panic = s.serf.configured && s.serf.panic && s.serf.panic.length ? "Serf would leave too few members, routed on Docker's view: " + s.serf.panic.join(", ") + ". " : "";
     const drift = s.serf.configured && s.serf.drift && s.serf.drift.length ? s.serf.drift.map((m) => m.name + " " + m.address).join(", ") : "";
     document.getElementById("drift").textContent = panic + (drift ? "Serf members with no container (drift): " + drift : "");
+    // Traffic lifecycle: servers ramping up (slow start), draining (with the time left), in maintenance.
+    const life = [];
+    if (s.ramping && s.ramping.length) life.push("Ramping up (slow start): " + s.ramping.map((r) => r.server + " " + r.secondsLeft + " s left").join(", "));
+    if (s.draining && s.draining.length) life.push("Draining: " + s.draining.map((r) => r.server + " " + r.secondsLeft + " s left").join(", "));
+    if (s.maintenance && s.maintenance.length) life.push("In maintenance: " + s.maintenance.map((m) => m.container + " (by " + m.by + " since " + m.since + ")").join(", "));
+    document.getElementById("lifecycle").textContent = life.join("\\n");
+    document.getElementById("lifecycle").style.whiteSpace = "pre-wrap";
     const rej = document.getElementById("rejected");
     rej.className = s.lastRejected ? "box" : "";
     rej.textContent = s.lastRejected ? "Last rejected config (" + s.lastRejected.at + "):\\n" + s.lastRejected.message : "";

@@ -14,6 +14,8 @@ import { health } from "./health";
 import type { Metrics } from "./metrics";
 import { checkHost, clip, parseRequestTarget } from "./request-target";
 import { STATUS_PAGE } from "./status-page";
+import type { MaintenanceResult } from "../maintenance/maintenance-store";
+import { parseMaintenanceRequest, type MaintenanceEntry, type MaintenanceRequest } from "../model/maintenance";
 
 /** What the status server reads. */
 export interface StatusView {
@@ -29,7 +31,27 @@ export interface StatusView {
   readonly staleAfterMs: number;
   /** The loop's clock: the age of the last pass and the timeline's window are read on it. */
   readonly clock: Pick<Clock, "now">;
+  /** Containers in maintenance (`sidecar maint`); absent: POST /maintenance is not served. */
+  readonly maintenance?: MaintenanceControl;
+  /** Servers ramping up (slow start) and draining, with when each ends (epoch ms). */
+  readonly lifecycle?: () => LifecycleView;
 }
+
+/** What /maintenance reads and changes. */
+export interface MaintenanceControl {
+  list(): readonly MaintenanceEntry[];
+  /** Applies a request (written before it counts), then has it applied at once. */
+  set(req: MaintenanceRequest): Promise<MaintenanceResult>;
+}
+
+/** Servers in a traffic transition, by `backend/server`, each with when it ends (epoch ms). */
+export interface LifecycleView {
+  readonly ramping: ReadonlyMap<string, number>;
+  readonly draining: ReadonlyMap<string, number>;
+}
+
+/** The body of POST /maintenance is a few names: anything longer is refused unread. */
+export const MAX_MAINTENANCE_BODY = 4096;
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 
@@ -82,7 +104,25 @@ export async function statusDocument(view: StatusView): Promise<unknown> {
     lastRuntimeChange: runtime === null ? null : { at: iso(runtime.at), reason: runtime.reason },
     lastRejected: rejected === null ? null : { at: iso(rejected.at), message: rejected.message },
     backends: buildCrossReference(last, serf, statuses),
+    maintenance: maintenanceList(view),
+    ...lifecycleLists(view),
   };
+}
+
+function maintenanceList(view: StatusView): unknown[] {
+  return (view.maintenance?.list() ?? []).map((e) => ({ container: e.container, by: e.by, since: iso(e.since) }));
+}
+
+/** Ramping (slow start) and draining servers, each with when it ends and the seconds left. */
+function lifecycleLists(view: StatusView): { ramping: unknown[]; draining: unknown[] } {
+  const now = view.clock.now();
+  const list = (m: ReadonlyMap<string, number>): unknown[] =>
+    [...m]
+      .filter(([, until]) => until > now)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([server, until]) => ({ server, until: iso(until), secondsLeft: Math.ceil((until - now) / 1000) }));
+  const l = view.lifecycle?.();
+  return { ramping: l === undefined ? [] : list(l.ramping), draining: l === undefined ? [] : list(l.draining) };
 }
 
 /** How the status server serves, besides what it reads. */
@@ -93,7 +133,7 @@ export interface StatusServerOptions {
   readonly allowedHosts?: readonly string[];
 }
 
-const PATHS = ["/", "/status", "/changes", "/timeline.svg", "/healthz", "/metrics"];
+const PATHS = ["/", "/status", "/changes", "/timeline.svg", "/healthz", "/metrics", "/maintenance"];
 
 /**
  * `/` the operator's page (refreshes itself), `/status` its JSON, `/changes` the change log
@@ -148,6 +188,7 @@ async function answer(
   if (target.authority === null && hosts.length > 1) return json(res, 400, { error: "more than one Host header" });
   const host = checkHost(target.authority ?? req.headers.host, allowed);
   if (!host.ok) return json(res, host.status, { error: host.error });
+  if (target.path === "/maintenance" && req.method === "POST") return maintenancePost(view, req, res);
   if (req.method !== "GET" && req.method !== "HEAD") {
     res.setHeader("allow", "GET, HEAD");
     return json(res, 405, { error: `method ${clip(req.method ?? "")} not allowed: GET or HEAD` });
@@ -159,6 +200,8 @@ async function answer(
     }
     case "/status":
       return json(res, 200, await statusDocument(view));
+    case "/maintenance":
+      return json(res, 200, { maintenance: maintenanceList(view) });
     case "/metrics":
       return send(res, 200, view.metrics.registry.contentType, await view.metrics.registry.metrics());
     case "/changes": {
@@ -178,6 +221,59 @@ async function answer(
     default:
       return json(res, 404, { error: "not found", paths: PATHS });
   }
+}
+
+/**
+ * POST /maintenance `{"container", "on", "by"}`: for `sidecar maint` (the server listens on
+ * loopback and on the control network only, see statusHosts). Never for a web page: a request
+ * with an Origin or a cross-site Sec-Fetch-Site is refused, and only a JSON body is read (a page
+ * cannot send one to another origin without a preflight this server never answers). The body
+ * is bounded.
+ */
+async function maintenancePost(view: StatusView, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const control = view.maintenance;
+  if (control === undefined) return json(res, 404, { error: "maintenance is not served here" });
+  const site = req.headers["sec-fetch-site"];
+  if (req.headers.origin !== undefined || (site !== undefined && site !== "none"))
+    return json(res, 403, { error: "maintenance is changed with `sidecar maint`, not from a web page" });
+  if (!/^application\/json\s*(;|$)/i.test(req.headers["content-type"] ?? ""))
+    return json(res, 415, { error: "content-type: application/json" });
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (declared > MAX_MAINTENANCE_BODY) return tooLarge(res, req);
+  const body = await readBody(req, MAX_MAINTENANCE_BODY);
+  if (body === null) return tooLarge(res, req);
+  const parsed = parseMaintenanceRequest(body);
+  if (typeof parsed === "string") return json(res, 400, { error: parsed });
+  const result = await control.set(parsed);
+  return json(res, 200, {
+    container: parsed.container,
+    maintenance: result.entry === null ? "off" : "on",
+    by: result.entry?.by ?? parsed.by,
+    since: result.entry === null ? null : iso(result.entry.since),
+    changed: result.changed,
+  });
+}
+
+function tooLarge(res: http.ServerResponse, req: http.IncomingMessage): void {
+  res.setHeader("connection", "close");
+  json(res, 413, { error: `body longer than ${MAX_MAINTENANCE_BODY} bytes` });
+  req.resume();
+}
+
+/** The body as text, or null once it passes `max` bytes (the rest is not kept). */
+function readBody(req: http.IncomingMessage, max: number): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > max) over = true;
+      else chunks.push(c);
+    });
+    req.on("end", () => resolve(over ? null : Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
 }
 
 /** Null when each of `params`' keys is one of `known`, given at most once; else what is wrong. */

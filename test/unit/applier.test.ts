@@ -183,6 +183,64 @@ describe("Applier: membership through the runtime API, no reload", () => {
     expect(w.calls).toEqual(["shutdown sessions server webapp/b", "del server webapp/b"]);
   });
 
+  it("keeps a leaver's connections for its own drain time (heig.lb.drain) before it shuts them", async () => {
+    const { w, apply, advance } = setup();
+    await apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]));
+    w.servers.get("webapp/b")!.conns = 3;
+    // b carried heig.lb.drain=60s: the render that drops it says so (the reconciler adds the
+    // leavers' drain times); later passes say nothing more. The default here is 5 s.
+    const onlyA = rendered("s1", ["a 10.0.0.1:3000"]);
+    await expect(apply({ ...onlyA, drainMs: new Map([["webapp/b", 60_000]]) })).resolves.toMatchObject({
+      result: { pendingDeletes: ["webapp/b"] },
+    });
+    expect(w.servers.get("webapp/b")).toMatchObject({ maint: true, conns: 3 });
+    for (const ms of [5_000, 30_000, 24_999]) {
+      advance(ms);
+      w.calls = [];
+      await expect(apply(onlyA)).resolves.toMatchObject({ result: { removed: [], pendingDeletes: ["webapp/b"] } });
+      expect(w.calls).not.toContain("shutdown sessions server webapp/b");
+    }
+    advance(1);
+    w.calls = [];
+    await expect(apply(onlyA)).resolves.toMatchObject({ result: { removed: ["webapp/b"] } });
+    expect(w.calls.filter((c) => /webapp\/b/.test(c))).toEqual([
+      "shutdown sessions server webapp/b",
+      "del server webapp/b",
+    ]);
+  });
+
+  it("deletes a leaver whose sessions end before its drain time at once, and one with drain 0 shuts them at once", async () => {
+    const { w, apply } = setup();
+    await apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000", "c 10.0.0.3:3000"]));
+    w.servers.get("webapp/c")!.conns = 1;
+    w.calls = [];
+    const onlyA = rendered("s1", ["a 10.0.0.1:3000"]);
+    const drainMs = new Map([
+      ["webapp/b", 60_000],
+      ["webapp/c", 0],
+    ]);
+    await expect(apply({ ...onlyA, drainMs })).resolves.toMatchObject({
+      result: { removed: ["webapp/b", "webapp/c"], pendingDeletes: [] },
+    });
+    expect(w.calls).toContain("shutdown sessions server webapp/c");
+    expect(w.calls).not.toContain("shutdown sessions server webapp/b");
+  });
+
+  it("adds a slow starter so that HAProxy sees it go from down to up", async () => {
+    const { w, apply } = await running();
+    const next = rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]);
+    const text = `${next.text}    server c 10.0.0.3:3000 check slowstart 30000ms\n`;
+    await apply({ ...next, text, servers: parseServerLines(text) });
+    expect(w.calls.filter((c) => /webapp\/c/.test(c))).toEqual([
+      "add server webapp/c 10.0.0.3:3000 inter 1s check slowstart 30000ms",
+      "enable health webapp/c",
+      "set server webapp/c health down",
+      "set server webapp/c state ready",
+      "set server webapp/c health up",
+    ]);
+    expect(w.servers.get("webapp/c")).toMatchObject({ maint: false });
+  });
+
   it("adds the replacements before it drains the last leavers: the backend is never empty in between", async () => {
     const { w, apply } = await running();
     await apply(rendered("s1", ["c 10.0.0.3:3000", "d 10.0.0.4:3000"]));

@@ -10,6 +10,7 @@ describe("parseConfig", () => {
       templatePath: "/app/templates/haproxy.cfg.hbs",
       outputPath: "/var/lib/ha-sidecar/haproxy.cfg",
       changesFile: "/var/lib/ha-sidecar/changes.jsonl",
+      maintenanceFile: "/var/lib/ha-sidecar/maintenance.json",
       changesMaxBytes: 1048576,
       changesKeep: 1000,
       runtimeSocket: "/var/lib/ha-sidecar/run/admin.sock",
@@ -148,5 +149,22 @@ describe("parseConfig", () => {
   it("takes a Serf RPC auth key of printable characters", () => {
     expect(parseConfig({ LB_SERF_RPC_AUTH: "0123456789abcdef" }).serfRpcAuth).toBe("0123456789abcdef");
     expect(() => parseConfig({ LB_SERF_RPC_AUTH: "short" })).toThrow(/LB_SERF_RPC_AUTH/);
+  });
+});
+
+describe("LB_MAINTENANCE_FILE", () => {
+  it.each([
+    [{}, "/var/lib/ha-sidecar/maintenance.json"],
+    [{ LB_CHANGES_FILE: "/data/log/changes.jsonl" }, "/data/log/maintenance.json"],
+    [{ LB_CHANGES_FILE: "none", LB_OUTPUT: "/etc/ha/haproxy.cfg" }, "/etc/ha/maintenance.json"],
+    [{ LB_MAINTENANCE_FILE: "/x/maint.json" }, "/x/maint.json"],
+    [{ LB_MAINTENANCE_FILE: "none" }, null],
+  ])("%j → %s", (env, file) => {
+    expect(parseConfig(env).maintenanceFile).toBe(file);
+  });
+  it("refuses a relative path", () => {
+    expect(() => parseConfig({ LB_MAINTENANCE_FILE: "m.json" })).toThrow(
+      /LB_MAINTENANCE_FILE="m.json": must be an absolute path/,
+    );
   });
 });

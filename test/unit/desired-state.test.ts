@@ -1,4 +1,4 @@
-import { buildDesiredState, removedServers, sanitizeServerName } from "../../sidecar/model/desired-state";
+import { buildDesiredState, drainTimes, removedServers, sanitizeServerName } from "../../sidecar/model/desired-state";
 import type { BackendSnapshot } from "../../sidecar/model/types";
 import { snap } from "./fixtures";
 
@@ -139,5 +139,72 @@ describe("buildDesiredState: names the template reserves, members HAProxy reject
     expect(result.excluded).toEqual([
       expect.objectContaining({ name: "bad_2", reason: "config-rejected", detail: "[ALERT] parsing: slowstart" }),
     ]);
+  });
+});
+
+describe("traffic lifecycle labels", () => {
+  it("carries slow start and drain time into each server", () => {
+    const result = buildDesiredState(
+      [
+        snap("c_1", { extraLabels: { "heig.lb.slowstart": "30s", "heig.lb.drain": "2m" } }),
+        snap("c_2", { extraLabels: { "heig.lb.drain": "0s" } }),
+        snap("c_3"),
+      ],
+      opts,
+    );
+    const servers = result.state.services[0]!.servers;
+    expect(servers.map((b) => [b.name, b.slowstartMs, b.drainMs])).toEqual([
+      ["c_1", 30_000, 120_000],
+      ["c_2", undefined, 0],
+      ["c_3", undefined, undefined],
+    ]);
+  });
+
+  it.each([
+    ["heig.lb.slowstart", "2h"],
+    ["heig.lb.drain", "10"],
+  ])("skips a container whose %s is %j, naming the label, and keeps the others", (label, value) => {
+    const result = buildDesiredState([snap("c_1", { extraLabels: { [label]: value } }), snap("c_2")], opts);
+    expect(result.state.services[0]!.servers.map((b) => b.name)).toEqual(["c_2"]);
+    expect(result.excluded).toEqual([
+      {
+        sourceId: expect.any(String),
+        name: "c_1",
+        reason: "bad-label",
+        label,
+        detail: expect.stringMatching(/duration/),
+      },
+    ]);
+  });
+
+  it("puts two compose services in one backend with their own weights (a 90/10 canary)", () => {
+    const result = buildDesiredState(
+      [
+        snap("app_stable_1", { group: "stable", extraLabels: { "heig.lb.backend": "shop", "heig.lb.weight": "90" } }),
+        snap("app_canary_1", { group: "canary", extraLabels: { "heig.lb.backend": "shop", "heig.lb.weight": "10" } }),
+      ],
+      opts,
+    );
+    const shop = result.state.services.find((s) => s.name === "shop")!;
+    expect(shop.servers.map((b) => [b.name, b.weight])).toEqual([
+      ["app_canary_1", 10],
+      ["app_stable_1", 90],
+    ]);
+  });
+});
+
+describe("drainTimes", () => {
+  it("gives the drain times of the servers asked for that have one", () => {
+    const { state } = buildDesiredState(
+      [
+        snap("c_1", { extraLabels: { "heig.lb.drain": "2m" } }),
+        snap("c_2", { extraLabels: { "heig.lb.drain": "0s" } }),
+        snap("c_3"),
+      ],
+      opts,
+    );
+    const refs = ["c_1", "c_3", "gone_9"].map((server) => ({ backend: "webapp", server }));
+    expect(drainTimes(state, refs)).toEqual(new Map([["webapp/c_1", 120_000]]));
+    expect(drainTimes(state, [{ backend: "webapp", server: "c_2" }])).toEqual(new Map([["webapp/c_2", 0]]));
   });
 });

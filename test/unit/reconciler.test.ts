@@ -33,6 +33,7 @@ function setup(
   serfMembers?: () => SerfMember[],
   accepts: (text: string) => boolean = () => true,
   drainPanicThreshold = 0,
+  maintenance?: () => ReadonlySet<string>,
 ) {
   let listing: BackendSnapshot[] | Error = [];
   let listings = 0;
@@ -91,6 +92,7 @@ function setup(
       serf,
       clock: systemClock,
       log,
+      ...(maintenance === undefined ? {} : { maintenance }),
     },
     { labelPrefix: "heig.lb", defaultBackend: "webapp", drainPanicThreshold },
   );
@@ -386,5 +388,36 @@ describe("Reconciler", () => {
     setListing([{ ...only, running: false }]);
     await reconciler.sync();
     expect(applied.at(-1)!.text).not.toContain("server heig_webapp_1 ");
+  });
+});
+
+describe("Reconciler: traffic lifecycle", () => {
+  it("keeps a container in maintenance in the config, disabled, from the next pass on", async () => {
+    let names = new Set<string>();
+    const { reconciler, applied, setListing } = setup(
+      TEMPLATE,
+      undefined,
+      () => true,
+      0,
+      () => names,
+    );
+    setListing([snap("c_1"), snap("c_2")]);
+    await reconciler.sync();
+    expect(applied[0]!.text).toMatch(/^ {4}server c_1 \S+ id \d+ check$/m);
+    names = new Set(["c_1"]);
+    await reconciler.sync();
+    expect(applied[1]!.text).toMatch(/^ {4}server c_1 \S+ id \d+ check disabled$/m);
+    expect(applied[1]!.text).toMatch(/^ {4}server c_2 \S+ id \d+ check$/m);
+  });
+
+  it("hands the render the drain time of each server it drops (heig.lb.drain)", async () => {
+    const { reconciler, applied, leaving, setListing } = setup();
+    setListing([snap("c_1", { extraLabels: { "heig.lb.drain": "2m" } }), snap("c_2")]);
+    await reconciler.sync();
+    expect(applied[0]!.drainMs).toEqual(new Map([["webapp/c_1", 120_000]]));
+    setListing([snap("c_2")]);
+    await reconciler.sync();
+    expect(leaving[1]).toEqual([{ backend: "webapp", server: "c_1" }]);
+    expect(applied[1]!.drainMs).toEqual(new Map([["webapp/c_1", 120_000]]));
   });
 });

@@ -124,3 +124,32 @@ describe("rendering templates/haproxy.cfg.hbs", () => {
     );
   });
 });
+
+describe("traffic lifecycle in the render", () => {
+  it("puts slowstart on the server line, in ms, and keeps the config id (a runtime add carries it)", () => {
+    const plain = render([snap("x_1")]);
+    const r = render([snap("x_1"), snap("y_2", { extraLabels: { "heig.lb.slowstart": "30s" } })]);
+    expect(r.text).toMatch(/^ {4}server y_2 172\.18\.0\.12:3000 id \d+ check slowstart 30000ms$/m);
+    expect(r.text).toMatch(/^ {4}server x_1 172\.18\.0\.11:3000 id \d+ check$/m);
+    expect(r.servers.get("webapp/y_2")!.options.slice(-3)).toEqual(["check", "slowstart", "30000ms"]);
+    expect(r.configId).toBe(plain.configId);
+  });
+
+  it("carries each server's drain time beside the text, not in it", () => {
+    const r = render([snap("x_1", { extraLabels: { "heig.lb.drain": "2m" } }), snap("y_2")]);
+    expect(r.drainMs).toEqual(new Map([["webapp/x_1", 120_000]]));
+    expect(r.text).not.toMatch(/drain/);
+  });
+
+  it("renders a 90/10 canary: two compose services in one backend, each with its weight", () => {
+    const r = render([
+      snap("app_stable_1", { group: "stable", extraLabels: { "heig.lb.backend": "shop", "heig.lb.weight": "90" } }),
+      snap("app_canary_1", { group: "canary", extraLabels: { "heig.lb.backend": "shop", "heig.lb.weight": "10" } }),
+    ]);
+    expect([...r.servers.values()].map((l) => [l.backend, l.name, l.weight])).toEqual([
+      ["shop", "app_canary_1", 10],
+      ["shop", "app_stable_1", 90],
+    ]);
+    expect(r.text).toMatch(/use_backend shop if/);
+  });
+});

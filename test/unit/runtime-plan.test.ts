@@ -1,5 +1,13 @@
 import type { RunningServer } from "../../sidecar/haproxy/parse";
-import { idMismatches, planRuntime, runtimeDrift, type RuntimeOp } from "../../sidecar/apply/runtime-plan";
+import {
+  addServerCommands,
+  deleteServerCommands,
+  drainsOver,
+  idMismatches,
+  planRuntime,
+  runtimeDrift,
+  type RuntimeOp,
+} from "../../sidecar/apply/runtime-plan";
 import type { ServerLine } from "../../sidecar/render/server-lines";
 
 /** `name@address:port/weight#id`, in backend `webapp` (no `#id`: a line without one). */
@@ -124,5 +132,206 @@ describe("idMismatches", () => {
   ])("$case", ({ want, run, off, drift }) => {
     expect(idMismatches(wanted(...want), running(...run))).toEqual(off);
     expect(runtimeDrift(wanted(...want), running(...run))).toEqual(drift);
+  });
+});
+
+describe("addServerCommands", () => {
+  const line = (options: string[]): ServerLine => ({
+    backend: "webapp",
+    name: "a",
+    address: "10.0.0.1",
+    port: 3000,
+    options,
+    weight: 1,
+    id: null,
+  });
+  it.each([
+    {
+      case: "checked, no slow start: checks on, enabled, UP at once",
+      options: ["inter", "1s", "check"],
+      commands: [
+        "add server webapp/a 10.0.0.1:3000 inter 1s check",
+        "enable health webapp/a",
+        "enable server webapp/a",
+      ],
+    },
+    {
+      case: "no check: enabled",
+      options: ["weight", "5"],
+      commands: ["add server webapp/a 10.0.0.1:3000 weight 5", "enable server webapp/a"],
+    },
+    {
+      case: "slowstart 0 is no slow start",
+      options: ["check", "slowstart", "0ms"],
+      commands: [
+        "add server webapp/a 10.0.0.1:3000 check slowstart 0ms",
+        "enable health webapp/a",
+        "enable server webapp/a",
+      ],
+    },
+    {
+      // HAProxy ramps only a server it sees go from DOWN to UP.
+      case: "checked slow starter: DOWN while in maintenance, out of it, then UP: the ramp starts",
+      options: ["check", "slowstart", "30000ms"],
+      commands: [
+        "add server webapp/a 10.0.0.1:3000 check slowstart 30000ms",
+        "enable health webapp/a",
+        "set server webapp/a health down",
+        "set server webapp/a state ready",
+        "set server webapp/a health up",
+      ],
+    },
+    {
+      case: "a slow starter without checks has no health to set: enabled",
+      options: ["slowstart", "30000ms"],
+      commands: ["add server webapp/a 10.0.0.1:3000 slowstart 30000ms", "enable server webapp/a"],
+    },
+  ])("$case", ({ options, commands }) => {
+    const got = addServerCommands(line(options));
+    expect(got.map((c) => c.command)).toEqual(commands);
+    expect(got[0]!.success).toEqual(/^New server registered\.$/);
+    expect(got.slice(1).every((c) => c.success === "empty")).toBe(true);
+  });
+});
+
+describe("deleteServerCommands", () => {
+  it.each([
+    { force: false, commands: ["del server webapp/b"] },
+    { force: true, commands: ["shutdown sessions server webapp/b", "del server webapp/b"] },
+  ])("force=$force", ({ force, commands }) => {
+    expect(deleteServerCommands({ backend: "webapp", server: "b" }, force).map((c) => c.command)).toEqual(commands);
+  });
+});
+
+describe("drainsOver", () => {
+  const since = new Map([
+    ["webapp/default", 0],
+    ["webapp/long", 0],
+    ["webapp/zero", 0],
+  ]);
+  const own = new Map([
+    ["webapp/long", 60_000],
+    ["webapp/zero", 0],
+  ]);
+  it.each([
+    { now: 0, over: ["webapp/zero"] },
+    { now: 9_999, over: ["webapp/zero"] },
+    { now: 10_000, over: ["webapp/default", "webapp/zero"] },
+    { now: 59_999, over: ["webapp/default", "webapp/zero"] },
+    { now: 60_000, over: ["webapp/default", "webapp/long", "webapp/zero"] },
+  ])("at $now ms: $over", ({ now, over }) => {
+    expect([...drainsOver(since, own, 10_000, now)].sort()).toEqual(over);
+  });
+});
+
+describe("planRuntime: a 90/10 canary", () => {
+  it("adds both services' servers with their own weights, and changes one in place", () => {
+    const canary = new Map<string, ServerLine>([
+      [
+        "shop/canary_1",
+        {
+          backend: "shop",
+          name: "canary_1",
+          address: "10.0.0.2",
+          port: 3000,
+          options: ["check", "weight", "10"],
+          weight: 10,
+          id: null,
+        },
+      ],
+      [
+        "shop/stable_1",
+        {
+          backend: "shop",
+          name: "stable_1",
+          address: "10.0.0.1",
+          port: 3000,
+          options: ["check", "weight", "90"],
+          weight: 90,
+          id: null,
+        },
+      ],
+    ]);
+    expect(
+      planRuntime(canary, new Map()).map((op) =>
+        op.kind === "add" ? `add ${op.line.name} ${op.line.weight}` : op.kind,
+      ),
+    ).toEqual(["add canary_1 10", "add stable_1 90"]);
+    const before = new Map<string, RunningServer>([
+      [
+        "shop/canary_1",
+        {
+          backend: "shop",
+          name: "canary_1",
+          id: null,
+          address: "10.0.0.2",
+          port: 3000,
+          weight: 50,
+          maint: false,
+          drain: false,
+        },
+      ],
+      [
+        "shop/stable_1",
+        {
+          backend: "shop",
+          name: "stable_1",
+          id: null,
+          address: "10.0.0.1",
+          port: 3000,
+          weight: 90,
+          maint: false,
+          drain: false,
+        },
+      ],
+    ]);
+    expect(planRuntime(canary, before)).toEqual([
+      { kind: "set-weight", ref: { backend: "shop", server: "canary_1" }, weight: 10 },
+    ]);
+  });
+});
+
+describe("planRuntime: maintenance (sidecar maint)", () => {
+  const line = (name: string, maint: boolean): [string, ServerLine] => [
+    `webapp/${name}`,
+    {
+      backend: "webapp",
+      name,
+      address: "10.0.0.1",
+      port: 3000,
+      options: maint ? ["check", "disabled"] : ["check"],
+      weight: 1,
+      id: null,
+    },
+  ];
+  const run = (name: string, maint: boolean): [string, RunningServer] => [
+    `webapp/${name}`,
+    { backend: "webapp", name, id: null, address: "10.0.0.1", port: 3000, weight: 1, maint, drain: false },
+  ];
+  it.each([
+    { case: "put in maintenance: drained, kept", want: [line("a", true)], run: [run("a", false)], plan: ["drain a"] },
+    { case: "already in maintenance: nothing", want: [line("a", true)], run: [run("a", true)], plan: [] },
+    { case: "out of maintenance: ready", want: [line("a", false)], run: [run("a", true)], plan: ["ready a"] },
+    { case: "new and in maintenance: added, left in it", want: [line("a", true)], run: [], plan: ["add a"] },
+  ])("$case", ({ want, run: r, plan }) => {
+    const w = new Map(want);
+    const before = new Map(r);
+    expect(planRuntime(w, before).map(text)).toEqual(plan);
+    const after = new Map(
+      want.map(([k, l]) => [k, { ...before.get(k)!, ...run(l.name, l.options.includes("disabled"))[1] }]),
+    );
+    expect(runtimeDrift(w, after)).toEqual([]);
+  });
+
+  it("says a server wanted in maintenance that routes is off, and the other way round", () => {
+    expect(runtimeDrift(new Map([line("a", true)]), new Map([run("a", false)]))).toEqual(["webapp/a"]);
+    expect(runtimeDrift(new Map([line("a", false)]), new Map([run("a", true)]))).toEqual(["webapp/a"]);
+  });
+
+  it("adds one in maintenance with its checks on and leaves it there", () => {
+    expect(addServerCommands(line("a", true)[1]).map((c) => c.command)).toEqual([
+      "add server webapp/a 10.0.0.1:3000 check disabled",
+      "enable health webapp/a",
+    ]);
   });
 });
