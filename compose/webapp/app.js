@@ -134,6 +134,9 @@ server.listen(PORT, () =>
 // event, and requests already routed here must still be answered. Then stop accepting, finish
 // in-flight requests, and exit.
 const SHUTDOWN_DELAY_MS = Number(process.env.SHUTDOWN_DELAY_MS || 1500);
+// In-flight requests get this long to finish before the process exits anyway (a container with a
+// long heig.lb.drain wants more; Docker's stop timeout still bounds it).
+const SHUTDOWN_GRACE_MS = Number(process.env.SHUTDOWN_GRACE_MS || 5000);
 function shutdown(signal) {
   if (stopping) return;
   stopping = true;
@@ -141,7 +144,7 @@ function shutdown(signal) {
   setTimeout(() => {
     server.close(() => process.exit(0));
     if (server.closeIdleConnections) server.closeIdleConnections();
-    setTimeout(() => process.exit(0), 5000).unref();
+    setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS).unref();
   }, SHUTDOWN_DELAY_MS).unref();
 }
 process.on("SIGTERM", () => shutdown("SIGTERM"));
