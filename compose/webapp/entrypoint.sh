@@ -77,11 +77,23 @@ $(as_user "$APP_UID") env -u SERF_ENCRYPT_KEY -u SERF_RPC_AUTH node /app/app.js 
 APP_PID=$!
 start_serf
 
+# Running, not a zombie this shell has not reaped yet.
+alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
+
 stop() {
   kill -TERM "$APP_PID" 2>/dev/null
   wait "$APP_PID" 2>/dev/null
-  # SIGINT makes Serf leave the cluster gracefully (SIGTERM would look like a failure).
+  # SIGINT makes Serf leave the cluster gracefully (SIGTERM would look like a failure). An agent
+  # stopped while it was still starting may not heed it yet (a background job starts with SIGINT
+  # ignored until the agent sets its own handler): SIGTERM after 3 s, SIGKILL after 6.
   kill -INT "$SERF_PID" 2>/dev/null
+  i=0
+  while alive "$SERF_PID"; do
+    i=$((i + 1))
+    [ "$i" = 15 ] && kill -TERM "$SERF_PID" 2>/dev/null
+    [ "$i" = 30 ] && kill -KILL "$SERF_PID" 2>/dev/null
+    sleep 0.2
+  done
   wait "$SERF_PID" 2>/dev/null
   exit 0
 }

@@ -148,7 +148,7 @@ describe("the status server", () => {
     expect(res.status).toBe(404);
     expect(JSON.parse(res.body)).toEqual({
       error: "not found",
-      paths: ["/", "/status", "/changes", "/timeline.svg", "/healthz", "/metrics"],
+      paths: ["/", "/status", "/changes", "/timeline.svg", "/healthz", "/metrics", "/maintenance"],
     });
   });
 
