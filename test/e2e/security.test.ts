@@ -6,6 +6,7 @@
  * before it may leave this host. And nothing the system reads can stop it or leak the host: bad
  * request targets, a foreign Host, the event stream of other containers, a compromised app.
  */
+import { spawn } from "node:child_process";
 import {
   containerOf,
   eventually,
@@ -279,31 +280,51 @@ describe("hostile input", () => {
     );
   });
 
-  it("relays no other container's secrets on the event stream (labels, exec command lines)", () => {
+  it("relays no other container's secrets on the event stream (labels, exec command lines)", async () => {
     sh(
       `docker run -d --name hs-e2e-foreign-events --label ${TEST_LABEL} --label com.example.token=hs-e2e-secret-label ` +
         `--network none --entrypoint sh ha-sidecar/webapp:latest -c 'sleep 600'`,
     );
-    // Read the sidecar's event stream through the proxy for 4 s while the foreign container is
-    // exec'd into (its command line holds a secret) and restarted (its labels hold another).
-    const reader = shAsync(
-      `docker exec -i ${containerOf("sidecar")} node -e ${oneLine(
+    // Read the sidecar's event stream through the proxy while the foreign container is exec'd
+    // into (its command line holds a secret) and restarted (its labels hold another), until this
+    // stack's own webapp's restart comes through (the stream is alive) or a minute is over. The
+    // reader says "connected" once the stream answers: only then is anything done.
+    const webapp = containerOf("webapp", 2);
+    const reader = spawn(
+      "docker",
+      [
+        "exec",
+        "-i",
+        containerOf("sidecar"),
+        "node",
+        "-e",
         `const http = require("http");
          const f = encodeURIComponent(JSON.stringify({ type: ["container", "network"] }));
-         let b = ""; const r = http.get({ host: "docker-proxy", port: 2375, path: "/events?filters=" + f }, (res) => res.on("data", (c) => (b += c)));
-         setTimeout(() => { console.log(b); process.exit(0); }, 4000);`,
-      )}`,
+         let b = "";
+         const done = () => { process.stdout.write(b); process.exit(0); };
+         http.get({ host: "docker-proxy", port: 2375, path: "/events?filters=" + f }, (res) => {
+           process.stderr.write("connected\n");
+           res.on("data", (c) => { b += c; if (b.split("\\n").some((l) => l.includes('"Action":"start"') && l.includes(${JSON.stringify(webapp)}))) done(); });
+         });
+         setTimeout(done, 60000);`,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
     );
-    sh("sleep 1");
-    sh("docker exec hs-e2e-foreign-events sh -c 'echo hs-e2e-secret-cmdline >/dev/null'");
-    sh("docker restart -t 0 hs-e2e-foreign-events >/dev/null");
-    sh(`docker restart -t 1 ${containerOf("webapp", 2)} >/dev/null`);
-    return reader.then((events) => {
-      expect(events).not.toContain("hs-e2e-secret");
-      expect(events).not.toContain("exec_");
-      // The stream is alive: this stack's own webapp's restart came through.
-      expect(events).toContain('"Action":"start"');
+    let events = "";
+    reader.stdout.on("data", (c: Buffer) => (events += c.toString()));
+    const ended = new Promise<void>((resolve) => reader.on("close", () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      reader.stderr.on("data", (c: Buffer) => c.toString().includes("connected") && resolve());
+      reader.on("close", () => reject(new Error("the event reader ended before it connected")));
     });
+    await shAsync("docker exec hs-e2e-foreign-events sh -c 'echo hs-e2e-secret-cmdline >/dev/null'");
+    await shAsync("docker restart -t 0 hs-e2e-foreign-events >/dev/null");
+    await shAsync(`docker restart -t 1 ${webapp} >/dev/null`);
+    await ended;
+    expect(events).not.toContain("hs-e2e-secret");
+    expect(events).not.toContain("exec_");
+    // The stream is alive: this stack's own webapp's restart came through.
+    expect(events.split("\n").some((l) => l.includes('"Action":"start"') && l.includes(webapp))).toBe(true);
   });
 });
 
