@@ -139,7 +139,13 @@ export class Applier {
   ): Promise<Converged | Rejection> {
     const { live, serverState } = this.ports;
     return converge(
-      { live, serverState, log: this.log, runtimeApi: this.opts.runtimeApi !== false },
+      {
+        live,
+        serverState,
+        log: this.log,
+        runtimeApi: this.opts.runtimeApi !== false,
+        drainedEarly: () => this.ports.fleet.drainedEarly(),
+      },
       members,
       rendered,
       leaving,

@@ -18,6 +18,8 @@ export interface ConvergePorts {
   readonly log: Logger;
   /** False: never the runtime API, a reload for every change. */
   readonly runtimeApi: boolean;
+  /** The servers drained early (on a kill event) that no pass has dropped yet, `backend/server`. */
+  readonly drainedEarly?: () => ReadonlySet<string>;
 }
 
 /** What bringing replicas to a render did: each one's outcome and read back, and the file. */
@@ -65,7 +67,7 @@ export async function converge(
       let fallback: string | null = null;
       if (ports.runtimeApi && info !== null && sameStructure) {
         try {
-          const done = await m.target.applyAtRuntime(rendered);
+          const done = await m.target.applyAtRuntime(rendered, ports.drainedEarly);
           outcomes.set(m, done.changed ? { kind: "runtime", result: done.result } : { kind: "unchanged" });
           reads.set(m, { ...info, servers: done.servers });
           return;

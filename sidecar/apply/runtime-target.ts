@@ -60,7 +60,7 @@ export class RuntimeTarget implements HaproxyTarget {
     }
   }
 
-  async applyAtRuntime(rendered: Rendered): Promise<RuntimeApplied> {
+  async applyAtRuntime(rendered: Rendered, drainedEarly?: () => ReadonlySet<string>): Promise<RuntimeApplied> {
     const before = await this.runtime.servers();
     const renumbered = idMismatches(rendered.servers, before);
     if (renumbered.length > 0)
@@ -79,7 +79,10 @@ export class RuntimeTarget implements HaproxyTarget {
       if (until <= now || !rendered.servers.has(key)) this.rampingUntil.delete(key);
     const after = ops.length === 0 ? before : await this.runtime.servers();
     for (const key of this.drainedSince.keys()) if (!after.has(key)) this.drainedSince.delete(key);
-    const drift = runtimeDrift(rendered.servers, after);
+    // A server a kill event drained while this apply ran is leaving, not drift: the pass that
+    // follows at once takes it out (a reload for it would be a reload for nothing).
+    const early = drainedEarly?.() ?? new Set<string>();
+    const drift = runtimeDrift(rendered.servers, after).filter((key) => !(early.has(key) && after.get(key)?.maint));
     if (drift.length > 0)
       throw new ApplyError(`servers differ from the config after the runtime apply: ${drift.join(", ")}`);
     return { result, changed: ops.length > 0, servers: after };

@@ -31,9 +31,10 @@ export interface HaproxyTarget {
   readBack(): Promise<ReadBack | null>;
   /**
    * Takes its servers to `rendered`'s through the runtime API (its structure must be the
-   * render's) and reads them back; throws when a command is refused or they read back otherwise.
+   * render's) and reads them back; throws when a command is refused or they read back otherwise
+   * (but for a server drained early meanwhile, `drainedEarly`: leaving, its pass follows).
    */
-  applyAtRuntime(rendered: Rendered): Promise<RuntimeApplied>;
+  applyAtRuntime(rendered: Rendered, drainedEarly?: () => ReadonlySet<string>): Promise<RuntimeApplied>;
   /**
    * Signals a reload until its serving worker reports `configId`: the signals it took, or
    * `gone` when its container no longer exists. Throws ApplyError when it never confirms.

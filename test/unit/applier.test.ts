@@ -58,6 +58,7 @@ function setup(opts: { runtimeApi?: boolean } = {}) {
     idle: f.idle,
     apply: (r: Rendered, leaving: ServerRef[] = []) => f.apply(r, leaving),
     advance: (ms: number) => clock.advance(ms),
+    fleet: f.fleet,
   };
 }
 
@@ -303,6 +304,19 @@ describe("Applier: membership through the runtime API, no reload", () => {
       fallback: expect.stringContaining("webapp/b"),
     });
     expect(w.servers.get("webapp/b")!.weight).toBe(9);
+  });
+
+  it("takes a server drained early while the apply ran for leaving, not for drift: no reload", async () => {
+    const { w, apply, fleet } = await running();
+    const original = w.runtime.command;
+    // b's kill event comes while c is being added: the early drain puts b in maintenance.
+    (w.runtime as { command: RuntimeClient["command"] }).command = async (cmd, success) => {
+      if (cmd.startsWith("add server webapp/c")) await fleet.drain([{ backend: "webapp", server: "b" }]);
+      return original(cmd, success);
+    };
+    const next = rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000", "c 10.0.0.3:3000"]);
+    await expect(apply(next)).resolves.toMatchObject({ kind: "runtime" });
+    expect(w.servers.get("webapp/b")!.maint).toBe(true);
   });
 
   it("adds a server under the id its line gives, and reloads when a server runs under another id", async () => {
