@@ -303,7 +303,7 @@ describe("hostile input", () => {
          let b = "";
          const done = () => { process.stdout.write(b); process.exit(0); };
          http.get({ host: "docker-proxy", port: 2375, path: "/events?filters=" + f }, (res) => {
-           process.stderr.write("connected\n");
+           process.stderr.write("connected\\n");
            res.on("data", (c) => { b += c; if (b.includes(${JSON.stringify(webapp)})) done(); });
          });
          setTimeout(done, 60000);`,
@@ -311,16 +311,21 @@ describe("hostile input", () => {
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     let events = "";
+    let readerErr = "";
     reader.stdout.on("data", (c: Buffer) => (events += c.toString()));
-    const ended = new Promise<void>((resolve) => reader.on("close", () => resolve()));
+    reader.stderr.on("data", (c: Buffer) => (readerErr += c.toString()));
+    const ended = new Promise<number | null>((resolve) => reader.on("close", (code) => resolve(code)));
     await new Promise<void>((resolve, reject) => {
-      reader.stderr.on("data", (c: Buffer) => c.toString().includes("connected") && resolve());
+      // A whole line: an error's echo of this source holds the word too.
+      reader.stderr.on("data", () => readerErr.split("\n").includes("connected") && resolve());
       reader.on("close", () => reject(new Error("the event reader ended before it connected")));
     });
     await shAsync("docker exec hs-e2e-foreign-events sh -c 'echo hs-e2e-secret-cmdline >/dev/null'");
     await shAsync("docker restart -t 0 hs-e2e-foreign-events >/dev/null");
     await shAsync(`docker restart -t 1 ${webapp} >/dev/null`);
-    await ended;
+    const code = await ended;
+    // It ended by itself (it read the webapp's restart, or a minute was over), with no error.
+    expect(`exit ${code}: ${readerErr}`).toBe("exit 0: connected\n");
     expect(events).not.toContain("hs-e2e-secret");
     expect(events).not.toContain("exec_");
     // The stream is alive: this stack's own webapp's restart came through.
