@@ -11,7 +11,7 @@ import { wire } from "./wiring";
 import { FileConfigStore } from "./apply/config-file";
 import { renderedOfText } from "./render/render";
 import { describeChanges } from "./render/dry-run";
-import { MAINT_BY_RE, MAINT_CONTAINER_RE, type MaintenanceRequest } from "./model/maintenance";
+import { MAINT_BY_RE, MAINT_CONTAINER_RE, unknownTarget, type MaintenanceRequest } from "./model/maintenance";
 
 export const USAGE = `usage: sidecar [run]   watch Docker and keep haproxy.cfg in step (default)
        sidecar render  print the haproxy.cfg the current Docker state gives, write nothing
@@ -46,6 +46,15 @@ export function runSidecar(config: Config, log: Logger): void {
           loop.poke("maintenance", 0);
         }
         return result;
+      },
+      unknown: (container: string) => {
+        const last = loop.view.last;
+        if (last === null || !last.ok) return null;
+        const servers = last.state.services.flatMap((svc) =>
+          svc.servers.map((b) => ({ name: b.name, serverName: b.name, id: b.sourceId })),
+        );
+        const excluded = last.excluded.map((e) => ({ name: e.name, serverName: e.name, id: e.sourceId }));
+        return unknownTarget(container, [...servers, ...excluded]);
       },
     },
     lifecycle: () => fleet.transitions(),

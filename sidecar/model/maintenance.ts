@@ -115,3 +115,25 @@ export function inMaintenance(
   for (const n of names) if (n.length >= 12 && backend.id.startsWith(n)) return true;
   return false;
 }
+
+/** A backend as maintenance names it: its container name, its server name, its id. */
+export interface MaintenanceTarget {
+  readonly name: string;
+  readonly serverName: string;
+  readonly id: string;
+}
+
+/**
+ * Pure: the name an operator gave matches no backend (as {@link inMaintenance} matches), so
+ * maintenance would take nothing out: the names it could have meant (sorted, at most `max`), or
+ * null when it names one.
+ */
+export function unknownTarget(container: string, targets: Iterable<MaintenanceTarget>, max = 10): string[] | null {
+  const names = new Set([container]);
+  const known = new Set<string>();
+  for (const t of targets) {
+    if (inMaintenance(names, t)) return null;
+    known.add(t.name.replace(/^\/+/, ""));
+  }
+  return [...known].sort().slice(0, max);
+}

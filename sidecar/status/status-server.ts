@@ -42,6 +42,11 @@ export interface MaintenanceControl {
   list(): readonly MaintenanceEntry[];
   /** Applies a request (written before it counts), then has it applied at once. */
   set(req: MaintenanceRequest): Promise<MaintenanceResult>;
+  /**
+   * When the name matches no backend the last pass saw: the backends' names (a few), so that a
+   * typo is refused instead of taking nothing out; null when it names one, or nobody can tell.
+   */
+  unknown?(container: string): readonly string[] | null;
 }
 
 /** Servers in a traffic transition, by `backend/server`, each with when it ends (epoch ms). */
@@ -244,6 +249,12 @@ async function maintenancePost(view: StatusView, req: http.IncomingMessage, res:
   if (body === null) return tooLarge(res, req);
   const parsed = parseMaintenanceRequest(body);
   if (typeof parsed === "string") return json(res, 400, { error: parsed });
+  const known = parsed.on ? (control.unknown?.(parsed.container) ?? null) : null;
+  if (known !== null)
+    return json(res, 404, {
+      error: `no backend is named ${parsed.container}: give a container name, a server name or an id of 12 or more`,
+      backends: known,
+    });
   const result = await control.set(parsed);
   return json(res, 200, {
     container: parsed.container,

@@ -3,13 +3,19 @@ import type * as http from "node:http";
 import type * as net from "node:net";
 import pino from "pino";
 import { MaintenanceStore } from "../../sidecar/maintenance/maintenance-store";
-import type { MaintenanceRequest } from "../../sidecar/model/maintenance";
+import { unknownTarget, type MaintenanceRequest } from "../../sidecar/model/maintenance";
 import { Metrics } from "../../sidecar/status/metrics";
 import { MAX_MAINTENANCE_BODY, startStatusServer, statusDocument } from "../../sidecar/status/status-server";
 import { NOW, healthyLoop, rawRequest } from "./status-fixture";
 import { maint } from "../../sidecar/commands";
 import type { Config } from "../../sidecar/config";
 
+const ID = "0123456789abcdef".repeat(4);
+const BACKENDS = ["compose_webapp_1", "compose_webapp_2", "c_1"].map((name, i) => ({
+  name,
+  serverName: name,
+  id: i === 0 ? ID : `${i}`.repeat(64),
+}));
 const silent = pino({ level: "silent" });
 let server: http.Server;
 let port: number;
@@ -30,6 +36,7 @@ const view = () => ({
       if (r.changed) applied.push(req);
       return r;
     },
+    unknown: (container: string) => unknownTarget(container, BACKENDS),
   },
   lifecycle: () => ({
     ramping: new Map([["webapp/new_1", NOW + 25_500]]),
@@ -152,6 +159,23 @@ describe("sidecar maint (the CLI)", () => {
     const off = await quietly(() => maint(config(), ["compose_webapp_2", "--off"], { USER: "dave" }));
     expect(JSON.parse(off.out)).toMatchObject({ maintenance: "off", by: "dave" });
     expect(store.list().map((e) => e.container)).not.toContain("compose_webapp_2");
+  });
+
+  it("refuses a name that matches no backend, naming the backends, and changes nothing; an id of 12+ matches", async () => {
+    const typo = await quietly(() => maint(config(), ["compose_webap_1"], {}));
+    expect(typo.code).toBe(1);
+    expect(JSON.parse(typo.err)).toEqual({
+      error: "no backend is named compose_webap_1: give a container name, a server name or an id of 12 or more",
+      backends: ["c_1", "compose_webapp_1", "compose_webapp_2"],
+    });
+    expect(store.list().map((e) => e.container)).not.toContain("compose_webap_1");
+    // Too short an id prefix names nothing; 12 characters do.
+    expect((await quietly(() => maint(config(), [ID.slice(0, 11)], {}))).code).toBe(1);
+    expect((await quietly(() => maint(config(), [ID.slice(0, 12)], {}))).code).toBe(0);
+    expect(store.list().map((e) => e.container)).toContain(ID.slice(0, 12));
+    // Taking out of maintenance is never refused (the container may be gone since).
+    expect((await quietly(() => maint(config(), [ID.slice(0, 12), "--off"], {}))).code).toBe(0);
+    expect((await quietly(() => maint(config(), ["compose_webap_1", "--off"], {}))).code).toBe(0);
   });
 
   it.each([[[]], [["a b"]], [["a", "b"]], [["a", "--of"]]])("prints the usage for %j", async (args) => {
