@@ -247,4 +247,46 @@ describe("traffic lifecycle by label", () => {
       expect.stringMatching(/^off, asked by /),
     ]);
   });
+
+  it("dry run: on a scale step, `sidecar diff` names exactly the servers the next pass then adds and removes", async () => {
+    runLabelled("hs-e2e-dry-old");
+    await eventually(async () => expect(await upServers()).toContain("hs-e2e-dry-old"), 90_000);
+    // With the sidecar stopped, one container goes and another comes: the next pass is pending.
+    const sidecar = compose("ps -q sidecar").trim();
+    sh(`docker stop ${sidecar}`);
+    sh("docker rm -f hs-e2e-dry-old");
+    runLabelled("hs-e2e-dry-new");
+    const ip = containerIp("hs-e2e-dry-new");
+    await eventually(async () => expect((await get(3000, "/", 2_000, ip)).status).toBe(200), 30_000);
+    // The same command `make render DIFF=1` runs in the sidecar, in a one-off of its service.
+    const diff = compose("run --rm --no-deps -T sidecar diff").trim().split("\n");
+    const from = Date.now();
+    sh(`docker start ${sidecar}`);
+    await eventually(async () => {
+      const up = await upServers();
+      expect(up).toContain("hs-e2e-dry-new");
+      expect(up).not.toContain("hs-e2e-dry-old");
+    }, 90_000);
+    const done = (await changesSince(from))
+      .filter((r) => r.kind === "server-added" || r.kind === "server-removed")
+      .map((r) => `${r.kind === "server-added" ? "add" : "remove"} ${r.container}`)
+      .sort();
+    const said = diff
+      .filter((l) => /^[+-] /.test(l))
+      .map(
+        (l) =>
+          `${l.startsWith("+") ? "add" : "remove"} ${
+            l
+              .split(" ")
+              .find((w) => w.includes("/"))!
+              .split("/")[1]
+          }`,
+      )
+      .sort();
+    console.log(`dry run said:\n${diff.join("\n")}`);
+    expect(done).toEqual(["add hs-e2e-dry-new", "remove hs-e2e-dry-old"]);
+    expect(said).toEqual(done);
+    expect(diff).toContain("reload: no (runtime API only)");
+    sh("docker rm -f hs-e2e-dry-new");
+  });
 });
