@@ -13,7 +13,8 @@
  * - the sidecar's RSS and CPU, HAProxy's worker RSS per server;
  * - `/status`, `/metrics` and the status page's time to answer.
  *
- * Writes .bench/scale.json, .bench/scale.txt and .bench/scale-chart.svg.
+ * Writes .bench/scale.json, .bench/scale.txt, .bench/scale-chart.svg and each size's sidecar log
+ * (.bench/scale-sidecar-N.log: why each reload happened).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -210,6 +211,11 @@ async function main(): Promise<void> {
       results.push(r);
       log(summary(r));
     } finally {
+      // The sidecar's own account (each reload says why), beside the numbers.
+      fs.writeFileSync(
+        path.join(ROOT, `.bench/scale-sidecar-${n}.log`),
+        sh(`docker logs ${s.sidecar} 2>&1 | grep -v '"level":20' || true`),
+      );
       s.down();
     }
   }

@@ -1,3 +1,4 @@
+import { Batcher } from "../lib/batcher";
 import type { ServerRef } from "../model/types";
 import {
   configIdOf,
@@ -9,6 +10,9 @@ import {
   type RunningServer,
 } from "./parse";
 import { socketCommand } from "./socket";
+
+/** Servers set to maintenance per CLI line (`@!pid set server …; …`): well within HAProxy's 16 kB buffer. */
+export const DRAINS_PER_LINE = 64;
 
 /** HAProxy refused a CLI command; `reply` is HAProxy's own message. */
 export class RuntimeCommandError extends Error {
@@ -111,23 +115,39 @@ export class SocketRuntimeClient implements RuntimeClient {
     return parseServersState(await this.serverStateDump());
   }
 
-  async drainServers(servers: readonly ServerRef[]): Promise<void> {
-    if (servers.length === 0) return;
-    const pids = parseWorkerPids(await this.masterCommand("show proc"));
-    const commands = servers.map((s) => `set server ${s.backend}/${s.server} state maint`).join("; ");
-    // One connection per worker. A worker that never had the server answers "No such server",
-    // and an old worker after a reload "Proxy is disabled." (it takes no new connections and
-    // refuses `set server`): neither is a failure.
-    await Promise.all(
-      pids.map(async (pid) => {
-        const reply = await this.send(this.masterSocket, prefixEach(commands, `@!${pid}`));
-        const refusal = replyError(reply);
-        if (refusal !== null && !/^(No such (server|backend)|Proxy is disabled)/im.test(refusal)) {
-          throw new RuntimeCommandError(`@!${pid} ${commands}`, refusal);
-        }
-      }),
-    );
+  /**
+   * Sets servers to maintenance in every worker. Drains asked for while one is under way go
+   * together into the next (a burst of stops must not open a connection per stop and worker at
+   * once: the master socket's backlog is short, and the connects past it fail with EAGAIN).
+   */
+  drainServers(servers: readonly ServerRef[]): Promise<void> {
+    if (servers.length === 0) return Promise.resolve();
+    return this.drains.run(servers);
   }
+
+  private readonly drains = new Batcher<ServerRef>(async (asked) => {
+    const servers = [...new Map(asked.map((s) => [`${s.backend}/${s.server}`, s])).values()];
+    const pids = parseWorkerPids(await this.masterCommand("show proc"));
+    // One connection per worker and chunk of servers (a CLI line is read into one buffer). A
+    // worker that never had the server answers "No such server", and an old worker after a
+    // reload "Proxy is disabled." (it takes no new connections and refuses `set server`):
+    // neither is a failure.
+    for (let i = 0; i < servers.length; i += DRAINS_PER_LINE) {
+      const commands = servers
+        .slice(i, i + DRAINS_PER_LINE)
+        .map((s) => `set server ${s.backend}/${s.server} state maint`)
+        .join("; ");
+      await Promise.all(
+        pids.map(async (pid) => {
+          const reply = await this.send(this.masterSocket, prefixEach(commands, `@!${pid}`));
+          const refusal = replyError(reply);
+          if (refusal !== null && !/^(No such (server|backend)|Proxy is disabled)/im.test(refusal)) {
+            throw new RuntimeCommandError(`@!${pid} ${commands}`, refusal);
+          }
+        }),
+      );
+    }
+  });
 }
 
 function prefixEach(commands: string, prefix: string): string {

@@ -201,7 +201,7 @@ export class Reconciler implements PassRunner {
     this.passLog.outcome(outcome, rendered, desired.state);
     if (outcome.kind !== "rejected" || outcome.repeated) return { outcome, desired };
     const check = async (s: DesiredState): Promise<boolean> =>
-      this.parts.check((await this.parts.template.render(s)).text);
+      this.parts.check((await this.parts.template.render(s, { remember: false })).text);
     const culprits = await this.rejected.isolate(desired.state, this.applied, outcome.message, check);
     if (culprits.length === 0) return { outcome, desired };
     abortIf(signal);

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import Handlebars from "handlebars";
-import { assignServerIds } from "../model/server-ids";
+import { assignServerIds, type ServerIds } from "../model/server-ids";
 import type { Backend, DesiredState } from "../model/types";
 import { parseServerLines, serverSignature, stripServerLines, type ServerLine } from "./server-lines";
 
@@ -86,12 +86,18 @@ const PROBE_SERVER: Backend = {
 
 /**
  * Pure: template + desired state → text. The context is plain data; every list in it is
- * already sorted, so the same state always renders the same bytes. The config id hashes the
+ * already sorted, so the same state (and the same `keep`: the server ids of the config HAProxy
+ * runs, see assignServerIds) always renders the same bytes. The config id hashes the
  * text without its server lines, plus the shape of a server line in each backend (taken from a
  * render with one probe member per backend, so that an empty backend has a shape too).
  */
-export function renderConfig(template: TemplateFn, state: DesiredState, paths: RenderPaths): Rendered {
-  const draft = renderText(template, state, paths);
+export function renderConfig(
+  template: TemplateFn,
+  state: DesiredState,
+  paths: RenderPaths,
+  keep?: ServerIds,
+): Rendered {
+  const draft = renderText(template, state, paths, keep);
   const probe = renderText(
     template,
     { ...state, services: state.services.map((s) => ({ ...s, servers: [PROBE_SERVER] })) },
@@ -108,13 +114,16 @@ export function renderConfig(template: TemplateFn, state: DesiredState, paths: R
   return { text, sha256: sha256Hex(text), configId, servers: parseServerLines(text), drainMs };
 }
 
-function renderText(template: TemplateFn, state: DesiredState, paths: RenderPaths): string {
+function renderText(template: TemplateFn, state: DesiredState, paths: RenderPaths, keep?: ServerIds): string {
   const context = {
     configId: ID_PLACEHOLDER,
     paths: { ...paths, statsAuth: paths.statsAuth ?? null },
     defaultService: state.defaultService,
     services: state.services.map((s) => {
-      const ids = assignServerIds(s.servers.map((b) => b.name));
+      const ids = assignServerIds(
+        s.servers.map((b) => b.name),
+        keep?.get(s.name),
+      );
       return {
         name: s.name,
         isDefault: s.name === state.defaultService,

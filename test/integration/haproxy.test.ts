@@ -90,6 +90,16 @@ describe("SocketRuntimeClient against a real HAProxy", () => {
     await client.command("set server webapp/s1 state ready");
   });
 
+  it("takes a burst of drains at once (a hundred containers stopped together) without a refused connect", async () => {
+    const names = ["s1", "s2", ...Array.from({ length: 298 }, (_, i) => `gone${i}`)];
+    // Each stop asks on its own, all in the same moment: the master socket's backlog is short.
+    await Promise.all(names.map((server) => client.drainServers([{ backend: "webapp", server }])));
+    expect((await client.serverStatuses())?.get("webapp/s1")).toBe("MAINT");
+    expect((await client.serverStatuses())?.get("webapp/s2")).toBe("MAINT");
+    await client.command("set server webapp/s1 state ready");
+    await client.command("set server webapp/s2 state ready");
+  });
+
   it("dumps the server state that the next worker loads", async () => {
     const dump = await client.serverStateDump();
     expect(dump).toMatch(/^1\n# be_id be_name srv_id srv_name srv_addr/);

@@ -30,3 +30,39 @@ describe("TemplateFile.changed", () => {
     expect(await t.changed()).toBe(true);
   });
 });
+
+describe("TemplateFile.render: server ids", () => {
+  const TEMPLATE = path.resolve(__dirname, "../../templates/haproxy.cfg.hbs");
+  const paths = { runtimeSocket: "/x", serverStateFile: "/y", statsAuth: null };
+  // Both ask for id 145357 (test/unit/server-ids.test.ts); "web_1076" sorts first.
+  const server = (name: string, n: number) => ({
+    name,
+    sourceId: `id-${name}`,
+    address: `10.0.0.${n}`,
+    port: 3000,
+    weight: null,
+  });
+  const state = (...names: string[]) => ({
+    defaultService: "webapp",
+    services: [{ name: "webapp", sticky: false, servers: names.map((n, i) => server(n, i + 1)) }],
+  });
+  const idOf = (text: string, name: string) => new RegExp(`server ${name} \\S+ .*\\bid (\\d+)`).exec(text)?.[1];
+
+  it("keeps a running server's id when a newcomer asks for the same one, and a restarted sidecar reads them from the live config", async () => {
+    const t = new TemplateFile(TEMPLATE, paths);
+    const alone = await t.render(state("web_1274"));
+    expect(idOf(alone.text, "web_1274")).toBe("145357");
+    const both = await t.render(state("web_1076", "web_1274"));
+    expect(idOf(both.text, "web_1274")).toBe("145357");
+    expect(idOf(both.text, "web_1076")).toBe("145358");
+    // A trial render (which servers HAProxy rejects) is not remembered.
+    await t.render(state("web_1076"), { remember: false });
+    expect(idOf((await t.render(state("web_1076", "web_1274"))).text, "web_1274")).toBe("145357");
+    // A new sidecar, the config above on disk: the same ids, so no server is renumbered.
+    const restarted = new TemplateFile(TEMPLATE, paths, () => Promise.resolve(both.text));
+    expect((await restarted.render(state("web_1076", "web_1274"))).text).toBe(both.text);
+    // Without the live config, the name that sorts first would take the id (a reload).
+    const fresh = new TemplateFile(TEMPLATE, paths, () => Promise.resolve(null));
+    expect(idOf((await fresh.render(state("web_1076", "web_1274"))).text, "web_1274")).toBe("145358");
+  });
+});
