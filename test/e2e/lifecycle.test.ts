@@ -194,6 +194,7 @@ describe("traffic lifecycle by label", () => {
   });
 
   it("two services in one backend weighted 90/10: over 10,000 requests the split is 90/10 within 2 points", async () => {
+    const from = Date.now();
     runLabelled("hs-e2e-stable", "--label heig.lb.backend=canary --label heig.lb.weight=90");
     runLabelled("hs-e2e-canary", "--label heig.lb.backend=canary --label heig.lb.weight=10");
     await eventually(async () => expect(await upServers("canary")).toEqual(["hs-e2e-canary", "hs-e2e-stable"]), 90_000);
@@ -211,7 +212,20 @@ describe("traffic lifecycle by label", () => {
       }),
     );
     const pct = (100 * canary) / total;
-    console.log(`canary: ${canary} of ${total} requests (${pct.toFixed(2)} %)`);
+    // What HAProxy saw of each server meanwhile: how often it went DOWN and why, connect errors.
+    const seen = (await statsRows())
+      .filter((r) => r.pxname === "canary" && r.svname.startsWith("hs-e2e-"))
+      .map((r) => {
+        const row = r as unknown as Record<string, string>;
+        return `${r.svname}: weight ${row.weight}, ${row.chkdown} down, last check ${row.check_status}, econ ${row.econ}, wretr ${row.wretr}, wredis ${row.wredis}`;
+      });
+    // And what the sidecar did to them (a server taken out and back would show here).
+    const changed = (await changesSince(from))
+      .filter((r) => r.container === "hs-e2e-stable" || r.container === "hs-e2e-canary")
+      .map((r) => `${r.kind} ${r.container} (${r.reason}${r.detail === null ? "" : `: ${r.detail}`})`);
+    console.log(
+      `canary: ${canary} of ${total} requests (${pct.toFixed(2)} %); ${seen.join("; ")}; changes: ${changed.join("; ")}`,
+    );
     expect(Math.abs(pct - 10)).toBeLessThanOrEqual(2);
     sh("docker rm -f hs-e2e-stable hs-e2e-canary");
   });
