@@ -113,15 +113,11 @@ export function wire(config: Config, log: Logger) {
           clock,
           reconcileLog,
         );
-  const template = new TemplateFile(
-    config.templatePath,
-    {
-      runtimeSocket: config.runtimeSocket,
-      serverStateFile: config.serverStateFile,
-      statsAuth: config.statsAuth,
-    },
-    () => new FileConfigStore(config.outputPath).read(),
-  );
+  const template = new TemplateFile(config.templatePath, {
+    runtimeSocket: config.runtimeSocket,
+    serverStateFile: config.serverStateFile,
+    statsAuth: config.statsAuth,
+  });
   const readiness = new ReadinessGate(config.readiness === "tcp" ? new TcpReadinessProbe() : new AlwaysReady(), clock, {
     pollMs: READINESS_POLL_MS,
     patienceMs: READINESS_PATIENCE_MS,

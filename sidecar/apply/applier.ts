@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../lib/clock";
 import { toError } from "../lib/errors";
+import { serverIdsOf, type ServerIds } from "../model/server-ids";
 import type { ServerRef } from "../model/types";
 import { renderedOfText, type Rendered } from "../render/render";
 import type { ConfigStore } from "./config-file";
@@ -50,6 +51,17 @@ export class Applier {
   /** What the replicas are to run: the last render applied, or the live file's after a rejection. */
   get desired(): Rendered | null {
     return this.wanted;
+  }
+
+  /**
+   * The server ids the replicas run, or are being brought to: the desired render's, else (a
+   * sidecar that just started) the live file's. A next render keeps them: the runtime API cannot
+   * renumber a running server (see assignServerIds).
+   */
+  async runningIds(): Promise<ServerIds> {
+    if (this.wanted !== null) return serverIdsOf(this.wanted.servers.values());
+    const { text } = await this.ports.live.current();
+    return text === null ? new Map() : serverIdsOf(renderedOfText(text).servers.values());
   }
 
   /** Runs `work` once no apply or repair is under way: one writer to HAProxy at a time. */

@@ -136,7 +136,12 @@ export class Reconciler implements PassRunner {
   /** The render of the current listing, without applying it (the one-shot `render` mode). */
   async renderCurrent(): Promise<{ rendered: Rendered; excluded: readonly Exclusion[] }> {
     const { state, excluded } = await this.desired();
-    return { rendered: await this.parts.template.render(state), excluded };
+    return { rendered: await this.render(state), excluded };
+  }
+
+  /** Renders a state, its servers keeping the ids HAProxy runs them under. */
+  private async render(state: DesiredState): Promise<Rendered> {
+    return this.parts.template.render(state, await this.parts.applier.runningIds());
   }
 
   /** The render of no backends at all: what `ha` serves before the sidecar's first write. */
@@ -187,7 +192,7 @@ export class Reconciler implements PassRunner {
 
   /** Renders and applies; a rejected render is narrowed down to its members at fault, and the rest applied. */
   private async apply(desired: Desired, signal?: AbortSignal): Promise<{ outcome: ApplyOutcome; desired: Desired }> {
-    const next = await this.parts.template.render(desired.state);
+    const next = await this.render(desired.state);
     this.passLog.templateOk();
     abortIf(signal);
     // Servers leaving are set to maintenance in every running worker first: an old worker
@@ -200,8 +205,7 @@ export class Reconciler implements PassRunner {
     const outcome = await this.parts.applier.apply(rendered, leaving);
     this.passLog.outcome(outcome, rendered, desired.state);
     if (outcome.kind !== "rejected" || outcome.repeated) return { outcome, desired };
-    const check = async (s: DesiredState): Promise<boolean> =>
-      this.parts.check((await this.parts.template.render(s, { remember: false })).text);
+    const check = async (s: DesiredState): Promise<boolean> => this.parts.check((await this.render(s)).text);
     const culprits = await this.rejected.isolate(desired.state, this.applied, outcome.message, check);
     if (culprits.length === 0) return { outcome, desired };
     abortIf(signal);

@@ -1,7 +1,7 @@
 import { promises as fs } from "node:fs";
-import { serverIdsOf, type ServerIds } from "../model/server-ids";
+import type { ServerIds } from "../model/server-ids";
 import type { DesiredState } from "../model/types";
-import { parseServerLines, proxyNames } from "./server-lines";
+import { proxyNames } from "./server-lines";
 import {
   compileTemplate,
   DESCRIPTION_PREFIX,
@@ -20,35 +20,18 @@ export class TemplateFile {
   private compiled: { source: string; fn: TemplateFn; reserved: Map<string, ReadonlySet<string>> } | null = null;
   /** What the file looked like at the last `changed()`: inode, size, mtime. */
   private seen: string | null = null;
-  /**
-   * The server ids of the last render (at first, of the config on disk, which HAProxy runs): a
-   * server keeps its id for as long as it is rendered (see assignServerIds).
-   */
-  private ids: ServerIds | null = null;
-
-  /**
-   * @param liveConfig reads the config HAProxy was last given (null when there is none), once,
-   *   before the first render: a restarted sidecar gives running servers the ids they run under.
-   */
   constructor(
     private readonly path: string,
     private readonly paths: RenderPaths,
-    private readonly liveConfig?: () => Promise<string | null>,
   ) {}
 
   /**
-   * Renders `state`; throws TemplateError for a template that cannot be read, compiled or used.
-   * `remember: false` for a trial render (which servers HAProxy would reject): its ids are not
-   * the ones HAProxy will run.
+   * Renders `state` (its servers keeping the ids in `keep`, see assignServerIds); throws
+   * TemplateError for a template that cannot be read, compiled or used.
    */
-  async render(state: DesiredState, opts: { remember?: boolean } = {}): Promise<Rendered> {
+  async render(state: DesiredState, keep?: ServerIds): Promise<Rendered> {
     const t = await this.load();
-    if (this.ids === null) {
-      const live = this.liveConfig === undefined ? null : await this.liveConfig().catch(() => null);
-      this.ids = live === null ? new Map() : serverIdsOf(parseServerLines(live).values());
-    }
-    const rendered = renderConfig(t.fn, state, this.paths, this.ids);
-    if (opts.remember !== false) this.ids = serverIdsOf(rendered.servers.values());
+    const rendered = renderConfig(t.fn, state, this.paths, keep);
     if (!rendered.text.includes(`description ${DESCRIPTION_PREFIX}${rendered.configId}`)) {
       throw new TemplateError(
         `template must keep "description ${DESCRIPTION_PREFIX}{{configId}}" in its global section: the sidecar reads it back to confirm reloads`,

@@ -2,6 +2,8 @@
 import { mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { serverIdsOf } from "../../sidecar/model/server-ids";
+import { parseServerLines } from "../../sidecar/render/server-lines";
 import { TemplateFile } from "../../sidecar/render/template-file";
 
 describe("TemplateFile.changed", () => {
@@ -48,21 +50,16 @@ describe("TemplateFile.render: server ids", () => {
   });
   const idOf = (text: string, name: string) => new RegExp(`server ${name} \\S+ .*\\bid (\\d+)`).exec(text)?.[1];
 
-  it("keeps a running server's id when a newcomer asks for the same one, and a restarted sidecar reads them from the live config", async () => {
+  it("renders a running server under the id it runs (keep), where a newcomer that sorts first asks for it too", async () => {
     const t = new TemplateFile(TEMPLATE, paths);
     const alone = await t.render(state("web_1274"));
     expect(idOf(alone.text, "web_1274")).toBe("145357");
-    const both = await t.render(state("web_1076", "web_1274"));
+    // What HAProxy runs, read back from the text as the applier reads its render or the live file.
+    const keep = serverIdsOf(parseServerLines(alone.text).values());
+    const both = await t.render(state("web_1076", "web_1274"), keep);
     expect(idOf(both.text, "web_1274")).toBe("145357");
     expect(idOf(both.text, "web_1076")).toBe("145358");
-    // A trial render (which servers HAProxy rejects) is not remembered.
-    await t.render(state("web_1076"), { remember: false });
-    expect(idOf((await t.render(state("web_1076", "web_1274"))).text, "web_1274")).toBe("145357");
-    // A new sidecar, the config above on disk: the same ids, so no server is renumbered.
-    const restarted = new TemplateFile(TEMPLATE, paths, () => Promise.resolve(both.text));
-    expect((await restarted.render(state("web_1076", "web_1274"))).text).toBe(both.text);
-    // Without the live config, the name that sorts first would take the id (a reload).
-    const fresh = new TemplateFile(TEMPLATE, paths, () => Promise.resolve(null));
-    expect(idOf((await fresh.render(state("web_1076", "web_1274"))).text, "web_1274")).toBe("145358");
+    // Without it, the name that sorts first takes the id: the running one would be renumbered.
+    expect(idOf((await t.render(state("web_1076", "web_1274"))).text, "web_1274")).toBe("145358");
   });
 });

@@ -2,7 +2,7 @@ import { ApplyError } from "../../sidecar/apply/outcome";
 import type { ValidationResult } from "../../sidecar/apply/haproxy-check";
 import type { RuntimeClient } from "../../sidecar/haproxy/runtime-client";
 import type { ServerRef } from "../../sidecar/model/types";
-import type { Rendered } from "../../sidecar/render/render";
+import { sha256Hex, type Rendered } from "../../sidecar/render/render";
 import { parseServerLines } from "../../sidecar/render/server-lines";
 import { fleetOf, rendered, steppingClock } from "./haproxy-replicas-fake";
 
@@ -59,6 +59,7 @@ function setup(opts: { runtimeApi?: boolean } = {}) {
     apply: (r: Rendered, leaving: ServerRef[] = []) => f.apply(r, leaving),
     advance: (ms: number) => clock.advance(ms),
     fleet: f.fleet,
+    applier: f.applier,
   };
 }
 
@@ -374,5 +375,50 @@ describe("Applier with the runtime API off, servers leaving", () => {
       signals: 1,
     });
     expect([...w.servers.keys()]).toEqual(["webapp/a"]);
+  });
+});
+
+describe("Applier.runningIds", () => {
+  /** A render whose server lines carry ids, as the template gives them. */
+  const withIds = (id: string, servers: Record<string, number>): Rendered => {
+    const text = rendered(
+      id,
+      Object.keys(servers).map((name, i) => `${name} 10.0.0.${i + 1}:3000`),
+    ).text.replace(/^( {4}server (\S+) \S+)/gm, (_line, head: string, name: string) => `${head} id ${servers[name]}`);
+    return { text, sha256: sha256Hex(text), configId: id, servers: parseServerLines(text) };
+  };
+
+  it("gives the live file's ids to a sidecar that just started, then those of the render it applies", async () => {
+    const { w, apply, idle, applier } = setup();
+    w.live = withIds("s1", { a: 7, b: 9 }).text;
+    w.reload();
+    expect(await applier.runningIds()).toEqual(
+      new Map([
+        [
+          "webapp",
+          new Map([
+            ["a", 7],
+            ["b", 9],
+          ]),
+        ],
+      ]),
+    );
+    await apply(withIds("s1", { a: 7, c: 11 }));
+    await idle();
+    expect(await applier.runningIds()).toEqual(
+      new Map([
+        [
+          "webapp",
+          new Map([
+            ["a", 7],
+            ["c", 11],
+          ]),
+        ],
+      ]),
+    );
+  });
+
+  it("gives none when there is no config yet", async () => {
+    expect(await setup().applier.runningIds()).toEqual(new Map());
   });
 });

@@ -5,6 +5,7 @@ import pino from "pino";
 import type { Applier } from "../../sidecar/apply/applier";
 import type { ApplyOutcome } from "../../sidecar/apply/outcome";
 import { systemClock } from "../../sidecar/lib/clock";
+import { serverIdsOf } from "../../sidecar/model/server-ids";
 import type { BackendSnapshot, ChangeHint, SerfMember, ServerRef } from "../../sidecar/model/types";
 import type { ReadinessProbe } from "../../sidecar/probe/readiness";
 import { ReadinessGate } from "../../sidecar/reconcile/readiness-gate";
@@ -64,6 +65,8 @@ function setup(
       leaving.push(l);
       return { kind: "unchanged" };
     },
+    // As the real one: the ids of what it was last given to apply.
+    runningIds: async () => serverIdsOf(applied.at(-1)?.servers.values() ?? []),
   } as unknown as Applier;
   const probe: ReadinessProbe = { isListening: async (address: string) => listening.get(address) ?? true };
   const serf =
@@ -120,6 +123,19 @@ describe("Reconciler", () => {
     expect(r.ok).toBe(true);
     expect(applied).toHaveLength(1);
     expect(applied[0]!.text).toMatch(/^ {4}server compose_webapp_1 172.18.0.11:3000 id \d+ check$/m);
+  });
+
+  it("keeps a running server's id when a newcomer asks for the same one (the runtime API cannot renumber it)", async () => {
+    const { reconciler, applied, setListing } = setup();
+    // Both names ask for id 145357 (test/unit/server-ids.test.ts); web_1076 sorts first.
+    const running = snap("web_1274", { address: "172.18.0.20" });
+    setListing([running]);
+    await reconciler.sync();
+    expect(applied.at(-1)!.text).toMatch(/^ {4}server web_1274 172.18.0.20:3000 id 145357 check$/m);
+    setListing([snap("web_1076", { address: "172.18.0.21" }), running]);
+    await reconciler.sync();
+    expect(applied.at(-1)!.text).toMatch(/^ {4}server web_1274 172.18.0.20:3000 id 145357 check$/m);
+    expect(applied.at(-1)!.text).toMatch(/^ {4}server web_1076 172.18.0.21:3000 id 145358 check$/m);
   });
 
   it("applies nothing when the listing fails, and asks for a retry", async () => {
