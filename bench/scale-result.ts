@@ -5,6 +5,8 @@ export interface ScaleResult {
   readonly n: number;
   readonly fleetUpMs: number;
   readonly single: Percentiles;
+  /** Medians of where the pass that confirmed each single start spent its time, in ms (from /status). */
+  readonly singleStagesMs?: Readonly<Record<string, number | null>>;
   readonly burst: Percentiles & { readonly size: number };
   readonly dockerCallsPerStart: number;
   readonly dockerBytesPerStart: number;

@@ -61,6 +61,14 @@ async function confirmedAdds(s: Stack, sinceMs: number): Promise<Map<string, num
   );
 }
 
+/** The last pass's time and where it spent it (`/status`), or null before any. */
+async function lastPass(s: Stack): Promise<{ at: string; stagesMs: Record<string, number> } | null> {
+  const st = JSON.parse((await getOnce(s.opts.statusPort, "/status", 30_000)).body) as {
+    lastSync: { at: string; stagesMs?: Record<string, number> | null } | null;
+  };
+  return st.lastSync?.stagesMs ? { at: st.lastSync.at, stagesMs: st.lastSync.stagesMs } : null;
+}
+
 /** When the fleet emitted each start event, by container name. */
 async function emittedStarts(): Promise<Map<string, number>> {
   const list = (await fleet("GET", "/emitted")) as Array<{ name: string; atMs: number }>;
@@ -93,6 +101,7 @@ async function measure(s: Stack, n: number, baseline: { rssKb: number; n: number
 
   // One at a time: each start waits for its server to be confirmed, then it stops again.
   const single: number[] = [];
+  const stages: Array<Record<string, number>> = [];
   for (let i = 0; i < SINGLE_STARTS; i++) {
     const since = Date.now();
     const { started } = (await fleet("POST", "/start?count=1")) as { started: string[] };
@@ -104,6 +113,8 @@ async function measure(s: Stack, n: number, baseline: { rssKb: number; n: number
       60_000,
     );
     single.push(at! - (await emittedStarts()).get(name)!);
+    const pass = await lastPass(s);
+    if (pass !== null && Date.parse(pass.at) >= since) stages.push(pass.stagesMs);
     await fleet("POST", "/stop?count=1");
     await until(`${name} gone`, async () => !(await s.upServers()).includes(name), 60_000);
   }
@@ -154,6 +165,9 @@ async function measure(s: Stack, n: number, baseline: { rssKb: number; n: number
     n,
     fleetUpMs,
     single: percentiles(single),
+    singleStagesMs: Object.fromEntries(
+      ["list", "gates", "render", "apply"].map((k) => [k, percentiles(stages.map((x) => x[k] ?? 0)).p50]),
+    ),
     burst: { ...percentiles(burst), size },
     dockerCallsPerStart: +(calls / SINGLE_STARTS).toFixed(2),
     dockerBytesPerStart: Math.round(bytes / SINGLE_STARTS),
@@ -177,6 +191,9 @@ function summary(r: ScaleResult): string {
   const p = (x: Percentiles): string => `p50 ${x.p50} ms, p95 ${x.p95} ms`;
   return [
     `N=${r.n}: fleet UP in ${r.fleetUpMs} ms; event → UP: single ${p(r.single)}, burst of ${r.burst.size} ${p(r.burst)}`,
+    `  a single start's pass, medians: ${Object.entries(r.singleStagesMs ?? {})
+      .map(([k, v]) => `${k} ${v} ms`)
+      .join(", ")}`,
     `  resync pass ${p(r.resyncPassMs)} (n=${r.resyncPassMs.n}); Docker per start: ${r.dockerCallsPerStart} calls, ${r.dockerBytesPerStart} bytes; HAProxy commands per change: ${r.haproxyCommandsPerChange}; reloads: ${r.reloads}`,
     `  sidecar RSS ${r.sidecarRssMiB} MiB (peak ${r.sidecarPeakRssMiB}), CPU idle ${r.sidecarCpuPercent}%; HAProxy worker ${r.haproxyWorkerRssMiB} MiB${r.haproxyKiBPerServer === null ? "" : `, ${r.haproxyKiBPerServer} KiB per server`}`,
     `  /status ${p(r.statusMs)}, /metrics ${p(r.metricsMs)}, status page ${p(r.pageMs)}`,

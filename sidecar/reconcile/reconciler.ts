@@ -13,7 +13,7 @@ import {
   type PendingStart,
 } from "../model/leaving";
 import { drainWouldPanic, keepLeavingServers, pendingReplacements } from "../model/leaving-panic";
-import type { ChangeHint, DesiredState, Exclusion, ServerRef } from "../model/types";
+import type { BackendSnapshot, ChangeHint, DesiredState, Exclusion, ServerRef } from "../model/types";
 import { TemplateError, type Rendered } from "../render/render";
 import type { TemplateFile } from "../render/template-file";
 import type { BackendSource } from "../source/backend-source";
@@ -22,7 +22,7 @@ import { PassLog } from "./pass-log";
 import type { ReadinessGate } from "./readiness-gate";
 import { RejectedMembers } from "./rejected-members";
 import type { SerfGate } from "./serf-gate";
-import type { PassRunner, SyncResult } from "./types";
+import type { PassRunner, PassStages, SyncResult } from "./types";
 
 /** A created backend that has not started after this long is not waited for any more. */
 const PENDING_START_TTL_MS = 15_000;
@@ -79,6 +79,8 @@ export class Reconciler implements PassRunner {
   private appliedBySource = new Map<string, ServerRef[]>();
   /** Each backend's replacements on their way at the last pass (for the early drain's guard). */
   private pending: ReadonlyMap<string, number> = new Map();
+  /** The pass under way's time, by stage. */
+  private stages: PassStages = { list: 0, gates: 0, render: 0, apply: 0 };
   last: SyncResult | null = null;
 
   constructor(
@@ -160,6 +162,7 @@ export class Reconciler implements PassRunner {
   async sync(fresh = true, signal?: AbortSignal): Promise<SyncResult> {
     if (fresh) this.listing.invalidate();
     const at = this.parts.clock.now();
+    this.stages = { list: 0, gates: 0, render: 0, apply: 0 };
     let desired: Desired;
     try {
       desired = await this.desired(signal);
@@ -187,12 +190,13 @@ export class Reconciler implements PassRunner {
     }
     const { state, excluded, awaitingReadiness, drainPanic } = desired;
     if (outcome.kind !== "rejected") this.setApplied(state);
-    return this.finish({ ok: true, at, outcome, state, excluded, awaitingReadiness, drainPanic });
+    const stagesMs = this.stages;
+    return this.finish({ ok: true, at, outcome, state, excluded, awaitingReadiness, drainPanic, stagesMs });
   }
 
   /** Renders and applies; a rejected render is narrowed down to its members at fault, and the rest applied. */
   private async apply(desired: Desired, signal?: AbortSignal): Promise<{ outcome: ApplyOutcome; desired: Desired }> {
-    const next = await this.render(desired.state);
+    const next = await this.timed("render", () => this.render(desired.state));
     this.passLog.templateOk();
     abortIf(signal);
     // Servers leaving are set to maintenance in every running worker first: an old worker
@@ -202,7 +206,7 @@ export class Reconciler implements PassRunner {
     const leavingDrains = this.applied === null ? new Map<string, number>() : drainTimes(this.applied, leaving);
     const rendered =
       leavingDrains.size === 0 ? next : { ...next, drainMs: new Map([...(next.drainMs ?? []), ...leavingDrains]) };
-    const outcome = await this.parts.applier.apply(rendered, leaving);
+    const outcome = await this.timed("apply", () => this.parts.applier.apply(rendered, leaving));
     this.passLog.outcome(outcome, rendered, desired.state);
     if (outcome.kind !== "rejected" || outcome.repeated) return { outcome, desired };
     const check = async (s: DesiredState): Promise<boolean> => this.parts.check((await this.render(s)).text);
@@ -218,7 +222,12 @@ export class Reconciler implements PassRunner {
    * readiness and Serf, which can only remove.
    */
   private async desired(signal?: AbortSignal): Promise<Desired> {
-    const snapshots = await this.listing.get(signal);
+    const snapshots = await this.timed("list", () => this.listing.get(signal));
+    return this.timed("gates", () => this.gated(snapshots));
+  }
+
+  /** The gates and the desired state, from a listing. */
+  private async gated(snapshots: BackendSnapshot[]): Promise<Desired> {
     const running = new Set(snapshots.filter((s) => s.running).map((s) => s.id));
     // Pruned once a pass (O(n)), never per hint.
     this.draining = new Set(pruneLeaving(this.draining, running));
@@ -261,6 +270,16 @@ export class Reconciler implements PassRunner {
     });
     this.passLog.drainPanic(kept.panic);
     return { state: kept.state, excluded: kept.excluded, awaitingReadiness, drainPanic: kept.panic };
+  }
+
+  /** Runs one stage of the pass, adding its time to the pass's. */
+  private async timed<T>(stage: keyof PassStages, work: () => Promise<T>): Promise<T> {
+    const start = this.parts.clock.now();
+    try {
+      return await work();
+    } finally {
+      this.stages[stage] += this.parts.clock.now() - start;
+    }
   }
 
   private setApplied(state: DesiredState): void {

@@ -3,6 +3,17 @@ import type { ApplyOutcome } from "../apply/outcome";
 import type { ChangeHint, DesiredState, Exclusion, ServerRef } from "../model/types";
 import type { SerfView } from "./serf-gate";
 
+/**
+ * Where one pass spent its time, in ms: the listing (Docker), the gates (readiness probes, Serf,
+ * the desired state), the render, the apply (HAProxy's runtime API or a reload, read back).
+ */
+export interface PassStages {
+  list: number;
+  gates: number;
+  render: number;
+  apply: number;
+}
+
 /** The result of one pass. */
 export type SyncResult =
   | {
@@ -15,6 +26,8 @@ export type SyncResult =
       readonly awaitingReadiness: number;
       /** Backends whose leaving servers are kept routed because draining them would leave too few. */
       readonly drainPanic: readonly string[];
+      /** Where the pass spent its time, in ms (absent from fakes). */
+      readonly stagesMs?: PassStages;
     }
   | {
       readonly ok: false;

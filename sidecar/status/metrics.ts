@@ -35,6 +35,13 @@ export class Metrics implements LoopObserver {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
     registers: [this.registry],
   });
+  private readonly stages = new Histogram({
+    name: "ha_sidecar_reconcile_stage_seconds",
+    help: "Time one reconcile pass spent in each stage: list (Docker), gates, render, apply (HAProxy)",
+    labelNames: ["stage"],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+    registers: [this.registry],
+  });
   private readonly backends = new Gauge({
     name: "ha_sidecar_backends",
     help: "Containers by state after the last pass (routed, or why not)",
@@ -123,6 +130,7 @@ export class Metrics implements LoopObserver {
     for (const backend of serf?.panic ?? []) this.serfPanic.set({ backend }, 1);
     this.passes.observe({ result: result.ok ? "ok" : result.stage }, durationS);
     if (!result.ok) return;
+    for (const [stage, ms] of Object.entries(result.stagesMs ?? {})) this.stages.observe({ stage }, ms / 1000);
     this.drainPanic.reset();
     for (const backend of result.drainPanic) this.drainPanic.set({ backend }, 1);
     const outcome = result.outcome;

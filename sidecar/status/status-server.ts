@@ -103,6 +103,7 @@ export async function statusDocument(view: StatusView): Promise<unknown> {
               awaitingReadiness: last.awaitingReadiness,
               drainPanic: last.drainPanic,
               durationMs: lastPassMs,
+              stagesMs: last.stagesMs ?? null,
             }
           : { ok: false, at: iso(last.at), stage: last.stage, error: last.error.message, durationMs: lastPassMs },
     lastReload: reload === null ? null : { at: iso(reload.at), reason: reload.reason },

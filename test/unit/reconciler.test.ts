@@ -4,7 +4,7 @@ import * as path from "node:path";
 import pino from "pino";
 import type { Applier } from "../../sidecar/apply/applier";
 import type { ApplyOutcome } from "../../sidecar/apply/outcome";
-import { systemClock } from "../../sidecar/lib/clock";
+import { systemClock, type Clock } from "../../sidecar/lib/clock";
 import { serverIdsOf } from "../../sidecar/model/server-ids";
 import type { BackendSnapshot, ChangeHint, SerfMember, ServerRef } from "../../sidecar/model/types";
 import type { ReadinessProbe } from "../../sidecar/probe/readiness";
@@ -35,7 +35,10 @@ function setup(
   accepts: (text: string) => boolean = () => true,
   drainPanicThreshold = 0,
   maintenance?: () => ReadonlySet<string>,
+  clock: Clock = systemClock,
 ) {
+  /** Called as each fake does its work (a test's clock moves there). */
+  const hooks: { list?: () => void; probe?: () => void; apply?: () => void } = {};
   let listing: BackendSnapshot[] | Error = [];
   let listings = 0;
   const applied: Rendered[] = [];
@@ -53,6 +56,7 @@ function setup(
   const source: BackendSource = {
     list: async () => {
       listings++;
+      hooks.list?.();
       if (listing instanceof Error) throw listing;
       return listing;
     },
@@ -60,6 +64,7 @@ function setup(
   };
   const applier = {
     apply: async (r: Rendered, l: ServerRef[]): Promise<ApplyOutcome> => {
+      hooks.apply?.();
       if (!accepts(r.text)) return { kind: "rejected", message: "[ALERT] refused", repeated: false };
       applied.push(r);
       leaving.push(l);
@@ -68,7 +73,12 @@ function setup(
     // As the real one: the ids of what it was last given to apply.
     runningIds: async () => serverIdsOf(applied.at(-1)?.servers.values() ?? []),
   } as unknown as Applier;
-  const probe: ReadinessProbe = { isListening: async (address: string) => listening.get(address) ?? true };
+  const probe: ReadinessProbe = {
+    isListening: async (address: string) => {
+      hooks.probe?.();
+      return listening.get(address) ?? true;
+    },
+  };
   const serf =
     serfMembers === undefined
       ? null
@@ -93,7 +103,7 @@ function setup(
       check: async (text: string) => accepts(text),
       readiness,
       serf,
-      clock: systemClock,
+      clock,
       log,
       ...(maintenance === undefined ? {} : { maintenance }),
     },
@@ -101,6 +111,7 @@ function setup(
   );
   return {
     reconciler,
+    hooks,
     readiness,
     ready,
     serf,
@@ -123,6 +134,22 @@ describe("Reconciler", () => {
     expect(r.ok).toBe(true);
     expect(applied).toHaveLength(1);
     expect(applied[0]!.text).toMatch(/^ {4}server compose_webapp_1 172.18.0.11:3000 id \d+ check$/m);
+  });
+
+  it("says where the pass spent its time: listing, gates, render, apply", async () => {
+    let now = 1_000_000;
+    const clock: Clock = { ...systemClock, now: () => now };
+    const { reconciler, hooks, setListing } = setup(TEMPLATE, undefined, undefined, 0, undefined, clock);
+    hooks.list = () => (now += 40);
+    hooks.probe = () => (now += 3);
+    hooks.apply = () => (now += 7);
+    setListing([snap("compose_webapp_1")]);
+    const r = await reconciler.sync();
+    expect(r.ok && r.stagesMs).toEqual({ list: 40, gates: 3, render: 0, apply: 7 });
+    // Each pass counts its own time only.
+    hooks.probe = undefined; // known to listen: not probed again
+    const again = await reconciler.sync();
+    expect(again.ok && again.stagesMs).toEqual({ list: 40, gates: 0, render: 0, apply: 7 });
   });
 
   it("keeps a running server's id when a newcomer asks for the same one (the runtime API cannot renumber it)", async () => {
