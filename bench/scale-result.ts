@@ -10,6 +10,8 @@ export interface ScaleResult {
   readonly burst: Percentiles & { readonly size: number };
   readonly dockerCallsPerStart: number;
   readonly dockerBytesPerStart: number;
+  /** Per start, by Docker API call: requests (bytes). */
+  readonly dockerPerStartByCall?: Readonly<Record<string, string>>;
   readonly haproxyCommandsPerChange: number;
   readonly reloads: number;
   readonly resyncPassMs: Percentiles;

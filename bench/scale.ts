@@ -171,6 +171,12 @@ async function measure(s: Stack, n: number, baseline: { rssKb: number; n: number
     burst: { ...percentiles(burst), size },
     dockerCallsPerStart: +(calls / SINGLE_STARTS).toFixed(2),
     dockerBytesPerStart: Math.round(bytes / SINGLE_STARTS),
+    dockerPerStartByCall: Object.fromEntries(
+      Object.entries(counters).map(([call, c]) => [
+        call,
+        `${+(c.requests / SINGLE_STARTS).toFixed(2)} (${Math.round(c.bytes / SINGLE_STARTS)} B)`,
+      ]),
+    ),
     haproxyCommandsPerChange: +(commands / (2 * SINGLE_STARTS)).toFixed(1),
     reloads: (await s.reloads()) - reloadsBefore,
     resyncPassMs: percentiles(passes),
@@ -191,6 +197,9 @@ function summary(r: ScaleResult): string {
   const p = (x: Percentiles): string => `p50 ${x.p50} ms, p95 ${x.p95} ms`;
   return [
     `N=${r.n}: fleet UP in ${r.fleetUpMs} ms; event → UP: single ${p(r.single)}, burst of ${r.burst.size} ${p(r.burst)}`,
+    `  Docker per start, by call: ${Object.entries(r.dockerPerStartByCall ?? {})
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
     `  a single start's pass, medians: ${Object.entries(r.singleStagesMs ?? {})
       .map(([k, v]) => `${k} ${v} ms`)
       .join(", ")}`,
@@ -228,10 +237,12 @@ async function main(): Promise<void> {
       results.push(r);
       log(summary(r));
     } finally {
-      // The sidecar's own account (each reload says why), beside the numbers.
+      // The sidecar's own account (each reload says why), beside the numbers; its debug lines
+      // only when asked for (LB_LOG_LEVEL=debug: each hint, with its time).
+      const keep = process.env.LB_LOG_LEVEL === "debug" ? "" : ` | grep -v '"level":20'`;
       fs.writeFileSync(
         path.join(ROOT, `.bench/scale-sidecar-${n}.log`),
-        sh(`docker logs ${s.sidecar} 2>&1 | grep -v '"level":20' || true`),
+        sh(`docker logs ${s.sidecar} 2>&1${keep} || true`),
       );
       s.down();
     }

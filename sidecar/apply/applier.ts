@@ -75,8 +75,29 @@ export class Applier {
    * @param leaving servers the new config drops: set to maintenance in every running worker of
    *   each replica before its reload (the runtime path works them out itself).
    */
-  apply(rendered: Rendered, leaving: readonly ServerRef[] = []): Promise<ApplyOutcome> {
-    return this.exclusive(() => this.applyNow(rendered, leaving));
+  apply(
+    rendered: Rendered,
+    leaving: readonly ServerRef[] = [],
+    replicas: Promise<readonly Member[]> = this.listReplicas(),
+  ): Promise<ApplyOutcome> {
+    return this.exclusive(() => this.applyNow(rendered, leaving, replicas));
+  }
+
+  /**
+   * Lists the HAProxy replicas again, for an apply: a pass asks for it as it starts, so that this
+   * Docker call runs beside its listing and render instead of after them. The last listing
+   * serves while Docker does not answer (a reload to a replica gone fails alone).
+   */
+  listReplicas(): Promise<readonly Member[]> {
+    const { fleet } = this.ports;
+    const listed = fleet.refresh().catch((err: unknown) => {
+      if (fleet.members.length === 0) throw err;
+      this.log.warn({ err: toError(err) }, "haproxy replicas not listed, using the last listing");
+      return fleet.members;
+    });
+    // Handled by whoever awaits it; a pass that ends before its apply leaves no rejection unhandled.
+    listed.catch(() => undefined);
+    return listed;
   }
 
   /**
@@ -106,14 +127,13 @@ export class Applier {
     return this.ports.live.idle();
   }
 
-  private async applyNow(rendered: Rendered, leaving: readonly ServerRef[]): Promise<ApplyOutcome> {
+  private async applyNow(
+    rendered: Rendered,
+    leaving: readonly ServerRef[],
+    replicas: Promise<readonly Member[]>,
+  ): Promise<ApplyOutcome> {
     const { fleet, live } = this.ports;
-    const members = await fleet.refresh().catch((err: unknown) => {
-      // The last listing serves until Docker answers again (a reload to a replica gone fails alone).
-      if (fleet.members.length === 0) throw err;
-      this.log.warn({ err: toError(err) }, "haproxy replicas not listed, using the last listing");
-      return fleet.members;
-    });
+    const members = await replicas;
     const mark = fleet.drainMark();
     const refused = live.rejection(rendered.sha256);
     if (refused !== null) return this.rejected(members, rendered.sha256, refused);

@@ -33,6 +33,24 @@ export function sanitizeServerName(name: string): string {
   return cleaned.length > 0 ? cleaned : "unnamed";
 }
 
+/**
+ * Labels parsed, by the labels object they came from (a snapshot's are never changed once made):
+ * a pass builds the state several times and the listing keeps snapshots between passes, so each
+ * container's labels are parsed once, not a few times per pass. Weak: gone with its snapshot.
+ */
+const parsedLabels = new WeakMap<
+  object,
+  { readonly prefix: string; readonly result: ReturnType<typeof parseLbLabels> }
+>();
+
+function lbLabelsOf(labels: BackendSnapshot["labels"], prefix: string): ReturnType<typeof parseLbLabels> {
+  const known = parsedLabels.get(labels);
+  if (known !== undefined && known.prefix === prefix) return known.result;
+  const result = parseLbLabels(labels, prefix);
+  parsedLabels.set(labels, { prefix, result });
+  return result;
+}
+
 const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const byName = <T extends { readonly name: string }>(a: T, b: T): number => compareText(a.name, b.name);
 
@@ -51,7 +69,7 @@ export function buildDesiredState(snapshots: readonly BackendSnapshot[], opts: B
     const skip = (reason: Exclusion["reason"], extra: Partial<Exclusion> = {}): void => {
       excluded.push({ sourceId: c.id, name: c.name, reason, ...extra });
     };
-    const parsed = parseLbLabels(c.labels, opts.labelPrefix);
+    const parsed = lbLabelsOf(c.labels, opts.labelPrefix);
     if (!parsed.ok) {
       skip("bad-label", { label: parsed.label, detail: parsed.detail });
       continue;

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Applier } from "../apply/applier";
+import type { Member } from "../apply/fleet";
 import type { ApplyOutcome } from "../apply/outcome";
 import type { Clock } from "../lib/clock";
 import { TimeoutError, toError } from "../lib/errors";
@@ -163,6 +164,8 @@ export class Reconciler implements PassRunner {
     if (fresh) this.listing.invalidate();
     const at = this.parts.clock.now();
     this.stages = { list: 0, gates: 0, render: 0, apply: 0 };
+    // The HAProxy replicas are listed beside the backends, not after the render.
+    const replicas = this.parts.applier.listReplicas();
     let desired: Desired;
     try {
       desired = await this.desired(signal);
@@ -173,7 +176,7 @@ export class Reconciler implements PassRunner {
     this.passLog.exclusions(desired.excluded);
     let outcome: ApplyOutcome;
     try {
-      ({ outcome, desired } = await this.apply(desired, signal));
+      ({ outcome, desired } = await this.apply(desired, replicas, signal));
     } catch (err) {
       const error = toError(err);
       if (!(error instanceof TemplateError))
@@ -195,7 +198,11 @@ export class Reconciler implements PassRunner {
   }
 
   /** Renders and applies; a rejected render is narrowed down to its members at fault, and the rest applied. */
-  private async apply(desired: Desired, signal?: AbortSignal): Promise<{ outcome: ApplyOutcome; desired: Desired }> {
+  private async apply(
+    desired: Desired,
+    replicas: Promise<readonly Member[]>,
+    signal?: AbortSignal,
+  ): Promise<{ outcome: ApplyOutcome; desired: Desired }> {
     const next = await this.timed("render", () => this.render(desired.state));
     this.passLog.templateOk();
     abortIf(signal);
@@ -206,14 +213,15 @@ export class Reconciler implements PassRunner {
     const leavingDrains = this.applied === null ? new Map<string, number>() : drainTimes(this.applied, leaving);
     const rendered =
       leavingDrains.size === 0 ? next : { ...next, drainMs: new Map([...(next.drainMs ?? []), ...leavingDrains]) };
-    const outcome = await this.timed("apply", () => this.parts.applier.apply(rendered, leaving));
+    const outcome = await this.timed("apply", () => this.parts.applier.apply(rendered, leaving, replicas));
     this.passLog.outcome(outcome, rendered, desired.state);
     if (outcome.kind !== "rejected" || outcome.repeated) return { outcome, desired };
     const check = async (s: DesiredState): Promise<boolean> => this.parts.check((await this.render(s)).text);
     const culprits = await this.rejected.isolate(desired.state, this.applied, outcome.message, check);
     if (culprits.length === 0) return { outcome, desired };
     abortIf(signal);
-    return this.apply(await this.desired(signal), signal);
+    // The members at fault are out: the rest is applied, to the replicas listed again.
+    return this.apply(await this.desired(signal), this.parts.applier.listReplicas(), signal);
   }
 
   /**

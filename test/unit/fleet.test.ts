@@ -1,5 +1,5 @@
 /** The applier over several HAProxy replicas (recording fakes): every replica, one reload at a time. */
-import { fleetOf, rendered } from "./haproxy-replicas-fake";
+import { fleetOf, rendered, steppingClock } from "./haproxy-replicas-fake";
 
 const S1 = rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]);
 
@@ -185,5 +185,30 @@ describe("Fleet: the early drain", () => {
     await f.apply(rendered("s1", ["a 10.0.0.1:3000"]));
     expect(f.fleet.drainedEarly().size).toBe(0);
     expect(f.fleet.view().map((r) => r.state)).toEqual(["in-sync", "in-sync"]);
+  });
+});
+
+describe("Fleet: the replicas listed for a pass", () => {
+  it("applies to the replicas listed as the pass started, without listing them again", async () => {
+    const f = await two();
+    const before = f.source.listings;
+    const replicas = f.applier.listReplicas();
+    await expect(f.applier.apply(rendered("s2"), [], replicas)).resolves.toMatchObject({ kind: "reloaded" });
+    expect(f.source.listings - before).toBe(1);
+    expect([f.replica(1).running, f.replica(2).running]).toEqual(["s2", "s2"]);
+  });
+
+  it("a listing that fails with no pass to await it is no unhandled rejection; the next apply uses the last listing", async () => {
+    const f = await two();
+    f.source.failListing = true;
+    void f.applier.listReplicas(); // a pass whose own listing failed never applies
+    await new Promise((resolve) => setImmediate(resolve));
+    await expect(f.apply(rendered("s2"))).resolves.toMatchObject({ kind: "reloaded" });
+  });
+
+  it("with no listing ever made, a failed one fails the apply (retried by the pass)", async () => {
+    const f = fleetOf({ replicas: 1, clock: steppingClock() });
+    f.source.failListing = true;
+    await expect(f.apply(rendered("s1"))).rejects.toThrow(/ECONNREFUSED/);
   });
 });

@@ -70,6 +70,7 @@ function setup(
       leaving.push(l);
       return { kind: "unchanged" };
     },
+    listReplicas: async () => [],
     // As the real one: the ids of what it was last given to apply.
     runningIds: async () => serverIdsOf(applied.at(-1)?.servers.values() ?? []),
   } as unknown as Applier;
