@@ -279,9 +279,12 @@ const docker = http.createServer((req, res) => {
       const items = onNetwork ? chosen.map(summaryOf) : [];
       const ha = await realHa();
       if (ha !== null) items.push(ha.summary);
+      // Counted apart: the whole listing (resyncs), the one narrowed to ids (hints), HAProxy's.
+      const kind =
+        filters.id !== undefined ? "list by id" : onNetwork && filters.network !== undefined ? "list" : "list haproxy";
       return sendJson(
         res,
-        "list",
+        kind,
         200,
         items.filter((i) => matchesLabels(i.Labels as Record<string, string>, labels)),
       );
