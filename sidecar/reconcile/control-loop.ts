@@ -66,6 +66,8 @@ export class ControlLoop {
   private lookingAtTemplate: Promise<void> | null = null;
   private checking: Promise<void> | null = null;
   private firstPass = true;
+  /** The resync's whole listing was taken off the pass: its pass does not take it again. */
+  private resyncListed = false;
   private inFlight: Promise<void> | null = null;
   private passDeadline: AbortController | null = null;
   private state: Omit<LoopView, "last" | "serf"> = {
@@ -164,9 +166,19 @@ export class ControlLoop {
     }
   }
 
+  /**
+   * The next resync. Its whole listing is taken first, off the pass, so that a pass for a hint is
+   * not held behind it; its pass then uses it (a failed one is taken again by the pass itself).
+   */
   private scheduleResync(): void {
     this.resyncTimer = this.parts.clock.setTimeout(() => {
-      this.poke("resync");
+      const reconciler = this.parts.reconciler;
+      if (reconciler.prefetch === undefined) this.poke("resync");
+      else
+        void reconciler.prefetch(this.abort.signal).then((listed) => {
+          if (listed) this.resyncListed = true;
+          this.poke("resync");
+        });
       this.scheduleResync();
     }, this.opts.resyncMs);
   }
@@ -225,7 +237,10 @@ export class ControlLoop {
     this.pendingReasons = new Map();
     // With the watch connected every change comes as a hint naming its backend: only those are
     // listed again. A reconnection, a resync and a retry take the whole listing.
-    const fresh = !this.state.eventsConnected || reasons.some((r) => WHOLE_LISTING_REASONS.has(r));
+    const listed = this.resyncListed;
+    this.resyncListed = false;
+    const fresh =
+      !this.state.eventsConnected || reasons.some((r) => WHOLE_LISTING_REASONS.has(r) && !(r === "resync" && listed));
     // Every call of a pass has a deadline of its own; the pass as a whole has one too.
     const deadline = new AbortController();
     this.passDeadline = deadline;

@@ -11,14 +11,28 @@ const MAX_DELTA_IDS = 64;
  * The source's listing, kept between passes. While the source's watch is connected every change
  * comes as a hint naming its backend, so a pass looks again at those backends only (when the
  * source can list by id), and reuses the rest: a change costs the same whatever the fleet's size.
- * Taken whole at start, on every reconnection and resync (`invalidate()`), and once older than
- * MAX_AGE_MS.
+ * Taken whole at start, on every reconnection (`invalidate()`), once older than MAX_AGE_MS, and
+ * for a resync off the pass (`prefetch()`): a pass for a hint never waits behind a whole listing
+ * of a large fleet only because a resync was due.
  */
 export class Listing {
   private byId = new Map<string, BackendSnapshot>();
   private at = Number.NEGATIVE_INFINITY;
   private whole = true;
+  /** When the whole listing was last asked for again: one asked for earlier does not do. */
+  private wholeAfter = Number.NEGATIVE_INFINITY;
   private readonly dirty = new Set<string>();
+  /** A whole listing taken off a pass (prefetch), for the next one, and when it was asked for. */
+  private ready: {
+    readonly snapshots: readonly BackendSnapshot[];
+    readonly at: number;
+    readonly tookMs: number;
+  } | null = null;
+  /** How long the prefetched listing the last get() took up had taken (0: none). */
+  adoptedMs = 0;
+  /** Backends hints named since that listing was asked for: what it says of them may be older. */
+  private namedSince: Set<string> | null = null;
+  private prefetching: Promise<boolean> | null = null;
 
   constructor(
     private readonly source: BackendSource,
@@ -27,11 +41,46 @@ export class Listing {
 
   /** `id` changed (a hint): look at it again. Without one: take the whole listing again. */
   invalidate(id?: string): void {
-    if (id === undefined) this.whole = true;
-    else this.dirty.add(id);
+    if (id === undefined) {
+      this.whole = true;
+      this.wholeAfter = this.clock.now();
+    } else {
+      this.dirty.add(id);
+      this.namedSince?.add(id);
+    }
+  }
+
+  /**
+   * Takes the whole listing now, off any pass (a resync): the next get() uses it instead of
+   * waiting on Docker, and a pass for a hint meanwhile is not held behind it. The backends hints
+   * name meanwhile are looked at again (by id) when it is used. True once it is there; false
+   * when it failed (the next whole listing is then taken by a pass, as without it).
+   */
+  prefetch(signal?: AbortSignal): Promise<boolean> {
+    if (this.prefetching !== null) return this.prefetching;
+    const at = this.clock.now();
+    // Since the earliest listing not used yet: naming a few too many only costs a lookup by id.
+    this.namedSince ??= new Set();
+    this.prefetching = this.source
+      .list(signal)
+      .then(
+        (snapshots) => {
+          this.ready = { snapshots, at, tookMs: this.clock.now() - at };
+          return true;
+        },
+        () => {
+          if (this.ready === null) this.namedSince = null;
+          return false;
+        },
+      )
+      .finally(() => {
+        this.prefetching = null;
+      });
+    return this.prefetching;
   }
 
   async get(signal?: AbortSignal): Promise<BackendSnapshot[]> {
+    this.adoptReady();
     const now = this.clock.now();
     // What is looked at now; hints that come in while the listing is under way stay for the next.
     const ids = [...this.dirty];
@@ -58,5 +107,21 @@ export class Listing {
       for (const id of ids) this.dirty.add(id);
       throw err;
     }
+  }
+
+  /** A prefetched whole listing becomes the listing, unless a newer one was asked for since. */
+  private adoptReady(): void {
+    const ready = this.ready;
+    this.adoptedMs = 0;
+    if (ready === null) return;
+    const named = this.namedSince ?? new Set<string>();
+    this.ready = null;
+    this.namedSince = null;
+    if (ready.at < this.wholeAfter) return;
+    this.byId = new Map(ready.snapshots.map((s) => [s.id, s]));
+    this.at = ready.at;
+    this.whole = false;
+    this.adoptedMs = ready.tookMs;
+    for (const id of named) this.dirty.add(id);
   }
 }

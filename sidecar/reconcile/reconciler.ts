@@ -127,6 +127,11 @@ export class Reconciler implements PassRunner {
     );
   }
 
+  /** Takes the whole listing off the pass (a resync; see Listing.prefetch): true once it is there. */
+  prefetch(signal?: AbortSignal): Promise<boolean> {
+    return this.listing.prefetch(signal);
+  }
+
   /**
    * True while labelled backends were created, not started yet, and will add a backend: the
    * rest of the burst is worth waiting for, to make one reload of it.
@@ -231,6 +236,7 @@ export class Reconciler implements PassRunner {
    */
   private async desired(signal?: AbortSignal): Promise<Desired> {
     const snapshots = await this.timed("list", () => this.listing.get(signal));
+    if (this.listing.adoptedMs > 0) this.stages.prefetch = this.listing.adoptedMs;
     return this.timed("gates", () => this.gated(snapshots));
   }
 

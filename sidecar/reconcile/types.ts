@@ -4,10 +4,12 @@ import type { ChangeHint, DesiredState, Exclusion, ServerRef } from "../model/ty
 import type { SerfView } from "./serf-gate";
 
 /**
- * Where one pass spent its time, in ms: the listing (Docker), the gates (readiness probes, Serf,
+ * Where one pass spent its time, in ms: the listing (Docker; a resync's is taken before the pass), the gates (readiness probes, Serf,
  * the desired state), the render, the apply (HAProxy's runtime API or a reload, read back).
  */
 export interface PassStages {
+  /** The whole listing this pass used that was taken before it, off the pass (a resync's). */
+  prefetch?: number;
   list: number;
   gates: number;
   render: number;
@@ -103,6 +105,8 @@ export interface PassRunner {
   /** One pass; never throws. */
   /** `fresh` false: the last listing may be reused (nothing but readiness asked for the pass). */
   sync(fresh?: boolean, signal?: AbortSignal): Promise<SyncResult>;
+  /** Takes the whole listing now, off the pass; the next sync(false) uses it. True once it is there. */
+  prefetch?(signal?: AbortSignal): Promise<boolean>;
   readonly last: SyncResult | null;
 }
 

@@ -52,8 +52,14 @@ function harness(
     checkTakesMs?: number;
     /** The template file's answers to "changed?", one per look (then false). */
     templateEdits?: boolean[];
+    /** A runner that takes the resync's listing off the pass: each answer, after `prefetchMs`. */
+    prefetches?: boolean[];
+    prefetchMs?: number;
   } = {},
 ) {
+  /** Each pass's `fresh`: whether it took the whole listing itself. */
+  const freshes: boolean[] = [];
+  const prefetchedAt: number[] = [];
   const passes: Array<{ at: number; reasons: readonly string[] }> = [];
   const drains: Array<{ at: number; servers: readonly ServerRef[] }> = [];
   const checks: number[] = [];
@@ -70,7 +76,8 @@ function harness(
       return h.kind === "leaving" && h.id.startsWith("routed") ? [{ backend: "webapp", server: h.id }] : [];
     },
     burstUnderway: () => pending.size > 0,
-    sync: async (_fresh?: boolean, signal?: AbortSignal) => {
+    sync: async (fresh?: boolean, signal?: AbortSignal) => {
+      freshes.push(fresh ?? true);
       if (script.hang) {
         // A call that never answers, until the pass's deadline aborts it.
         await new Promise((r) => signal!.addEventListener("abort", r, { once: true }));
@@ -84,6 +91,15 @@ function harness(
     get last() {
       return last;
     },
+    ...(script.prefetches === undefined
+      ? {}
+      : {
+          prefetch: async () => {
+            prefetchedAt.push(Date.now());
+            await new Promise((r) => setTimeout(r, script.prefetchMs ?? 0));
+            return script.prefetches!.shift() ?? true;
+          },
+        }),
   };
   const haproxy: HaproxyDoor = {
     drain: async (servers: readonly ServerRef[]) => {
@@ -127,7 +143,7 @@ function harness(
   );
   loop.start();
   const emit = (s: SourceSignal): void => listener(s);
-  return { loop, passes, drains, checks, reports, emit, ready: (id: string) => ready(id) };
+  return { loop, passes, drains, checks, reports, emit, ready: (id: string) => ready(id), freshes, prefetchedAt };
 }
 
 /** Runs `steps` (a signal at a time in ms) and lets the clock run to `untilMs`. */
@@ -207,6 +223,38 @@ describe("ControlLoop: events in → passes out", () => {
     const h = harness();
     await play(h, steps, untilMs);
     expect(h.passes.map((p) => [p.at, p.reasons])).toEqual(expected);
+    await h.loop.stop();
+  });
+
+  it("a resync takes its whole listing before its pass, which does not take it again; a failed one is taken by the pass", async () => {
+    const h = harness({ prefetches: [true, false], prefetchMs: 500 });
+    await play(h, [[0, { kind: "connected" }]], 61_000);
+    expect(h.prefetchedAt).toEqual([30_000, 60_000]);
+    expect(h.passes.map((p) => [p.at, p.reasons])).toEqual([
+      [100, ["connected"]],
+      [30_600, ["resync"]],
+      [60_600, ["resync"]],
+    ]);
+    expect(h.freshes).toEqual([true, false, true]);
+    await h.loop.stop();
+  });
+
+  it("a hint while the resync's listing is under way is not held behind it", async () => {
+    const h = harness({ prefetches: [true], prefetchMs: 2_000 });
+    await play(
+      h,
+      [
+        [0, { kind: "connected" }],
+        [30_500, hint("started", "n2", "start")],
+      ],
+      33_000,
+    );
+    expect(h.passes.map((p) => [p.at, p.reasons])).toEqual([
+      [100, ["connected"]],
+      [30_500, ["start"]],
+      [32_100, ["resync"]],
+    ]);
+    expect(h.freshes).toEqual([true, false, false]);
     await h.loop.stop();
   });
 

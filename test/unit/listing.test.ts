@@ -73,6 +73,58 @@ describe("Listing", () => {
     expect(calls).toEqual(["whole", "whole"]);
   });
 
+  it("uses a whole listing taken before the pass (a resync's), and looks again by id at what hints named meanwhile", async () => {
+    const { s, fleet, calls } = source(true);
+    const [a, b, c] = ["webA_1", "webB_2", "webC_3"].map((n) => snap(n));
+    fleet.set(a!.id, a!);
+    const listing = new Listing(s, clock);
+    await listing.get();
+    now = 5_000;
+    const taken = listing.prefetch();
+    now = 5_040; // it takes 40 ms
+    // While it is under way: b starts (listed by id by a pass), then c starts (not listed yet).
+    fleet.set(b!.id, b!);
+    listing.invalidate(b!.id);
+    expect(ids(await listing.get())).toEqual(["webA1", "webB2"]);
+    await expect(taken).resolves.toBe(true);
+    fleet.set(c!.id, c!);
+    listing.invalidate(c!.id);
+    // The prefetched listing may say either of b and c: both are looked at again by id.
+    expect(ids(await listing.get())).toEqual(["webA1", "webB2", "webC3"]);
+    expect(listing.adoptedMs).toBe(40);
+    expect(calls.slice(0, 3)).toEqual(["whole", "whole", [b!.id]]);
+    expect([...calls[3]!].sort()).toEqual([b!.id, c!.id].sort());
+    // The next pass uses the listing it has.
+    await listing.get();
+    expect(listing.adoptedMs).toBe(0);
+    expect(calls).toHaveLength(4);
+  });
+
+  it("drops a prefetched listing when a newer whole one is asked for (a reconnection) meanwhile", async () => {
+    const { s, fleet, calls } = source(true);
+    const listing = new Listing(s, clock);
+    await listing.get();
+    const taken = listing.prefetch();
+    now = 1;
+    listing.invalidate();
+    await taken;
+    const a = snap("webA_1");
+    fleet.set(a.id, a);
+    expect(ids(await listing.get())).toEqual(["webA1"]);
+    expect(calls).toEqual(["whole", "whole", "whole"]);
+  });
+
+  it("a failed prefetch changes nothing: the pass lists as it would have", async () => {
+    const { s, calls, failOnce } = source(true);
+    const listing = new Listing(s, clock);
+    await listing.get();
+    failOnce();
+    await expect(listing.prefetch()).resolves.toBe(false);
+    listing.invalidate();
+    await listing.get();
+    expect(calls).toEqual(["whole", "whole", "whole"]);
+  });
+
   it("keeps what a failed listing was to look at, for the next one", async () => {
     const { s, fleet, calls, failOnce } = source(true);
     const listing = new Listing(s, clock);
