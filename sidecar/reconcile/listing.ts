@@ -2,7 +2,7 @@ import type { Clock } from "../lib/clock";
 import type { BackendSnapshot } from "../model/types";
 import type { BackendSource } from "../source/backend-source";
 
-/** A listing is taken whole again once older than this, whatever the hints said. */
+/** A listing is taken whole again once older than this, whatever the hints said (beside a pass, see get). */
 const MAX_AGE_MS = 10_000;
 /** More backends than this to look at again: one whole listing is cheaper than their ids. */
 const MAX_DELTA_IDS = 64;
@@ -11,8 +11,8 @@ const MAX_DELTA_IDS = 64;
  * The source's listing, kept between passes. While the source's watch is connected every change
  * comes as a hint naming its backend, so a pass looks again at those backends only (when the
  * source can list by id), and reuses the rest: a change costs the same whatever the fleet's size.
- * Taken whole at start, on every reconnection (`invalidate()`), once older than MAX_AGE_MS, and
- * for a resync off the pass (`prefetch()`): a pass for a hint never waits behind a whole listing
+ * Taken whole at start and on every reconnection (`invalidate()`); once older than MAX_AGE_MS,
+ * and for a resync, off the pass (`prefetch()`): a pass for a hint never waits behind a whole listing
  * of a large fleet only because a resync was due.
  */
 export class Listing {
@@ -86,7 +86,11 @@ export class Listing {
     const ids = [...this.dirty];
     // A source that cannot list by id, or too many ids: the whole listing.
     const narrow = this.source.listById === true && ids.length <= MAX_DELTA_IDS;
-    const whole = this.whole || now - this.at >= MAX_AGE_MS || (ids.length > 0 && !narrow);
+    // Too old: a source that lists by id takes the whole listing again beside this pass (the
+    // next one uses it); one that cannot lists whole for any change anyway.
+    const old = now - this.at >= MAX_AGE_MS;
+    const whole = this.whole || (old && this.source.listById !== true) || (ids.length > 0 && !narrow);
+    if (old && !whole) void this.prefetch();
     if (!whole && ids.length === 0) return [...this.byId.values()];
     const wasWhole = this.whole;
     this.whole = false;
