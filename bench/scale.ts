@@ -62,12 +62,17 @@ async function confirmedAdds(s: Stack, sinceMs: number): Promise<Map<string, num
   );
 }
 
-/** The last pass's time and where it spent it (`/status`), or null before any. */
-async function lastPass(s: Stack): Promise<{ at: string; stagesMs: Record<string, number> } | null> {
+/** The last pass (`/status`): when, how long, and where it spent its time; null before any. */
+async function lastPass(
+  s: Stack,
+): Promise<{ at: string; durationMs: number; stagesMs: Record<string, number> } | null> {
   const st = JSON.parse((await getOnce(s.opts.statusPort, "/status", 30_000)).body) as {
-    lastSync: { at: string; stagesMs?: Record<string, number> | null } | null;
+    lastSync: { at: string; durationMs: number | null; stagesMs?: Record<string, number> | null } | null;
   };
-  return st.lastSync?.stagesMs ? { at: st.lastSync.at, stagesMs: st.lastSync.stagesMs } : null;
+  const last = st.lastSync;
+  return last?.stagesMs && last.durationMs !== null
+    ? { at: last.at, durationMs: last.durationMs, stagesMs: last.stagesMs }
+    : null;
 }
 
 /** When the fleet emitted each start event, by container name. */
@@ -148,13 +153,11 @@ async function measure(s: Stack, n: number, baseline: { rssKb: number; n: number
   let lastAt = "";
   const quietUntil = Date.now() + 15_000;
   while (Date.now() < quietUntil) {
-    const st = JSON.parse((await getOnce(s.opts.statusPort, "/status", 30_000)).body) as {
-      lastSync: { at: string; durationMs: number | null; stagesMs?: { prefetch?: number } | null } | null;
-    };
-    if (st.lastSync !== null && st.lastSync.at !== lastAt && st.lastSync.durationMs !== null) {
+    const pass = await lastPass(s);
+    if (pass !== null && pass.at !== lastAt) {
       // A resync's whole listing is taken before its pass: both count.
-      if (lastAt !== "") passes.push(st.lastSync.durationMs + (st.lastSync.stagesMs?.prefetch ?? 0));
-      lastAt = st.lastSync.at;
+      if (lastAt !== "") passes.push(pass.durationMs + (pass.stagesMs.prefetch ?? 0));
+      lastAt = pass.at;
     }
     await sleep(500);
   }

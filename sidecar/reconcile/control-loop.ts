@@ -12,9 +12,9 @@ import type { HaproxyDoor, LoopObserver, LoopOptions, LoopView, PassRunner, Sync
 /**
  * Passes asked for by these take the whole listing again; the others look again only at the
  * backends hints named since the last one (while the watch is connected, every change comes as
- * a hint naming its backend).
+ * a hint naming its backend). A resync's whole listing is taken before its pass (prefetch).
  */
-const WHOLE_LISTING_REASONS = new Set(["connected", "resync", "retry"]);
+const WHOLE_LISTING_REASONS = new Set(["connected", "retry"]);
 /** A drained server that still had connections is looked at again this soon. */
 const PENDING_DELETE_RECHECK_MS = 500;
 /** A backend being stopped leaves rotation this soon after its hint (not after the quiet time). */
@@ -66,8 +66,6 @@ export class ControlLoop {
   private lookingAtTemplate: Promise<void> | null = null;
   private checking: Promise<void> | null = null;
   private firstPass = true;
-  /** The resync's whole listing was taken off the pass: its pass does not take it again. */
-  private resyncListed = false;
   private inFlight: Promise<void> | null = null;
   private passDeadline: AbortController | null = null;
   private state: Omit<LoopView, "last" | "serf"> = {
@@ -168,17 +166,11 @@ export class ControlLoop {
 
   /**
    * The next resync. Its whole listing is taken first, off the pass, so that a pass for a hint is
-   * not held behind it; its pass then uses it (a failed one is taken again by the pass itself).
+   * not held behind it; its pass then uses it (after a failed one, the pass takes it itself).
    */
   private scheduleResync(): void {
     this.resyncTimer = this.parts.clock.setTimeout(() => {
-      const reconciler = this.parts.reconciler;
-      if (reconciler.prefetch === undefined) this.poke("resync");
-      else
-        void reconciler.prefetch(this.abort.signal).then((listed) => {
-          if (listed) this.resyncListed = true;
-          this.poke("resync");
-        });
+      void this.parts.reconciler.prefetch(this.abort.signal).then(() => this.poke("resync"));
       this.scheduleResync();
     }, this.opts.resyncMs);
   }
@@ -236,11 +228,8 @@ export class ControlLoop {
     const reasons = [...reasonsAt.keys()].sort();
     this.pendingReasons = new Map();
     // With the watch connected every change comes as a hint naming its backend: only those are
-    // listed again. A reconnection, a resync and a retry take the whole listing.
-    const listed = this.resyncListed;
-    this.resyncListed = false;
-    const fresh =
-      !this.state.eventsConnected || reasons.some((r) => WHOLE_LISTING_REASONS.has(r) && !(r === "resync" && listed));
+    // listed again. A reconnection and a retry take the whole listing (a resync took it before).
+    const fresh = !this.state.eventsConnected || reasons.some((r) => WHOLE_LISTING_REASONS.has(r));
     // Every call of a pass has a deadline of its own; the pass as a whole has one too.
     const deadline = new AbortController();
     this.passDeadline = deadline;

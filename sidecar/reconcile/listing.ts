@@ -32,7 +32,7 @@ export class Listing {
   adoptedMs = 0;
   /** Backends hints named since that listing was asked for: what it says of them may be older. */
   private namedSince: Set<string> | null = null;
-  private prefetching: Promise<boolean> | null = null;
+  private prefetching: Promise<void> | null = null;
 
   constructor(
     private readonly source: BackendSource,
@@ -53,10 +53,10 @@ export class Listing {
   /**
    * Takes the whole listing now, off any pass (a resync): the next get() uses it instead of
    * waiting on Docker, and a pass for a hint meanwhile is not held behind it. The backends hints
-   * name meanwhile are looked at again (by id) when it is used. True once it is there; false
-   * when it failed (the next whole listing is then taken by a pass, as without it).
+   * name meanwhile are looked at again (by id) when it is used. When it fails, the next get()
+   * takes the whole listing itself, as without it. Never rejects.
    */
-  prefetch(signal?: AbortSignal): Promise<boolean> {
+  prefetch(signal?: AbortSignal): Promise<void> {
     if (this.prefetching !== null) return this.prefetching;
     const at = this.clock.now();
     // Since the earliest listing not used yet: naming a few too many only costs a lookup by id.
@@ -66,11 +66,12 @@ export class Listing {
       .then(
         (snapshots) => {
           this.ready = { snapshots, at, tookMs: this.clock.now() - at };
-          return true;
         },
         () => {
-          if (this.ready === null) this.namedSince = null;
-          return false;
+          // Unless an earlier one is still there to be used, the next pass lists whole itself.
+          if (this.ready !== null) return;
+          this.namedSince = null;
+          this.whole = true;
         },
       )
       .finally(() => {

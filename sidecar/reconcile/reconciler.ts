@@ -127,8 +127,8 @@ export class Reconciler implements PassRunner {
     );
   }
 
-  /** Takes the whole listing off the pass (a resync; see Listing.prefetch): true once it is there. */
-  prefetch(signal?: AbortSignal): Promise<boolean> {
+  /** Takes the whole listing off the pass (a resync; see Listing.prefetch). */
+  prefetch(signal?: AbortSignal): Promise<void> {
     return this.listing.prefetch(signal);
   }
 

@@ -105,8 +105,11 @@ export interface PassRunner {
   /** One pass; never throws. */
   /** `fresh` false: the last listing may be reused (nothing but readiness asked for the pass). */
   sync(fresh?: boolean, signal?: AbortSignal): Promise<SyncResult>;
-  /** Takes the whole listing now, off the pass; the next sync(false) uses it. True once it is there. */
-  prefetch?(signal?: AbortSignal): Promise<boolean>;
+  /**
+   * Takes the whole listing now, off the pass: the next sync uses it. When it fails, the next
+   * sync takes the whole listing itself. Never rejects.
+   */
+  prefetch(signal?: AbortSignal): Promise<void>;
   readonly last: SyncResult | null;
 }
 

@@ -175,6 +175,7 @@ describe("AgreementCheck on the loop's timer", () => {
       observe: () => [],
       burstUnderway: () => false,
       sync: () => Promise.reject(new Error("no pass in this test")),
+      prefetch: async () => undefined,
       last: null,
     };
     const repairedAt: number[] = [];
