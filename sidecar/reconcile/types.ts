@@ -4,7 +4,7 @@ import type { ChangeHint, DesiredState, Exclusion, ServerRef } from "../model/ty
 import type { SerfView } from "./serf-gate";
 
 /**
- * Where one pass spent its time, in ms: the listing (Docker; a resync's is taken before the pass), the gates (readiness probes, Serf,
+ * Where one pass spent its time, in ms: the listing (Docker), the gates (readiness probes, Serf,
  * the desired state), the render, the apply (HAProxy's runtime API or a reload, read back).
  */
 export interface PassStages {

@@ -37,7 +37,7 @@ export class Metrics implements LoopObserver {
   });
   private readonly stages = new Histogram({
     name: "ha_sidecar_reconcile_stage_seconds",
-    help: "Time one reconcile pass spent in each stage: list (Docker), gates, render, apply (HAProxy)",
+    help: "Time one reconcile pass spent in each stage: list (Docker), gates, render, apply (HAProxy); prefetch: a resync's whole listing, taken before its pass",
     labelNames: ["stage"],
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
     registers: [this.registry],
