@@ -41,7 +41,13 @@ interface PhaseResult {
   readonly convergence: Convergence;
   readonly haproxyWorkersAfterRun: number;
   readonly haproxyProcessesAfterRun: number;
-  readonly sidecar: { peakRssMiB: number; rssAtRestMiB: number; idleCpuPercentOfOneCore: number };
+  readonly sidecar: {
+    /** Before any load: the stack up with its 2 webapps routed, 5 s after the config settled. */
+    readonly idleRssMiB: number;
+    readonly peakRssMiB: number;
+    readonly rssAtRestMiB: number;
+    readonly idleCpuPercentOfOneCore: number;
+  };
   readonly startedAt: number;
   readonly reloadsAtMs: readonly number[];
   readonly timeline: readonly TimelinePoint[];
@@ -53,6 +59,8 @@ async function phase(name: string, s: Stack): Promise<PhaseResult> {
   s.up(2);
   await until("2 webapps UP", async () => (await s.upServers()).length === 2);
   await until("config settled", () => s.configSettled());
+  await sleep(5000);
+  const idle = s.sidecarProc();
 
   const lifecycle = new Lifecycle(s.opts.project, s.opts.network);
   await lifecycle.prime();
@@ -91,6 +99,7 @@ async function phase(name: string, s: Stack): Promise<PhaseResult> {
     haproxyWorkersAfterRun: await s.workers(),
     haproxyProcessesAfterRun: await s.haproxyProcesses(),
     sidecar: {
+      idleRssMiB: +(idle.rssKb / 1024).toFixed(1),
       peakRssMiB: +(after.peakRssKb / 1024).toFixed(1),
       rssAtRestMiB: +(after.rssKb / 1024).toFixed(1),
       idleCpuPercentOfOneCore: +(((after.ticks - before.ticks) / 100 / idleS) * 100).toFixed(2), // USER_HZ = 100
@@ -122,7 +131,7 @@ function summarize(p: PhaseResult): string[] {
       : [
           `crash of 2 of 4 (from 0.5 s before to 5 s after): ${p.crash.sent} requests, ${p.crash.failed} failed, latency p50 ${p.crash.latencyMs.p50} ms, p99 ${p.crash.latencyMs.p99} ms, max ${p.crash.latencyMs.max} ms`,
         ]),
-    `sidecar: peak RSS ${p.sidecar.peakRssMiB} MiB, at rest ${p.sidecar.rssAtRestMiB} MiB, idle CPU ${p.sidecar.idleCpuPercentOfOneCore}% of one core`,
+    `sidecar: idle RSS ${p.sidecar.idleRssMiB} MiB before the load, peak ${p.sidecar.peakRssMiB} MiB, at rest ${p.sidecar.rssAtRestMiB} MiB, idle CPU ${p.sidecar.idleCpuPercentOfOneCore}% of one core`,
     `haproxy after the run: ${p.haproxyWorkersAfterRun} worker(s), ${p.haproxyProcessesAfterRun} haproxy process(es)`,
   ];
 }

@@ -14,6 +14,7 @@ export class RejectedMembers {
 
   /** The ones to keep out of this state, with HAProxy's message. Forgets those that changed. */
   current(state: DesiredState, present: ReadonlySet<string>): ReadonlyMap<string, string> {
+    if (this.members.size === 0) return new Map();
     const lines = new Map(
       state.services.flatMap((s) => s.servers.map((b) => [b.sourceId, lineOf(s.name, b)] as const)),
     );

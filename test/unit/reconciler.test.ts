@@ -188,6 +188,32 @@ describe("Reconciler", () => {
     expect(applied[0]!.text).toContain("compose_webapp_1");
   });
 
+  it("takes a container out on a kill event that comes while the gates probe a newcomer", async () => {
+    const { reconciler, applied, hooks, setListing } = setup();
+    const leaving = snap("compose_webapp_2");
+    setListing([snap("compose_webapp_1"), leaving]);
+    await reconciler.sync();
+    expect(applied.at(-1)!.text).toContain("compose_webapp_2");
+    setListing([snap("compose_webapp_1"), leaving, snap("compose_webapp_3")]);
+    hooks.probe = () => {
+      hooks.probe = undefined;
+      reconciler.observe(kill(leaving.id));
+    };
+    const r = await reconciler.sync();
+    expect(r.ok && r.state.services[0]!.servers.map((b) => b.name)).toEqual(["compose_webapp_1", "compose_webapp_3"]);
+    expect(applied.at(-1)!.text).not.toContain("compose_webapp_2");
+  });
+
+  it("keeps a container out that a gate took out, and routes the rest", async () => {
+    const { reconciler, applied, listening, setListing } = setup();
+    setListing([snap("compose_webapp_1"), snap("compose_webapp_2", { address: "172.18.0.12" })]);
+    listening.set("172.18.0.12", false);
+    const r = await reconciler.sync();
+    expect(r.ok && r.state.services[0]!.servers.map((b) => b.name)).toEqual(["compose_webapp_1"]);
+    expect(r.ok && r.excluded.map((e) => [e.name, e.reason])).toEqual([["compose_webapp_2", "not-listening"]]);
+    expect(applied.at(-1)!.text).not.toContain("compose_webapp_2");
+  });
+
   it("keeps a stopped container out when its removal comes while a listing that still shows it is under way", async () => {
     const { reconciler, applied, setListing } = setup();
     const leaving = snap("compose_webapp_2");
