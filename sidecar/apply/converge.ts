@@ -62,12 +62,14 @@ export async function converge(
   const toReload: Array<{ m: Member; fallback: string | null; sameStructure: boolean }> = [];
   await Promise.all(
     members.map(async (m) => {
-      const info = await m.target.info();
+      // On the runtime path its servers are read beside its config id, not after it.
+      const read = ports.runtimeApi ? await m.target.readBack() : null;
+      const info = read ?? (await m.target.info());
       const sameStructure = info?.configId === rendered.configId;
       let fallback: string | null = null;
       if (ports.runtimeApi && info !== null && sameStructure) {
         try {
-          const done = await m.target.applyAtRuntime(rendered, ports.drainedEarly);
+          const done = await m.target.applyAtRuntime(rendered, ports.drainedEarly, read?.servers);
           outcomes.set(m, done.changed ? { kind: "runtime", result: done.result } : { kind: "unchanged" });
           reads.set(m, { ...info, servers: done.servers });
           return;

@@ -40,7 +40,8 @@ export async function runRuntimePlan(
         break;
       case "add": {
         const { line } = op;
-        for (const c of addServerCommands(line)) await runtime.command(c.command, c.success);
+        // One line: an add is three commands or more, and each connection costs a round trip.
+        await runtime.commands(addServerCommands(line));
         added.push(`${line.backend}/${line.name}`);
         break;
       }

@@ -1,4 +1,5 @@
 import type { RunningServer } from "../haproxy/parse";
+import type { RuntimeCommand } from "../haproxy/runtime-client";
 import type { ServerRef } from "../model/types";
 import type { ServerLine } from "../render/server-lines";
 
@@ -60,10 +61,7 @@ export function planRuntime(
 }
 
 /** One runtime API command and what its good answer looks like (see RuntimeClient.command). */
-export interface RuntimeCommand {
-  readonly command: string;
-  readonly success: "empty" | RegExp;
-}
+export type { RuntimeCommand };
 
 /** Whether a line is `disabled`: in maintenance (`sidecar maint`), routed nothing new. */
 export function wantsMaint(line: ServerLine): boolean {

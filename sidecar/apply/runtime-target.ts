@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { RunningServer } from "../haproxy/parse";
 import type { RunningInfo, RuntimeClient } from "../haproxy/runtime-client";
 import { sleep, type Clock } from "../lib/clock";
 import { toError } from "../lib/errors";
@@ -51,17 +52,17 @@ export class RuntimeTarget implements HaproxyTarget {
   }
 
   async readBack(): Promise<ReadBack | null> {
-    const info = await this.runtime.runningInfo();
-    if (info === null) return null;
-    try {
-      return { ...info, servers: await this.runtime.servers() };
-    } catch {
-      return null;
-    }
+    // Both at once: at a thousand servers `show servers state` is the longer of the two.
+    const [info, servers] = await Promise.all([this.runtime.runningInfo(), this.runtime.servers().catch(() => null)]);
+    return info === null || servers === null ? null : { ...info, servers };
   }
 
-  async applyAtRuntime(rendered: Rendered, drainedEarly?: () => ReadonlySet<string>): Promise<RuntimeApplied> {
-    const before = await this.runtime.servers();
+  async applyAtRuntime(
+    rendered: Rendered,
+    drainedEarly?: () => ReadonlySet<string>,
+    read?: ReadonlyMap<string, RunningServer>,
+  ): Promise<RuntimeApplied> {
+    const before = read ?? (await this.runtime.servers());
     const renumbered = idMismatches(rendered.servers, before);
     if (renumbered.length > 0)
       throw new ApplyError(`servers run under other ids than the config gives them: ${renumbered.join(", ")}`);

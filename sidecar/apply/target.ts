@@ -33,8 +33,13 @@ export interface HaproxyTarget {
    * Takes its servers to `rendered`'s through the runtime API (its structure must be the
    * render's) and reads them back; throws when a command is refused or they read back otherwise
    * (but for a server drained early meanwhile, `drainedEarly`: leaving, its pass follows).
+   * `read`: its servers as just read back, if they were (else it reads them first).
    */
-  applyAtRuntime(rendered: Rendered, drainedEarly?: () => ReadonlySet<string>): Promise<RuntimeApplied>;
+  applyAtRuntime(
+    rendered: Rendered,
+    drainedEarly?: () => ReadonlySet<string>,
+    read?: ReadonlyMap<string, RunningServer>,
+  ): Promise<RuntimeApplied>;
   /**
    * Signals a reload until its serving worker reports `configId`: the signals it took, or
    * `gone` when its container no longer exists. Throws ApplyError when it never confirms.

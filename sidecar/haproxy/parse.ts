@@ -84,6 +84,22 @@ export interface RunningServer {
 const ADMIN_MAINT = 0x23;
 const ADMIN_DRAIN = 0x18;
 
+/** The first `last + 1` columns of a line whose columns are one space apart. */
+function columns(line: string, last: number): string[] {
+  const out: string[] = [];
+  let start = 0;
+  while (out.length <= last) {
+    const end = line.indexOf(" ", start);
+    if (end < 0) {
+      out.push(line.slice(start));
+      break;
+    }
+    out.push(line.slice(start, end));
+    start = end + 1;
+  }
+  return out;
+}
+
 /** `show servers state` → servers by `backend/server`. */
 export function parseServersState(dump: string): Map<string, RunningServer> {
   const lines = dump.split("\n");
@@ -101,9 +117,12 @@ export function parseServersState(dump: string): Map<string, RunningServer> {
     "srv_port",
     "srv_id",
   ].map(col);
+  // Only the columns read, cut out of the line: at a thousand servers, two dumps a pass, every
+  // other column was garbage (25 strings a line).
+  const last = Math.max(be!, sv!, addr!, admin!, weight!, port!, id!);
   for (const line of lines) {
     if (line.startsWith("#") || !/^\d+ /.test(line)) continue;
-    const c = line.trim().split(/\s+/);
+    const c = /^\s|\s\s|\t|\s$/.test(line) ? line.trim().split(/\s+/) : columns(line, last);
     const adminState = Number(c[admin!]);
     const server: RunningServer = {
       backend: c[be!] ?? "",

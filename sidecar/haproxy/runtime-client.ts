@@ -25,6 +25,12 @@ export class RuntimeCommandError extends Error {
   }
 }
 
+/** One CLI command and what a good answer to it looks like (see RuntimeClient.command). */
+export interface RuntimeCommand {
+  readonly command: string;
+  readonly success: "empty" | RegExp;
+}
+
 /** Which config the serving worker runs (`show info`). */
 export interface RunningInfo {
   /** The config id in its `description` ("" for a config without one). */
@@ -42,6 +48,11 @@ export interface RuntimeClient {
    * answer that is not a known refusal.
    */
   command(command: string, success?: "empty" | RegExp): Promise<string>;
+  /**
+   * Commands that go together (a server's add and its enables), in order, on one line: one
+   * connection, not one each. Every one runs; RuntimeCommandError names the first refused.
+   */
+  commands(commands: readonly RuntimeCommand[]): Promise<void>;
   /** One command to the master CLI (`@!<pid> …` reaches one worker, old ones included). */
   masterCommand(command: string): Promise<string>;
   /** Config id the serving worker loaded ("" for a config without one); null when unreachable. */
@@ -80,6 +91,17 @@ export class SocketRuntimeClient implements RuntimeClient {
     const good = success === "empty" ? reply.trim() === "" : success.test(reply.trim());
     if (!good) throw new RuntimeCommandError(command, reply.trim() || "(no answer)");
     return reply;
+  }
+
+  async commands(commands: readonly RuntimeCommand[]): Promise<void> {
+    if (commands.length === 0) return;
+    const line = commands.map((c) => c.command).join("; ");
+    const answers = splitAnswers(await this.send(this.runtimeSocket, line));
+    commands.forEach((c, i) => {
+      const answer = (answers[i] ?? "").trim();
+      const good = c.success === "empty" ? answer === "" : c.success.test(answer);
+      if (!good) throw new RuntimeCommandError(c.command, answer || "(no answer)");
+    });
   }
 
   async masterCommand(command: string): Promise<string> {
@@ -155,6 +177,27 @@ function prefixEach(commands: string, prefix: string): string {
     .split("; ")
     .map((c) => `${prefix} ${c}`)
     .join("; ");
+}
+
+/**
+ * Pure: the answers of a line of commands (`a; b; c`), one per command. HAProxy ends each answer
+ * with an empty line, so one that says nothing is an empty line alone.
+ */
+export function splitAnswers(reply: string): string[] {
+  const answers: string[] = [];
+  let current: string[] = [];
+  const lines = reply.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  for (const line of lines) {
+    if (line !== "") {
+      current.push(line);
+      continue;
+    }
+    answers.push(current.join("\n"));
+    current = [];
+  }
+  if (current.length > 0) answers.push(current.join("\n"));
+  return answers;
 }
 
 function checked(command: string, reply: string): string {

@@ -40,14 +40,43 @@ const PROXIES = new Set(["backend", "listen"]);
 
 const tokens = (line: string): string[] => line.replace(/#.*$/, "").trim().split(/\s+/).filter(Boolean);
 
+/** A line's first word, comments aside ("" for none): what most lines are known by, cheaply. */
+const headOf = (line: string): string => /^\s*([^\s#]*)/.exec(line)![1]!;
+
+/**
+ * Server lines already read, by their text: a render differs from the last one by a few servers,
+ * and at a thousand servers reading every line again was most of a render (its garbage, above
+ * all: V8 runs with small young generations here). Bounded: see remember().
+ */
+let known = new Map<string, { readonly proxy: string; readonly defaults: string; readonly line: ServerLine }>();
+
+/** Keeps what a large text's servers read as (≥ 64 servers), dropping lines no longer seen. */
+function remember(seen: Map<string, { proxy: string; defaults: string; line: ServerLine }>): void {
+  if (seen.size >= 64 && known.size > 2 * seen.size + 1024) known = seen;
+  else if (known.size > 16_384) known = seen;
+  else for (const [raw, entry] of seen) known.set(raw, entry);
+}
+
 /** Servers by `backend/server`, in file order. */
 export function parseServerLines(text: string): Map<string, ServerLine> {
   const out = new Map<string, ServerLine>();
+  const seen = new Map<string, { proxy: string; defaults: string; line: ServerLine }>();
   let defaultsOptions: string[] = [];
   let section = "";
   let proxy: string | null = null;
   let proxyOptions: string[] = [];
+  let defaults = "";
   for (const raw of text.split("\n")) {
+    const first = headOf(raw);
+    if (first !== "server" && first !== "default-server" && !SECTIONS.has(first)) continue;
+    if (first === "server" && proxy !== null) {
+      const hit = known.get(raw);
+      if (hit !== undefined && hit.proxy === proxy && hit.defaults === defaults) {
+        out.set(`${proxy}/${hit.line.name}`, hit.line);
+        seen.set(raw, hit);
+        continue;
+      }
+    }
     const t = tokens(raw);
     const head = t[0];
     if (head === undefined) continue;
@@ -56,18 +85,20 @@ export function parseServerLines(text: string): Map<string, ServerLine> {
       proxy = PROXIES.has(head) ? (t[1] ?? null) : null;
       if (head === "defaults") defaultsOptions = [];
       proxyOptions = [...defaultsOptions];
+      defaults = proxyOptions.join(" ");
       continue;
     }
     if (head === "default-server") {
       if (section === "defaults") defaultsOptions.push(...t.slice(1));
       else proxyOptions.push(...t.slice(1));
+      defaults = proxyOptions.join(" ");
       continue;
     }
     if (head !== "server" || proxy === null || t.length < 3) continue;
     const [, name, endpoint] = t as [string, string, string];
     const colon = endpoint.lastIndexOf(":");
     const options = [...proxyOptions, ...t.slice(3)];
-    out.set(`${proxy}/${name}`, {
+    const line: ServerLine = {
       backend: proxy,
       name,
       address: colon < 0 ? endpoint : endpoint.slice(0, colon),
@@ -75,8 +106,11 @@ export function parseServerLines(text: string): Map<string, ServerLine> {
       options,
       weight: Number(optionValue(options, "weight") ?? 1),
       id: idOf(optionValue(options, "id")),
-    });
+    };
+    out.set(`${proxy}/${name}`, line);
+    seen.set(raw, { proxy, defaults, line });
   }
+  remember(seen);
   return out;
 }
 
@@ -94,7 +128,7 @@ const idOf = (value: string | null): number | null =>
 export function stripServerLines(text: string): string {
   return text
     .split("\n")
-    .filter((l) => tokens(l)[0] !== "server")
+    .filter((l) => headOf(l) !== "server")
     .join("\n");
 }
 

@@ -188,6 +188,22 @@ describe("Fleet: the early drain", () => {
   });
 });
 
+describe("Fleet: what the desired render routes", () => {
+  it("follows the early drains of the same render: one more, and forgotten again", async () => {
+    const f = await two();
+    const routed = f.fleet.desiredDigest(S1);
+    await f.fleet.drain([{ backend: "webapp", server: "b" }]);
+    const withoutB = f.fleet.desiredDigest(S1);
+    expect(withoutB).not.toBe(routed);
+    await f.fleet.drain([{ backend: "webapp", server: "a" }]);
+    expect(f.fleet.desiredDigest(S1)).not.toBe(withoutB);
+    f.fleet.forgetDrains(f.fleet.drainMark());
+    expect(f.fleet.desiredDigest(S1)).toBe(routed);
+    // Another render of the same text routes the same.
+    expect(f.fleet.desiredDigest(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000"]))).toBe(routed);
+  });
+});
+
 describe("Fleet: the replicas listed for a pass", () => {
   it("applies to the replicas listed as the pass started, without listing them again", async () => {
     const f = await two();

@@ -84,6 +84,21 @@ describe("parseServersState", () => {
     ]);
   });
 
+  it("reads a line whose columns are not one space apart as one that is", () => {
+    const line = "3 webapp 2 w2 10.0.0.2 0 1 7 7 8 15 3 3 6 0 0 0 - 3001 - 0 0 - - 0";
+    const spaced = `${line.replaceAll(" ", " \t ")} \r`;
+    expect(parseServersState(`1\n${HEADER}\n${spaced}\n`)).toEqual(parseServersState(`1\n${HEADER}\n${line}\n`));
+    expect(parseServersState(`1\n${HEADER}\n${line}\n`).get("webapp/w2")).toMatchObject({ port: 3001, weight: 7 });
+  });
+
+  it("reads a line cut short as far as it goes", () => {
+    expect(parseServersState(`1\n${HEADER}\n3 webapp 2 w2 10.0.0.2 0 1\n`).get("webapp/w2")).toMatchObject({
+      address: "10.0.0.2",
+      maint: true,
+      port: Number.NaN,
+    });
+  });
+
   it("gives no id when the answer has no srv_id column", () => {
     const dump = "1\n# be_id be_name srv_name srv_addr srv_port\n3 webapp w1 10.0.0.1 3000\n";
     expect(parseServersState(dump).get("webapp/w1")).toMatchObject({ id: null, port: 3000 });

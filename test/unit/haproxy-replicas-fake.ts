@@ -143,6 +143,9 @@ export class FakeReplica {
         return "1\n# be_id be_name\n";
       }),
     servers: () => this.answer(() => new Map([...this.servers].map(([k, { conns: _c, ...s }]) => [k, s]))),
+    commands: async (list) => {
+      for (const c of list) await this.runtime.command(c.command, c.success);
+    },
     masterCommand: async () => "",
     drainServers: async (refs: readonly ServerRef[]) => {
       if (this.unreachable) throw new Error("connect ECONNREFUSED");

@@ -16,6 +16,7 @@ import {
   parseWorkerPids,
   replyError,
 } from "../../sidecar/haproxy/parse";
+import { RuntimeCommandError, SocketRuntimeClient, splitAnswers } from "../../sidecar/haproxy/runtime-client";
 import { ReplyTooLargeError, socketCommand } from "../../sidecar/haproxy/socket";
 import { TimeoutError } from "../../sidecar/lib/errors";
 import { eventually } from "../support/eventually";
@@ -81,6 +82,65 @@ describe("socketCommand", () => {
     expect(err).toBeInstanceOf(ReplyTooLargeError);
     expect((err as Error).message).toMatch(/answer larger than 1048576 bytes$/);
     await eventually(() => expect(cli.open()).toBe(0), 10_000, 20);
+    await cli.close();
+  });
+});
+
+// Recorded from HAProxy 3.0.11 (the ha image): each answer ends with an empty line.
+const ADDED = "New server registered.\n\n\n\n"; // add server …; enable health …; enable server …
+const REFUSED = "Already exists a server with the same name in backend.\n\n\nNo such server.\n\n";
+const ADD = [
+  { command: "add server webapp/b 10.0.0.2:3000 check", success: /^New server registered\.$/ },
+  { command: "enable health webapp/b", success: "empty" as const },
+  { command: "enable server webapp/b", success: "empty" as const },
+];
+
+describe("commands on one line", () => {
+  it("splits HAProxy's answers, one per command, an empty one included", () => {
+    expect(splitAnswers(ADDED)).toEqual(["New server registered.", "", ""]);
+    expect(splitAnswers(REFUSED)).toEqual([
+      "Already exists a server with the same name in backend.",
+      "",
+      "No such server.",
+    ]);
+    expect(splitAnswers("1\n# be_id be_name\n2 webapp\n\n")).toEqual(["1\n# be_id be_name\n2 webapp"]);
+    expect(splitAnswers("")).toEqual([]);
+  });
+
+  it("sends a server's add and enables as one line, on one connection", async () => {
+    const lines: string[] = [];
+    const cli = await fakeCli((sock) => {
+      lines.push("connection");
+      sock.end(ADDED);
+    });
+    const counted: number[] = [];
+    const client = new SocketRuntimeClient(cli.path, cli.path, 2_000, (n) => counted.push(n));
+    await client.commands(ADD);
+    expect(lines).toEqual(["connection"]);
+    expect(counted).toEqual([3]);
+    await cli.close();
+  });
+
+  it("names the first command HAProxy refused, with its answer", async () => {
+    const cli = await fakeCli((sock) => sock.end(REFUSED));
+    const client = new SocketRuntimeClient(cli.path, cli.path);
+    const err = await client.commands(ADD).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RuntimeCommandError);
+    expect(err).toMatchObject({
+      command: "add server webapp/b 10.0.0.2:3000 check",
+      reply: "Already exists a server with the same name in backend.",
+    });
+    await cli.close();
+  });
+
+  it("refuses an answer that says less than the commands asked", async () => {
+    const cli = await fakeCli((sock) => sock.end("New server registered.\n\n"));
+    const client = new SocketRuntimeClient(cli.path, cli.path);
+    // Two empty answers are missing: no answer is no success for a command that answers a sentence.
+    await expect(client.commands([ADD[0]!, { command: "show info", success: /^Name:/ }])).rejects.toMatchObject({
+      command: "show info",
+      reply: "(no answer)",
+    });
     await cli.close();
   });
 });
