@@ -77,7 +77,10 @@ export function parseServerLines(text: string): Map<string, ServerLine> {
         continue;
       }
     }
-    const t = tokens(raw);
+    // A server line is kept (see `known`) as a copy: a line cut out of the text by split() is a
+    // slice that holds on to the whole text, and the text of every render would stay in memory.
+    const own = first === "server" && proxy !== null ? Buffer.from(raw).toString() : raw;
+    const t = tokens(own);
     const head = t[0];
     if (head === undefined) continue;
     if (SECTIONS.has(head)) {
@@ -108,7 +111,7 @@ export function parseServerLines(text: string): Map<string, ServerLine> {
       id: idOf(optionValue(options, "id")),
     };
     out.set(`${proxy}/${name}`, line);
-    seen.set(raw, { proxy, defaults, line });
+    seen.set(own, { proxy, defaults, line });
   }
   remember(seen);
   return out;
