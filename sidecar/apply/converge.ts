@@ -63,13 +63,15 @@ export async function converge(
   await Promise.all(
     members.map(async (m) => {
       // On the runtime path its servers are read beside its config id, not after it.
-      const read = ports.runtimeApi ? await m.target.readBack() : null;
-      const info = read ?? (await m.target.info());
+      const [info, servers] = await Promise.all([
+        m.target.info(),
+        ports.runtimeApi ? m.target.servers().catch(() => undefined) : undefined,
+      ]);
       const sameStructure = info?.configId === rendered.configId;
       let fallback: string | null = null;
       if (ports.runtimeApi && info !== null && sameStructure) {
         try {
-          const done = await m.target.applyAtRuntime(rendered, ports.drainedEarly, read?.servers);
+          const done = await m.target.applyAtRuntime(rendered, ports.drainedEarly, servers);
           outcomes.set(m, done.changed ? { kind: "runtime", result: done.result } : { kind: "unchanged" });
           reads.set(m, { ...info, servers: done.servers });
           return;

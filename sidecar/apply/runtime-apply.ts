@@ -40,8 +40,11 @@ export async function runRuntimePlan(
         break;
       case "add": {
         const { line } = op;
-        // One line: an add is three commands or more, and each connection costs a round trip.
-        await runtime.commands(addServerCommands(line));
+        // The add alone (a refused add must not enable a server of that name already there),
+        // then its enables on one line: each connection costs a round trip.
+        const [add, ...enables] = addServerCommands(line);
+        await runtime.command(add!.command, add!.success);
+        await runtime.commands(enables);
         added.push(`${line.backend}/${line.name}`);
         break;
       }

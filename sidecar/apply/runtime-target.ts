@@ -57,6 +57,10 @@ export class RuntimeTarget implements HaproxyTarget {
     return info === null || servers === null ? null : { ...info, servers };
   }
 
+  servers(): Promise<ReadonlyMap<string, RunningServer>> {
+    return this.runtime.servers();
+  }
+
   async applyAtRuntime(
     rendered: Rendered,
     drainedEarly?: () => ReadonlySet<string>,

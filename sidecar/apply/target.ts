@@ -29,6 +29,8 @@ export interface HaproxyTarget {
   info(): Promise<RunningInfo | null>;
   /** What it routes; null when it does not answer. */
   readBack(): Promise<ReadBack | null>;
+  /** Its servers (`show servers state`), by `backend/server`; throws when it does not answer. */
+  servers(): Promise<ReadonlyMap<string, RunningServer>>;
   /**
    * Takes its servers to `rendered`'s through the runtime API (its structure must be the
    * render's) and reads them back; throws when a command is refused or they read back otherwise

@@ -49,8 +49,9 @@ export interface RuntimeClient {
    */
   command(command: string, success?: "empty" | RegExp): Promise<string>;
   /**
-   * Commands that go together (a server's add and its enables), in order, on one line: one
-   * connection, not one each. Every one runs; RuntimeCommandError names the first refused.
+   * Commands that go together (a new server's enables), in order, on one line: one connection,
+   * not one each. HAProxy runs every one, refused or not; RuntimeCommandError names the first
+   * refused, or the first that got no answer.
    */
   commands(commands: readonly RuntimeCommand[]): Promise<void>;
   /** One command to the master CLI (`@!<pid> …` reaches one worker, old ones included). */
@@ -98,7 +99,9 @@ export class SocketRuntimeClient implements RuntimeClient {
     const line = commands.map((c) => c.command).join("; ");
     const answers = splitAnswers(await this.send(this.runtimeSocket, line));
     commands.forEach((c, i) => {
-      const answer = (answers[i] ?? "").trim();
+      // A command without its own answer (a reply cut short) did not succeed.
+      if (answers[i] === undefined) throw new RuntimeCommandError(c.command, "(no answer)");
+      const answer = answers[i].trim();
       const good = c.success === "empty" ? answer === "" : c.success.test(answer);
       if (!good) throw new RuntimeCommandError(c.command, answer || "(no answer)");
     });

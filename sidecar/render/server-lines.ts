@@ -48,10 +48,18 @@ const headOf = (line: string): string => /^\s*([^\s#]*)/.exec(line)![1]!;
  * and at a thousand servers reading every line again was most of a render (its garbage, above
  * all: V8 runs with small young generations here). Bounded: see remember().
  */
-let known = new Map<string, { readonly proxy: string; readonly defaults: string; readonly line: ServerLine }>();
+let known = new Map<string, Known>();
+
+/** A server line as read, and what it was read under; `raw` is the copy it is known by. */
+interface Known {
+  readonly raw: string;
+  readonly proxy: string;
+  readonly defaults: string;
+  readonly line: ServerLine;
+}
 
 /** Keeps what a large text's servers read as (≥ 64 servers), dropping lines no longer seen. */
-function remember(seen: Map<string, { proxy: string; defaults: string; line: ServerLine }>): void {
+function remember(seen: Map<string, Known>): void {
   if (seen.size >= 64 && known.size > 2 * seen.size + 1024) known = seen;
   else if (known.size > 16_384) known = seen;
   else for (const [raw, entry] of seen) known.set(raw, entry);
@@ -60,7 +68,7 @@ function remember(seen: Map<string, { proxy: string; defaults: string; line: Ser
 /** Servers by `backend/server`, in file order. */
 export function parseServerLines(text: string): Map<string, ServerLine> {
   const out = new Map<string, ServerLine>();
-  const seen = new Map<string, { proxy: string; defaults: string; line: ServerLine }>();
+  const seen = new Map<string, Known>();
   let defaultsOptions: string[] = [];
   let section = "";
   let proxy: string | null = null;
@@ -73,13 +81,14 @@ export function parseServerLines(text: string): Map<string, ServerLine> {
       const hit = known.get(raw);
       if (hit !== undefined && hit.proxy === proxy && hit.defaults === defaults) {
         out.set(`${proxy}/${hit.line.name}`, hit.line);
-        seen.set(raw, hit);
+        seen.set(hit.raw, hit);
         continue;
       }
     }
-    // A server line is kept (see `known`) as a copy: a line cut out of the text by split() is a
-    // slice that holds on to the whole text, and the text of every render would stay in memory.
-    const own = first === "server" && proxy !== null ? Buffer.from(raw).toString() : raw;
+    // Every line read further is a copy: a line cut out of the text by split() is a slice that
+    // holds on to the whole text, and what `known` keeps of it (a server's words, its backend's
+    // name, its default-server options) would keep the text of every render in memory.
+    const own = Buffer.from(raw).toString();
     const t = tokens(own);
     const head = t[0];
     if (head === undefined) continue;
@@ -111,7 +120,7 @@ export function parseServerLines(text: string): Map<string, ServerLine> {
       id: idOf(optionValue(options, "id")),
     };
     out.set(`${proxy}/${name}`, line);
-    seen.set(own, { proxy, defaults, line });
+    seen.set(own, { raw: own, proxy, defaults, line });
   }
   remember(seen);
   return out;

@@ -48,6 +48,8 @@ describe("Applier over replicas: membership through the runtime API", () => {
     expect(f.calls.filter((c) => c.endsWith("signal"))).toEqual(["2: signal"]);
     expect(f.replica(1).servers.has("webapp/c")).toBe(true);
     expect(f.replica(2).servers.has("webapp/c")).toBe(true);
+    // A refused add sends nothing more: its enables would reach a server of that name already there.
+    expect(f.calls.filter((c) => c.startsWith("2: enable"))).toEqual([]);
   });
 
   it("collects each replica's outcome: one that fails is left stale, the other is applied", async () => {

@@ -143,8 +143,11 @@ export class FakeReplica {
         return "1\n# be_id be_name\n";
       }),
     servers: () => this.answer(() => new Map([...this.servers].map(([k, { conns: _c, ...s }]) => [k, s]))),
+    // As HAProxy: every command of the line runs, and the first refusal is told.
     commands: async (list) => {
-      for (const c of list) await this.runtime.command(c.command, c.success);
+      let refused: unknown = null;
+      for (const c of list) await this.runtime.command(c.command, c.success).catch((err: unknown) => (refused ??= err));
+      if (refused !== null) throw refused;
     },
     masterCommand: async () => "",
     drainServers: async (refs: readonly ServerRef[]) => {

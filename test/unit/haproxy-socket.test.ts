@@ -107,7 +107,7 @@ describe("commands on one line", () => {
     expect(splitAnswers("")).toEqual([]);
   });
 
-  it("sends a server's add and enables as one line, on one connection", async () => {
+  it("sends commands that go together as one line, on one connection", async () => {
     const lines: string[] = [];
     const cli = await fakeCli((sock) => {
       lines.push("connection");
@@ -129,6 +129,16 @@ describe("commands on one line", () => {
     expect(err).toMatchObject({
       command: "add server webapp/b 10.0.0.2:3000 check",
       reply: "Already exists a server with the same name in backend.",
+    });
+    await cli.close();
+  });
+
+  it("takes a command left without an answer for a failure, even one that answers nothing", async () => {
+    const cli = await fakeCli((sock) => sock.end("\n"));
+    const client = new SocketRuntimeClient(cli.path, cli.path);
+    await expect(client.commands(ADD.slice(1))).rejects.toMatchObject({
+      command: "enable server webapp/b",
+      reply: "(no answer)",
     });
     await cli.close();
   });

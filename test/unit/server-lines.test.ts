@@ -62,7 +62,9 @@ describe("parseServerLines, again and again (the renders of a pass after another
   /** A render of 1,000 servers in 70 KB; `round` replaces five of them (the churn of a pass). */
   const render = (round: number): string =>
     CONFIG +
-    `# ${"filler ".repeat(2000)}\nbackend big\n` +
+    // A backend name and a default-server option of 13 characters or more: V8 cuts such words
+    // out of a text as slices of it.
+    `# ${"filler ".repeat(2000)}\nbackend compose_webapp_backend\n    default-server ca-file /etc/ssl/certs/ca.crt\n` +
     Array.from(
       { length: 1000 },
       (_, i) => `    server web_${i < 995 ? i : i + 5 * round} 10.0.${i >> 8}.${i & 255}:3000 id ${i + 1} check`,
@@ -74,11 +76,11 @@ describe("parseServerLines, again and again (the renders of a pass after another
     expect([...again]).toEqual([...first]);
     const next = parseServerLines(render(1));
     expect(next.size).toBe(first.size);
-    expect(next.get("big/web_995")).toBeUndefined();
-    expect(next.get("big/web_1000")).toMatchObject({
+    expect(next.get("compose_webapp_backend/web_995")).toBeUndefined();
+    expect(next.get("compose_webapp_backend/web_1000")).toMatchObject({
       address: "10.0.3.227",
       id: 996,
-      options: ["inter", "5s", "id", "996", "check"],
+      options: ["inter", "5s", "ca-file", "/etc/ssl/certs/ca.crt", "id", "996", "check"],
     });
   });
 
