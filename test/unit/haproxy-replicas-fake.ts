@@ -4,6 +4,7 @@
  * when there are several (`2: signal`). A replica's reload loads the live file (its config id and
  * servers, a new worker) unless told to swallow the signal; runtime commands act on its servers.
  */
+import { toError } from "../../sidecar/lib/errors";
 import pino from "pino";
 import { AgreementCheck } from "../../sidecar/apply/agreement";
 import { Applier } from "../../sidecar/apply/applier";
@@ -145,9 +146,10 @@ export class FakeReplica {
     servers: () => this.answer(() => new Map([...this.servers].map(([k, { conns: _c, ...s }]) => [k, s]))),
     // As HAProxy: every command of the line runs, and the first refusal is told.
     commands: async (list) => {
-      let refused: unknown = null;
-      for (const c of list) await this.runtime.command(c.command, c.success).catch((err: unknown) => (refused ??= err));
-      if (refused !== null) throw refused;
+      const refused: Error[] = [];
+      for (const c of list)
+        await this.runtime.command(c.command, c.success).catch((err: unknown) => refused.push(toError(err)));
+      if (refused[0] !== undefined) throw refused[0];
     },
     masterCommand: async () => "",
     drainServers: async (refs: readonly ServerRef[]) => {
