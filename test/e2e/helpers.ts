@@ -202,10 +202,17 @@ export function sidecarLogs(msg: string): Array<Record<string, unknown>> {
     .filter((r) => r["msg"] === msg);
 }
 
-/** Starts a labelled webapp container on the watched network that the test owns. */
+/**
+ * Starts a labelled webapp container on the watched network that the test owns. It joins the
+ * stack's Serf cluster as compose's webapps do (the key comes from this process's environment,
+ * env.ts, not the command line): an agent that cannot join is a missing member, and the Serf
+ * gate takes such a container out LB_SERF_GRACE_MS (15 s) after it was routed. A test that ran
+ * longer than that on a busy machine saw one of its servers leave (the 90/10 split at 84 %).
+ */
 export function runLabelled(name: string, extra = ""): void {
   sh(
-    `docker run -d --name ${name} --label ${TEST_LABEL} --network ${NETWORK} --label heig.lb.enable=true ${extra} ha-sidecar/webapp:latest`,
+    `docker run -d --name ${name} --label ${TEST_LABEL} --network ${NETWORK} --label heig.lb.enable=true ` +
+      `-e SERF_ENCRYPT_KEY -e SERF_JOIN=serf -e WEBAPP_NETWORK=${NETWORK} ${extra} ha-sidecar/webapp:latest`,
   );
 }
 
