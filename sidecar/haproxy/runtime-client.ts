@@ -89,8 +89,7 @@ export class SocketRuntimeClient implements RuntimeClient {
   async command(command: string, success?: "empty" | RegExp): Promise<string> {
     const reply = await this.send(this.runtimeSocket, command);
     if (success === undefined) return checked(command, reply);
-    const good = success === "empty" ? reply.trim() === "" : success.test(reply.trim());
-    if (!good) throw new RuntimeCommandError(command, reply.trim() || "(no answer)");
+    expectAnswer({ command, success }, reply);
     return reply;
   }
 
@@ -101,9 +100,7 @@ export class SocketRuntimeClient implements RuntimeClient {
     commands.forEach((c, i) => {
       // A command without its own answer (a reply cut short) did not succeed.
       if (answers[i] === undefined) throw new RuntimeCommandError(c.command, "(no answer)");
-      const answer = answers[i].trim();
-      const good = c.success === "empty" ? answer === "" : c.success.test(answer);
-      if (!good) throw new RuntimeCommandError(c.command, answer || "(no answer)");
+      expectAnswer(c, answers[i]);
     });
   }
 
@@ -201,6 +198,13 @@ export function splitAnswers(reply: string): string[] {
   }
   if (current.length > 0) answers.push(current.join("\n"));
   return answers;
+}
+
+/** Throws RuntimeCommandError unless `reply` is what a good answer to `c` looks like. */
+function expectAnswer(c: RuntimeCommand, reply: string): void {
+  const answer = reply.trim();
+  const good = c.success === "empty" ? answer === "" : c.success.test(answer);
+  if (!good) throw new RuntimeCommandError(c.command, answer || "(no answer)");
 }
 
 function checked(command: string, reply: string): string {
