@@ -165,7 +165,11 @@ export function wire(config: Config, log: Logger) {
       reconciler,
       source,
       serf: serfClient === null || serfGate === null ? null : { source: serfClient, view: () => serfGate.view },
-      haproxy: { drain: (servers) => fleet.drain(servers), check: () => agreement.check() },
+      haproxy: {
+        drain: (servers) => fleet.drain(servers),
+        ready: (servers) => fleet.ready(servers),
+        check: () => agreement.check(),
+      },
       clock,
       log: reconcileLog,
       observer: observers(metrics, changes),

@@ -152,6 +152,7 @@ export class Applier {
     const done = await this.bring(running, rendered, leaving);
     if ("kind" in done) return this.rejected(members, done.sha, done.message);
     fleet.forgetDrains(mark);
+    fleet.forgetReadies(rendered);
     this.settle(done, rendered);
     const outcome = fleetOutcome([...done.outcomes.values()], done.written, done.background);
     if (outcome instanceof Error) throw outcome;
@@ -176,7 +177,7 @@ export class Applier {
         serverState,
         log: this.log,
         runtimeApi: this.opts.runtimeApi !== false,
-        drainedEarly: () => this.ports.fleet.drainedEarly(),
+        early: () => this.ports.fleet.early(),
       },
       members,
       rendered,

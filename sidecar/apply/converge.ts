@@ -7,7 +7,7 @@ import type { Member } from "./fleet";
 import type { LiveFile, Rejection } from "./live-file";
 import { runtimeDrift } from "./runtime-plan";
 import { keepServerState } from "./server-state";
-import type { ReadBack, ReplicaOutcome } from "./target";
+import type { EarlyChanges, ReadBack, ReplicaOutcome } from "./target";
 
 /** What bringing replicas to a render works with: the files on the shared volume. */
 export interface ConvergePorts {
@@ -18,8 +18,8 @@ export interface ConvergePorts {
   readonly log: Logger;
   /** False: never the runtime API, a reload for every change. */
   readonly runtimeApi: boolean;
-  /** The servers drained early (on a kill event) that no pass has dropped yet, `backend/server`. */
-  readonly drainedEarly?: () => ReadonlySet<string>;
+  /** What the fast paths did that no pass has taken in yet (see EarlyChanges). */
+  readonly early?: () => EarlyChanges;
 }
 
 /** What bringing replicas to a render did: each one's outcome and read back, and the file. */
@@ -71,7 +71,7 @@ export async function converge(
       let fallback: string | null = null;
       if (ports.runtimeApi && info !== null && sameStructure) {
         try {
-          const done = await m.target.applyAtRuntime(rendered, ports.drainedEarly, servers);
+          const done = await m.target.applyAtRuntime(rendered, ports.early, servers);
           outcomes.set(m, done.changed ? { kind: "runtime", result: done.result } : { kind: "unchanged" });
           reads.set(m, { ...info, servers: done.servers });
           return;

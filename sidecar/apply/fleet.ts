@@ -4,9 +4,10 @@ import { Backoff } from "../lib/backoff";
 import { toError } from "../lib/errors";
 import type { ServerRef } from "../model/types";
 import type { Rendered } from "../render/render";
+import type { ServerLine } from "../render/server-lines";
 import { decideReplicaState, type ReplicaView } from "./replica-state";
 import { routesDigest, routesDrift, runningRoutes, wantedRoutes, type Routes } from "./routing-digest";
-import type { HaproxyTarget, ReadBack } from "./target";
+import type { EarlyChanges, HaproxyTarget, ReadBack } from "./target";
 
 /** One replica of the fleet: its container, its target, and what the sidecar knows of it. */
 export class Member {
@@ -64,6 +65,8 @@ export class Fleet {
   /** Servers drained early (before the pass that drops them), with the drain's sequence number. */
   private readonly drains = new Map<string, number>();
   private drainSeq = 0;
+  /** Held servers made ready early (they listen), until a render no longer holds them. */
+  private readonly readies = new Set<string>();
   /**
    * What the last desired render routes, with its digest, while neither it nor the early drains
    * change (drains only add with a new sequence number, and forgetting only shrinks them): a pass
@@ -131,9 +134,40 @@ export class Fleet {
       this.log.warn({ err, replica: m.name, servers: servers.length }, "early drain failed on a replica");
   }
 
+  /**
+   * Takes held servers out of maintenance on every running replica at once: they listen now.
+   * A replica that fails is said, the others are readied; throws when none could be. The pass
+   * that routes them follows; until it has, the desired routes count them as routed.
+   */
+  async ready(servers: readonly ServerLine[]): Promise<void> {
+    if (servers.length === 0) return;
+    // A new sequence number: what the desired render routes changes (see wanted()).
+    this.drainSeq++;
+    for (const s of servers) this.readies.add(`${s.backend}/${s.name}`);
+    const running = this.list.filter((m) => m.running);
+    if (running.length === 0) throw new Error("no haproxy replica runs");
+    const results = await Promise.allSettled(running.map((m) => m.target.ready(servers)));
+    const failed = results.flatMap((r, i) =>
+      r.status === "rejected" ? [{ m: running[i]!, err: toError(r.reason) }] : [],
+    );
+    if (failed.length === running.length) throw failed[0]!.err;
+    for (const { m, err } of failed)
+      this.log.warn({ err, replica: m.name, servers: servers.length }, "early ready failed on a replica");
+  }
+
   /** The servers drained early that no pass has dropped yet, by `backend/server`. */
   drainedEarly(): ReadonlySet<string> {
     return new Set(this.drains.keys());
+  }
+
+  /** What the fast paths did that no pass has taken in yet. */
+  early(): EarlyChanges {
+    return { drained: this.drainedEarly(), readied: new Set(this.readies) };
+  }
+
+  /** Forgets the servers readied early that `rendered` no longer holds: it routes them, or they are gone. */
+  forgetReadies(rendered: Rendered): void {
+    for (const key of this.readies) if (rendered.held?.has(key) !== true) this.readies.delete(key);
   }
 
   /** Where the drains stand now: a pass that started here has seen every drain before it. */
@@ -192,10 +226,10 @@ export class Fleet {
 
   private wanted(desired: Rendered): { readonly routes: Routes; readonly digest: string } {
     const memo = this.wantedMemo;
-    if (memo !== null && memo.desired === desired && memo.seq === this.drainSeq && memo.size === this.drains.size)
-      return memo;
-    const routes = wantedRoutes(desired, this.drainedEarly());
-    this.wantedMemo = { desired, seq: this.drainSeq, size: this.drains.size, routes, digest: routesDigest(routes) };
+    const size = this.drains.size + this.readies.size;
+    if (memo !== null && memo.desired === desired && memo.seq === this.drainSeq && memo.size === size) return memo;
+    const routes = wantedRoutes(desired, this.drainedEarly(), this.readies);
+    this.wantedMemo = { desired, seq: this.drainSeq, size, routes, digest: routesDigest(routes) };
     return this.wantedMemo;
   }
 

@@ -8,7 +8,7 @@
 import type { RunningServer } from "../haproxy/parse";
 import { sha256Hex } from "../render/render";
 import type { ServerLine } from "../render/server-lines";
-import { wantsMaint } from "./runtime-plan";
+import { wantsMaint, withReadied } from "./runtime-plan";
 
 /** One server that takes requests. */
 export interface RoutedEntry {
@@ -32,14 +32,20 @@ const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 
 /**
  * What a render routes once applied: every server ready, but those drained early (`drained`,
  * by `backend/server`): a kill or a swarm shutdown took them out before the pass that drops them;
- * and those an operator put in maintenance (`disabled`).
+ * and those in maintenance (`disabled`): an operator's, or held until they listen, but for
+ * those made ready early (`readied`): they listen, and the pass that routes them follows.
  */
 export function wantedRoutes(
-  rendered: { readonly configId: string; readonly servers: ReadonlyMap<string, ServerLine> },
+  rendered: {
+    readonly configId: string;
+    readonly servers: ReadonlyMap<string, ServerLine>;
+    readonly held?: ReadonlySet<string>;
+  },
   drained: ReadonlySet<string> = new Set(),
+  readied: ReadonlySet<string> = new Set(),
 ): Routes {
   const servers = new Map<string, RoutedEntry>();
-  for (const [key, l] of rendered.servers)
+  for (const [key, l] of withReadied(rendered, readied))
     if (!drained.has(key) && !wantsMaint(l))
       servers.set(key, { id: l.id, address: l.address, port: l.port, weight: l.weight, admin: "ready" });
   return { configId: rendered.configId, servers };

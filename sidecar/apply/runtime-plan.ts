@@ -84,12 +84,8 @@ export function slowstartMsOf(line: ServerLine): number {
 
 /**
  * Pure: the commands that add one server at runtime, in order. A dynamic server starts in
- * maintenance with its checks off. Without a slow start it is enabled at once and is UP at once
- * (the sidecar only adds servers that accept connections). HAProxy ramps a server's weight
- * (`slowstart`) only on a transition to UP from DOWN: one enabled straight from maintenance
- * could get its full share at once. So a slow starter is set DOWN while still in maintenance,
- * leaves maintenance, and is set UP: HAProxy then sees DOWN → UP and starts the ramp. Whichever
- * of the last two takes it UP first starts the ramp; the other finds it starting and leaves it.
+ * maintenance with its checks off: they are turned on, and it is taken out of maintenance (see
+ * readyCommands) unless its line is `disabled`.
  */
 export function addServerCommands(line: ServerLine): RuntimeCommand[] {
   const ref = `${line.backend}/${line.name}`;
@@ -98,18 +94,52 @@ export function addServerCommands(line: ServerLine): RuntimeCommand[] {
     command: `add server ${ref} ${line.address}:${line.port} ${line.options.join(" ")}`.trim(),
     success: /^New server registered\.$/,
   };
-  const empty = (command: string): RuntimeCommand => ({ command, success: "empty" });
   // In maintenance it stays as `add server` leaves it, its checks on: `--off` takes it out.
-  if (wantsMaint(line)) return [add, ...(checked ? [empty(`enable health ${ref}`)] : [])];
-  if (!hasSlowstart(line) || !checked)
-    return [add, ...(checked ? [empty(`enable health ${ref}`)] : []), empty(`enable server ${ref}`)];
+  const health = checked ? [empty(`enable health ${ref}`)] : [];
+  return [add, ...health, ...(wantsMaint(line) ? [] : readyCommands(line))];
+}
+
+const empty = (command: string): RuntimeCommand => ({ command, success: "empty" });
+
+/**
+ * Pure: the commands that take a server added in maintenance (its checks on, not run while it
+ * is in maintenance) out of it: a server held until it listens, the moment it does, or one just
+ * added. Without a slow start it is UP at once (the sidecar routes only servers that accept
+ * connections). HAProxy ramps a server's weight (`slowstart`) only on a transition to UP from
+ * DOWN: one enabled straight from maintenance could get its full share at once. So a slow
+ * starter is set DOWN while still in maintenance, leaves maintenance, and is set UP: HAProxy
+ * then sees DOWN → UP and starts the ramp. Whichever of the last two takes it UP first starts
+ * the ramp; the other finds it starting and leaves it.
+ */
+export function readyCommands(line: ServerLine): RuntimeCommand[] {
+  const ref = `${line.backend}/${line.name}`;
+  if (!hasSlowstart(line) || !line.options.includes("check")) return [empty(`enable server ${ref}`)];
   return [
-    add,
-    empty(`enable health ${ref}`),
     empty(`set server ${ref} health down`),
     empty(`set server ${ref} state ready`),
     empty(`set server ${ref} health up`),
   ];
+}
+
+/**
+ * Pure: the lines to apply, once the servers made ready early (`readied`, by `backend/server`:
+ * they were held until they listened, and they do now) are taken as ready. Only a line held in
+ * `rendered` changes: one in an operator's maintenance stays so.
+ */
+export function withReadied(
+  rendered: { readonly servers: ReadonlyMap<string, ServerLine>; readonly held?: ReadonlySet<string> },
+  readied: ReadonlySet<string>,
+): ReadonlyMap<string, ServerLine> {
+  const held = rendered.held;
+  if (held === undefined || readied.size === 0) return rendered.servers;
+  let out: Map<string, ServerLine> | null = null;
+  for (const key of readied) {
+    const line = held.has(key) ? rendered.servers.get(key) : undefined;
+    if (line === undefined) continue;
+    out ??= new Map(rendered.servers);
+    out.set(key, { ...line, options: line.options.filter((o) => o !== "disabled") });
+  }
+  return out ?? rendered.servers;
 }
 
 /**

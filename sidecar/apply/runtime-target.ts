@@ -5,10 +5,22 @@ import { sleep, type Clock } from "../lib/clock";
 import { toError } from "../lib/errors";
 import type { ServerRef } from "../model/types";
 import type { Rendered } from "../render/render";
+import type { ServerLine } from "../render/server-lines";
 import { ApplyError } from "./outcome";
 import { runRuntimePlan } from "./runtime-apply";
-import { drainsOver, idMismatches, planRuntime, runtimeDrift, slowstartMsOf, type RuntimeOp } from "./runtime-plan";
-import type { HaproxyTarget, ReadBack, RuntimeApplied } from "./target";
+import {
+  drainsOver,
+  idMismatches,
+  planRuntime,
+  readyCommands,
+  runtimeDrift,
+  slowstartMsOf,
+  withReadied,
+  type RuntimeOp,
+} from "./runtime-plan";
+import type { EarlyChanges, HaproxyTarget, ReadBack, RuntimeApplied } from "./target";
+
+const NO_EARLY: EarlyChanges = { drained: new Set(), readied: new Set() };
 
 /** How long a leaving server keeps its connections when its labels say nothing (heig.lb.drain). */
 export const DEFAULT_DRAIN_MS = 10_000;
@@ -63,14 +75,15 @@ export class RuntimeTarget implements HaproxyTarget {
 
   async applyAtRuntime(
     rendered: Rendered,
-    drainedEarly?: () => ReadonlySet<string>,
+    early: () => EarlyChanges = () => NO_EARLY,
     read?: ReadonlyMap<string, RunningServer>,
   ): Promise<RuntimeApplied> {
     const before = read ?? (await this.runtime.servers());
     const renumbered = idMismatches(rendered.servers, before);
     if (renumbered.length > 0)
       throw new ApplyError(`servers run under other ids than the config gives them: ${renumbered.join(", ")}`);
-    const ops = planRuntime(rendered.servers, before);
+    // A held server made ready early is not put back in maintenance: it listens.
+    const ops = planRuntime(withReadied(rendered, early().readied), before);
     // A leaving server is no longer in the render: its drain time is the one it had there.
     for (const [key, ms] of rendered.drainMs ?? []) this.drainMs.set(key, ms);
     for (const key of rendered.servers.keys()) if (!rendered.drainMs?.has(key)) this.drainMs.delete(key);
@@ -84,10 +97,14 @@ export class RuntimeTarget implements HaproxyTarget {
       if (until <= now || !rendered.servers.has(key)) this.rampingUntil.delete(key);
     const after = ops.length === 0 ? before : await this.runtime.servers();
     for (const key of this.drainedSince.keys()) if (!after.has(key)) this.drainedSince.delete(key);
-    // A server a kill event drained while this apply ran is leaving, not drift: the pass that
-    // follows at once takes it out (a reload for it would be a reload for nothing).
-    const early = drainedEarly?.() ?? new Set<string>();
-    const drift = runtimeDrift(rendered.servers, after).filter((key) => !(early.has(key) && after.get(key)?.maint));
+    // What the fast paths did while this apply ran is not drift: the pass that follows at once
+    // takes it in. A server a kill event drained is leaving (a reload for it would be a reload
+    // for nothing); one held until it listens may have been made ready, or not yet.
+    const { drained, readied } = early();
+    const drift = runtimeDrift(withReadied(rendered, readied), after).filter((key) => {
+      const r = after.get(key);
+      return !(r?.maint === true && (drained.has(key) || rendered.held?.has(key) === true));
+    });
     if (drift.length > 0)
       throw new ApplyError(`servers differ from the config after the runtime apply: ${drift.join(", ")}`);
     return { result, changed: ops.length > 0, servers: after };
@@ -121,6 +138,10 @@ export class RuntimeTarget implements HaproxyTarget {
 
   drain(servers: readonly ServerRef[]): Promise<void> {
     return this.runtime.drainServers(servers);
+  }
+
+  ready(servers: readonly ServerLine[]): Promise<void> {
+    return this.runtime.commands(servers.flatMap(readyCommands));
   }
 
   serverStateDump(): Promise<string> {

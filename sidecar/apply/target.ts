@@ -2,7 +2,18 @@ import type { RunningServer } from "../haproxy/parse";
 import type { RunningInfo } from "../haproxy/runtime-client";
 import type { ServerRef } from "../model/types";
 import type { Rendered } from "../render/render";
+import type { ServerLine } from "../render/server-lines";
 import type { RuntimeResult } from "./runtime-apply";
+
+/**
+ * What the fast paths did ahead of the passes, by `backend/server`: servers drained early (a
+ * kill: leaving, the pass that drops them follows) and servers held until they listen and made
+ * ready early (they listen: the pass that routes them follows).
+ */
+export interface EarlyChanges {
+  readonly drained: ReadonlySet<string>;
+  readonly readied: ReadonlySet<string>;
+}
 
 /** What a replica runs, read back (`show info`, `show servers state`). */
 export interface ReadBack extends RunningInfo {
@@ -34,12 +45,13 @@ export interface HaproxyTarget {
   /**
    * Takes its servers to `rendered`'s through the runtime API (its structure must be the
    * render's) and reads them back; throws when a command is refused or they read back otherwise
-   * (but for a server drained early meanwhile, `drainedEarly`: leaving, its pass follows).
-   * `read`: its servers as just read back, if they were (else it reads them first).
+   * (but for what the fast paths did meanwhile, `early`: its pass follows). A held server made
+   * ready early is applied ready. `read`: its servers as just read back, if they were (else it
+   * reads them first).
    */
   applyAtRuntime(
     rendered: Rendered,
-    drainedEarly?: () => ReadonlySet<string>,
+    early?: () => EarlyChanges,
     read?: ReadonlyMap<string, RunningServer>,
   ): Promise<RuntimeApplied>;
   /**
@@ -49,6 +61,8 @@ export interface HaproxyTarget {
   reload(configId: string): Promise<number | "gone">;
   /** Sets servers to maintenance in every worker it runs, old ones included. */
   drain(servers: readonly ServerRef[]): Promise<void>;
+  /** Takes held servers (in maintenance until they listen) out of maintenance in its serving worker. */
+  ready(servers: readonly ServerLine[]): Promise<void>;
   /** `show servers state`: what its next worker loads. */
   serverStateDump(): Promise<string>;
   /** Server statuses (`backend/server` -> UP, DOWN, MAINT...); null when it does not answer. */

@@ -11,6 +11,11 @@ export interface BuildOptions {
   readonly draining: ReadonlySet<string>;
   /** Backends whose app does not accept connections yet (readiness probe). */
   readonly notListening?: ReadonlySet<string>;
+  /**
+   * Of those, the ones to hold: rendered ahead of time in maintenance, in {@link DesiredState.held}
+   * (still reported as excluded, not-listening). Not one an operator put in maintenance.
+   */
+  readonly held?: ReadonlySet<string>;
   /** Backends Serf takes out of rotation, and why. */
   readonly serfOut?: ReadonlyMap<string, "serf-failed" | "serf-missing">;
   /** Names the template gives its own proxies: no backend may take one. */
@@ -61,6 +66,7 @@ const byName = <T extends { readonly name: string }>(a: T, b: T): number => comp
 export function buildDesiredState(snapshots: readonly BackendSnapshot[], opts: BuildOptions): BuildResult {
   const excluded: Exclusion[] = [];
   const groups = new Map<string, Backend[]>();
+  const heldGroups = new Map<string, Backend[]>();
   const sticky = new Set<string>();
   const usedNames = new Set<string>();
 
@@ -77,7 +83,8 @@ export function buildDesiredState(snapshots: readonly BackendSnapshot[], opts: B
     const lb = parsed.value;
     if (!lb.enabled) continue; // not ours: not worth reporting
     const reason = exclusionOf(c, opts);
-    if (reason !== null) {
+    const hold = reason === "not-listening" && opts.held?.has(c.id) === true;
+    if (reason !== null && !hold) {
       skip(reason);
       continue;
     }
@@ -96,7 +103,14 @@ export function buildDesiredState(snapshots: readonly BackendSnapshot[], opts: B
     if (usedNames.has(name)) name = sanitizeServerName(`${name}-${c.id.slice(0, 12)}`);
     usedNames.add(name);
 
-    const servers = groups.get(service) ?? [];
+    const maint =
+      opts.maintenance !== undefined && inMaintenance(opts.maintenance, { name: c.name, serverName: name, id: c.id });
+    // A held server is still reported as not listening. One an operator put in maintenance is
+    // not held: it is rendered (disabled) once it listens, as ever.
+    if (hold) skip("not-listening");
+    if (hold && maint) continue;
+    const into = hold ? heldGroups : groups;
+    const servers = into.get(service) ?? [];
     servers.push({
       name,
       sourceId: c.id,
@@ -105,12 +119,11 @@ export function buildDesiredState(snapshots: readonly BackendSnapshot[], opts: B
       weight: lb.weight,
       ...(lb.slowstartMs !== null ? { slowstartMs: lb.slowstartMs } : {}),
       ...(lb.drainMs !== null ? { drainMs: lb.drainMs } : {}),
-      ...(opts.maintenance && inMaintenance(opts.maintenance, { name: c.name, serverName: name, id: c.id })
-        ? { maint: true as const }
-        : {}),
+      ...(maint ? { maint: true as const } : {}),
+      ...(hold ? { held: true as const } : {}),
     });
     if (lb.sticky) sticky.add(service);
-    groups.set(service, servers);
+    into.set(service, servers);
   }
 
   // The default backend always exists, so the frontend has somewhere to send traffic (503 when empty).
@@ -119,10 +132,34 @@ export function buildDesiredState(snapshots: readonly BackendSnapshot[], opts: B
     .map(([name, servers]) => ({ name, sticky: sticky.has(name), servers: [...servers].sort(byName) }))
     .sort(byName);
 
+  const held: Service[] = [...heldGroups.entries()]
+    .map(([name, servers]) => ({ name, sticky: sticky.has(name), servers: [...servers].sort(byName) }))
+    .sort(byName);
+
   return {
-    state: { defaultService: opts.defaultService, services },
+    state: { defaultService: opts.defaultService, services, ...(held.length > 0 ? { held } : {}) },
     excluded: excluded.sort((a, b) => compareText(a.name, b.name)),
   };
+}
+
+/**
+ * Pure: the state as it is rendered: its held servers (in maintenance until they listen) among
+ * the routed ones, each backend's servers sorted by name, a backend that only has held servers
+ * made for them. Its own result has nothing held apart: applying it twice changes nothing.
+ */
+export function withHeld(state: DesiredState): DesiredState {
+  if (state.held === undefined || state.held.length === 0) return state;
+  const services = new Map(state.services.map((s) => [s.name, s]));
+  for (const h of state.held) {
+    const s = services.get(h.name);
+    services.set(
+      h.name,
+      s === undefined
+        ? h
+        : { name: s.name, sticky: s.sticky || h.sticky, servers: [...s.servers, ...h.servers].sort(byName) },
+    );
+  }
+  return { defaultService: state.defaultService, services: [...services.values()].sort(byName) };
 }
 
 /** The HAProxy backend a member joins: its `backend` label, else its group (if a valid name), else the default. */

@@ -68,6 +68,12 @@ export interface Backend {
   readonly drainMs?: number;
   /** An operator put it in maintenance (`sidecar maint`): its line stays, `disabled`; absent: routed. */
   readonly maint?: true;
+  /**
+   * Held: it does not listen yet, and is being watched for the moment it does. Its line is in
+   * the config ahead of time, in maintenance (`disabled`), so that the moment it listens is one
+   * runtime command to every replica, not a pass. Only in {@link DesiredState.held}.
+   */
+  readonly held?: true;
 }
 
 /** One HAProxy backend: a group of servers sharing the `backend` label. */
@@ -88,7 +94,13 @@ export interface ServerRef {
 /** What haproxy.cfg must route to. Services sorted by name. */
 export interface DesiredState {
   readonly defaultService: string;
+  /** What routes. */
   readonly services: readonly Service[];
+  /**
+   * Servers held until they listen (see {@link Backend.held}), by the backend they will join:
+   * rendered, in maintenance, beside the routed ones; routed by nothing. Sorted like `services`.
+   */
+  readonly held?: readonly Service[];
 }
 
 /** Why a backend is not (or no longer) in rotation. */

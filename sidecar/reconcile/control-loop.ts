@@ -100,6 +100,14 @@ export class ControlLoop {
     this.parts.source.watch((s) => this.onSource(s), this.abort.signal);
     this.parts.readiness?.onReady((id) => {
       this.parts.observer.ready?.(id);
+      // Fast path: its server is in HAProxy already, held in maintenance: one runtime command
+      // to every replica routes it, without waiting for the pass (which follows at once).
+      const held = this.parts.reconciler.readied?.(id) ?? [];
+      if (held.length > 0)
+        this.parts.haproxy.ready(held).then(
+          () => this.parts.log.info({ servers: held.map((l) => `${l.backend}/${l.name}`) }, "held servers ready"),
+          (err: unknown) => this.parts.log.info({ err: toError(err) }, "early ready failed, its pass follows"),
+        );
       this.poke("ready", READY_DELAY_MS);
     });
     const serf = this.parts.serf;

@@ -12,7 +12,9 @@ export interface ReadinessOptions {
 export interface ReadinessVerdict {
   /** Candidates that do not accept connections yet. */
   readonly notListening: ReadonlySet<string>;
-  /** Of those, the ones still watched (not past the patience). */
+  /** Of those, the ones still watched (not past the patience): told to `onReady` when they listen. */
+  readonly awaiting: ReadonlySet<string>;
+  /** How many those are. */
   readonly awaitingReadiness: number;
 }
 
@@ -57,8 +59,8 @@ export class ReadinessGate {
       toProbe.map(async (b) => [b, await this.probe.isListening(b.address, b.port)] as const),
     );
     const notListening = new Set<string>();
+    const awaiting = new Set<string>();
     const now = this.clock.now();
-    let awaitingReadiness = 0;
     for (const [b, listening] of answers) {
       if (listening) {
         this.markReady(b.sourceId);
@@ -68,13 +70,13 @@ export class ReadinessGate {
       const since = this.firstUnreadyAt.get(b.sourceId) ?? now;
       this.firstUnreadyAt.set(b.sourceId, since);
       if (now - since < this.opts.patienceMs) {
-        awaitingReadiness++;
+        awaiting.add(b.sourceId);
         this.watch(b);
       } else {
         this.unwatch(b.sourceId);
       }
     }
-    return { notListening, awaitingReadiness };
+    return { notListening, awaiting, awaitingReadiness: awaiting.size };
   }
 
   /** Stops every watch. */

@@ -4,7 +4,7 @@ import type { Member } from "../apply/fleet";
 import type { ApplyOutcome } from "../apply/outcome";
 import type { Clock } from "../lib/clock";
 import { TimeoutError, toError } from "../lib/errors";
-import { buildDesiredState, drainTimes, removedServers, type BuildOptions } from "../model/desired-state";
+import { buildDesiredState, drainTimes, removedServers, withHeld, type BuildOptions } from "../model/desired-state";
 import {
   hasPendingStarts,
   leavingChange,
@@ -16,6 +16,7 @@ import {
 import { drainWouldPanic, keepLeavingServers, pendingReplacements } from "../model/leaving-panic";
 import type { BackendSnapshot, ChangeHint, DesiredState, Exclusion, ServerRef } from "../model/types";
 import { TemplateError, type Rendered } from "../render/render";
+import type { ServerLine } from "../render/server-lines";
 import type { TemplateFile } from "../render/template-file";
 import type { BackendSource } from "../source/backend-source";
 import { Listing } from "./listing";
@@ -80,6 +81,8 @@ export class Reconciler implements PassRunner {
   private applied: DesiredState | null = null;
   /** Its servers by the backend they come from: what a hint about one backend drains, in O(1). */
   private appliedBySource = new Map<string, ServerRef[]>();
+  /** The lines of its held servers (in maintenance until they listen), by the backend they come from. */
+  private heldBySource = new Map<string, ServerLine[]>();
   /** Each backend's replacements on their way at the last pass (for the early drain's guard). */
   private pending: ReadonlyMap<string, number> = new Map();
   /** The pass under way's time, by stage. */
@@ -129,6 +132,22 @@ export class Reconciler implements PassRunner {
           this.pending.get(ref.backend) ?? 0,
         ),
     );
+  }
+
+  /**
+   * A backend that did not listen does now: the lines of its servers HAProxy holds in
+   * maintenance (as last applied), to take them out of it at once. From then on a hint that it
+   * leaves drains them early, as any routed server.
+   */
+  readied(id: string): ServerLine[] {
+    const lines = this.heldBySource.get(id) ?? [];
+    this.heldBySource.delete(id);
+    if (lines.length > 0)
+      this.appliedBySource.set(id, [
+        ...(this.appliedBySource.get(id) ?? []),
+        ...lines.map((l) => ({ backend: l.backend, server: l.name })),
+      ]);
+    return lines;
   }
 
   /** Takes the whole listing off the pass (a resync; see Listing.prefetch). */
@@ -184,8 +203,9 @@ export class Reconciler implements PassRunner {
     }
     this.passLog.exclusions(desired.excluded);
     let outcome: ApplyOutcome;
+    let rendered: Rendered;
     try {
-      ({ outcome, desired } = await this.apply(desired, replicas, signal));
+      ({ outcome, desired, rendered } = await this.apply(desired, replicas, signal));
     } catch (err) {
       const error = toError(err);
       if (!(error instanceof TemplateError))
@@ -201,7 +221,7 @@ export class Reconciler implements PassRunner {
       return this.finish({ ok: false, at, stage: "template", error, retry: false });
     }
     const { state, excluded, awaitingReadiness, drainPanic } = desired;
-    if (outcome.kind !== "rejected") this.setApplied(state);
+    if (outcome.kind !== "rejected") this.setApplied(state, rendered);
     const stagesMs = this.stages;
     return this.finish({ ok: true, at, outcome, state, excluded, awaitingReadiness, drainPanic, stagesMs });
   }
@@ -211,7 +231,7 @@ export class Reconciler implements PassRunner {
     desired: Desired,
     replicas: Promise<readonly Member[]>,
     signal?: AbortSignal,
-  ): Promise<{ outcome: ApplyOutcome; desired: Desired }> {
+  ): Promise<{ outcome: ApplyOutcome; desired: Desired; rendered: Rendered }> {
     const next = await this.timed("render", () => this.render(desired.state));
     this.passLog.templateOk();
     abortIf(signal);
@@ -224,10 +244,12 @@ export class Reconciler implements PassRunner {
       leavingDrains.size === 0 ? next : { ...next, drainMs: new Map([...(next.drainMs ?? []), ...leavingDrains]) };
     const outcome = await this.timed("apply", () => this.parts.applier.apply(rendered, leaving, replicas));
     this.passLog.outcome(outcome, rendered, desired.state);
-    if (outcome.kind !== "rejected" || outcome.repeated) return { outcome, desired };
+    if (outcome.kind !== "rejected" || outcome.repeated) return { outcome, desired, rendered };
     const check = async (s: DesiredState): Promise<boolean> => this.parts.check((await this.render(s)).text);
-    const culprits = await this.rejected.isolate(desired.state, this.applied, outcome.message, check);
-    if (culprits.length === 0) return { outcome, desired };
+    // Held servers are rendered too: their lines are suspects as much as the routed ones'.
+    const applied = this.applied === null ? null : withHeld(this.applied);
+    const culprits = await this.rejected.isolate(withHeld(desired.state), applied, outcome.message, check);
+    if (culprits.length === 0) return { outcome, desired, rendered };
     abortIf(signal);
     // The members at fault are out: the rest is applied, to the replicas listed again.
     return this.apply(await this.desired(signal), this.parts.applier.listReplicas(), signal);
@@ -269,7 +291,11 @@ export class Reconciler implements PassRunner {
     const rejected = this.rejected.current(first.state, running);
     const screened = rejected.size === 0 ? first : buildDesiredState(snapshots, { ...sourceOptions, rejected });
     const candidates = screened.state.services.flatMap((s) => s.servers);
-    const { notListening, awaitingReadiness } = await this.parts.readiness.check(snapshots, candidates);
+    const { notListening, awaiting, awaitingReadiness } = await this.parts.readiness.check(snapshots, candidates);
+    // Those that may listen soon are rendered ahead of time, in maintenance: the moment they
+    // listen is then one runtime command (see readied()). Not without the runtime API, where it
+    // would be a reload more.
+    const held = this.opts.runtimeApi === false || awaiting.size === 0 ? undefined : awaiting;
     const listening = candidates.filter((b) => !notListening.has(b.sourceId));
     const serfOut =
       this.parts.serf === null ? undefined : await this.parts.serf.check(snapshots, listening, first.state);
@@ -282,6 +308,7 @@ export class Reconciler implements PassRunner {
           draining: this.draining,
           rejected,
           notListening,
+          ...(held ? { held } : {}),
           ...(serfOut ? { serfOut } : {}),
         });
     this.pending = pendingReplacements(built.excluded, snapshots, this.buildOptions());
@@ -306,7 +333,7 @@ export class Reconciler implements PassRunner {
     }
   }
 
-  private setApplied(state: DesiredState): void {
+  private setApplied(state: DesiredState, rendered: Rendered): void {
     this.applied = state;
     this.appliedBySource = new Map();
     for (const s of state.services)
@@ -314,6 +341,15 @@ export class Reconciler implements PassRunner {
         const refs = this.appliedBySource.get(b.sourceId) ?? [];
         refs.push({ backend: s.name, server: b.name });
         this.appliedBySource.set(b.sourceId, refs);
+      }
+    this.heldBySource = new Map();
+    for (const s of state.held ?? [])
+      for (const b of s.servers) {
+        const line = rendered.servers.get(`${s.name}/${b.name}`);
+        if (line === undefined) continue; // a template that leaves it out
+        const lines = this.heldBySource.get(b.sourceId) ?? [];
+        lines.push(line);
+        this.heldBySource.set(b.sourceId, lines);
       }
   }
 

@@ -1,6 +1,7 @@
 import type { AgreementReport } from "../apply/agreement";
 import type { ApplyOutcome } from "../apply/outcome";
 import type { ChangeHint, DesiredState, Exclusion, ServerRef } from "../model/types";
+import type { ServerLine } from "../render/server-lines";
 import type { SerfView } from "./serf-gate";
 
 /**
@@ -53,6 +54,8 @@ export interface LoopOptions {
 export interface HaproxyDoor {
   /** Sets servers to maintenance on every replica at once; rejects when none could be. */
   drain(servers: readonly ServerRef[]): Promise<void>;
+  /** Takes held servers out of maintenance on every replica at once; rejects when none could be. */
+  ready(servers: readonly ServerLine[]): Promise<void>;
   /** Reads every replica back, repairs those that are not in sync. */
   check(): Promise<AgreementReport>;
 }
@@ -100,6 +103,11 @@ export function observers(...list: readonly LoopObserver[]): LoopObserver {
 export interface PassRunner {
   /** Folds a hint in; returns the routed servers it starts draining (to stop routing to now). */
   observe(hint: ChangeHint): ServerRef[];
+  /**
+   * A backend that did not listen does now: the lines of its servers HAProxy holds in
+   * maintenance, to take them out of it at once (the pass that routes it follows).
+   */
+  readied?(id: string): ServerLine[];
   /** True while more of a burst is known to come. */
   burstUnderway(): boolean;
   /** One pass; never throws. */

@@ -10,6 +10,8 @@ import type { ServerLine } from "./server-lines";
 export interface ConfigView {
   readonly configId: string;
   readonly servers: ReadonlyMap<string, ServerLine>;
+  /** The servers it holds in maintenance until they listen (see Rendered.held). */
+  readonly held?: ReadonlySet<string>;
 }
 
 const disabled = (l: ServerLine): boolean => l.options.includes("disabled");
@@ -33,7 +35,7 @@ export function describeChanges(current: ConfigView | null, next: ConfigView): s
       const extra = [
         `weight ${n.weight}`,
         ...(slowstart(n) !== null ? [`slowstart ${slowstart(n)}`] : []),
-        ...(disabled(n) ? ["in maintenance"] : []),
+        ...(next.held?.has(key) === true ? ["in maintenance until it listens"] : disabled(n) ? ["in maintenance"] : []),
       ];
       out.push(`+ add ${key} ${n.address}:${n.port} ${extra.join(", ")}`);
     } else if (b !== undefined && n === undefined) {
@@ -43,7 +45,13 @@ export function describeChanges(current: ConfigView | null, next: ConfigView): s
         out.push(`~ address ${key} ${b.address}:${b.port} -> ${n.address}:${n.port}`);
       if (b.weight !== n.weight) out.push(`~ weight ${key} ${b.weight} -> ${n.weight}`);
       if (disabled(b) !== disabled(n))
-        out.push(disabled(n) ? `! maintenance on ${key} (drained)` : `! maintenance off ${key} (routed again)`);
+        out.push(
+          !disabled(n)
+            ? `! maintenance off ${key} (routed again)`
+            : next.held?.has(key) === true
+              ? `! maintenance on ${key} (drained: does not listen)`
+              : `! maintenance on ${key} (drained)`,
+        );
       if (b.id !== n.id) out.push(`~ id ${key} ${b.id ?? "-"} -> ${n.id ?? "-"} (takes a reload)`);
     }
   }

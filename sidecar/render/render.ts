@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import Handlebars from "handlebars";
+import { withHeld } from "../model/desired-state";
 import { assignServerIds, type ServerIds } from "../model/server-ids";
 import type { Backend, DesiredState } from "../model/types";
 import { parseServerLines, serverSignature, stripServerLines, type ServerLine } from "./server-lines";
@@ -24,6 +25,12 @@ export interface Rendered {
    * config read back from its file.
    */
   readonly drainMs?: ReadonlyMap<string, number>;
+  /**
+   * The servers held until they listen (rendered `disabled`, see Backend.held), by
+   * `backend/server`: the moment one listens, it is made ready at runtime. Absent for a config
+   * read back from its file.
+   */
+  readonly held?: ReadonlySet<string>;
 }
 
 /** Settings the template needs besides the state: runtime paths (as `ha` sees them), stats auth. */
@@ -97,6 +104,8 @@ export function renderConfig(
   paths: RenderPaths,
   keep?: ServerIds,
 ): Rendered {
+  const held = new Set((state.held ?? []).flatMap((s) => s.servers.map((b) => `${s.name}/${b.name}`)));
+  state = withHeld(state);
   const draft = renderText(template, state, paths, keep);
   const probe = renderText(
     template,
@@ -111,7 +120,14 @@ export function renderConfig(
       s.servers.flatMap((b) => (b.drainMs === undefined ? [] : [[`${s.name}/${b.name}`, b.drainMs] as const])),
     ),
   );
-  return { text, sha256: sha256Hex(text), configId, servers: parseServerLines(text), drainMs };
+  return {
+    text,
+    sha256: sha256Hex(text),
+    configId,
+    servers: parseServerLines(text),
+    drainMs,
+    ...(held.size > 0 ? { held } : {}),
+  };
 }
 
 function renderText(template: TemplateFn, state: DesiredState, paths: RenderPaths, keep?: ServerIds): string {
@@ -136,8 +152,9 @@ function renderText(template: TemplateFn, state: DesiredState, paths: RenderPath
           weight: b.weight,
           // HAProxy's own option, in ms; it ramps a server only when it sees it go from down to up.
           slowstart: b.slowstartMs ?? null,
-          // `sidecar maint`: the line stays, in maintenance (a reload keeps it so).
-          maint: b.maint === true,
+          // `sidecar maint`: the line stays, in maintenance (a reload keeps it so). A server held
+          // until it listens is in maintenance too: a template that honours `maint` needs nothing else.
+          maint: b.maint === true || b.held === true,
         })),
       };
     }),

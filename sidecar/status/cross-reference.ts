@@ -60,18 +60,27 @@ export function buildCrossReference(
       });
     }
   }
+  // Held until they listen: in HAProxy already (in maintenance), routed nothing.
+  const held = new Map(
+    (last.state.held ?? []).flatMap((s) => s.servers.map((b) => [b.sourceId, { backend: s.name, b }] as const)),
+  );
   for (const e of last.excluded) {
+    const h = held.get(e.sourceId);
+    const key = h === undefined ? null : `${h.backend}/${h.b.name}`;
     rows.push({
       container: e.name,
       containerId: e.sourceId,
-      backend: null,
-      server: null,
-      address: null,
+      backend: h?.backend ?? null,
+      server: h?.b.name ?? null,
+      address: h?.b.address ?? null,
       docker: e.reason,
       serf: serf?.liveness[e.sourceId] ?? null,
-      haproxy: null,
-      replicas: onEach(null),
-      detail: e.label !== undefined ? `${e.label}: ${e.detail ?? ""}` : (e.detail ?? null),
+      haproxy: key === null ? null : (haproxy?.get(key) ?? null),
+      replicas: onEach(key),
+      detail:
+        e.label !== undefined
+          ? `${e.label}: ${e.detail ?? ""}`
+          : (e.detail ?? (h === undefined ? null : "in HAProxy, in maintenance until it listens")),
     });
   }
   return rows.sort(byContainer);

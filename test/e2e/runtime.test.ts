@@ -179,6 +179,47 @@ describe("reloads, for structural changes only", () => {
   });
 });
 
+describe("a container that does not listen yet: held in maintenance, routed the moment it listens", () => {
+  it("is in HAProxy ahead of time with no request sent to it, then routed by one runtime command: no reload, 0 failed", async () => {
+    const name = "hs-e2e-late";
+    const reloads = haproxyReloads();
+    const load = requestLoop();
+    // Its app listens 6 s after it starts: the start's pass finds it not listening.
+    runLabelled(name, "-e LISTEN_DELAY_MS=6000");
+    await eventually(async () => {
+      expect((await statsServers())[name]).toBe("MAINT");
+      const status = JSON.parse((await get(STATUS_PORT, "/status")).body) as {
+        backends: Array<{ container: string; docker: string; server: string | null; haproxy: string | null }>;
+      };
+      expect(status.backends.find((b) => b.container === name)).toMatchObject({
+        docker: "not-listening",
+        server: name,
+        haproxy: "MAINT",
+      });
+    }, 30_000);
+    await eventually(async () => expect(await upServers()).toContain(name), 60_000);
+    // Routed by the fast path: the readiness probe's success made it ready on the replica at once.
+    await eventually(async () =>
+      expect(sidecarLogs("held servers ready").map((l) => l["servers"])).toContainEqual([`webapp/${name}`]),
+    );
+    await eventually(async () => {
+      const row = (await statsRows()).find((r) => r.pxname === "webapp" && r.svname === name);
+      expect(Number((row as unknown as Record<string, string>)["stot"])).toBeGreaterThan(0);
+    });
+    const { sent, failures } = await load.stop();
+    expect(failures).toEqual([]);
+    expect(sent).toBeGreaterThan(20);
+    // No request was ever sent to it before it listened: no connection error, retry or redispatch.
+    const row = (await statsRows()).find((r) => r.pxname === "webapp" && r.svname === name) as unknown as Record<
+      string,
+      string
+    >;
+    expect([row["econ"], row["wretr"], row["wredis"]]).toEqual(["0", "0", "0"]);
+    expect(haproxyReloads()).toBe(reloads);
+    sh(`docker rm -f ${name}`);
+  });
+});
+
 describe("crashes", () => {
   it("takes a crashed container out at once: no failed request, and it comes back when restarted", async () => {
     sh("make scale N=3");

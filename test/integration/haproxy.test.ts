@@ -7,6 +7,8 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { HaproxyCheckValidator } from "../../sidecar/apply/haproxy-check";
+import { addServerCommands, readyCommands } from "../../sidecar/apply/runtime-plan";
+import type { ServerLine } from "../../sidecar/render/server-lines";
 import { RuntimeCommandError, SocketRuntimeClient } from "../../sidecar/haproxy/runtime-client";
 
 jest.setTimeout(120_000);
@@ -98,6 +100,38 @@ describe("SocketRuntimeClient against a real HAProxy", () => {
     expect((await client.serverStatuses())?.get("webapp/s2")).toBe("MAINT");
     await client.command("set server webapp/s1 state ready");
     await client.command("set server webapp/s2 state ready");
+  });
+
+  it("holds a server added before it listens in maintenance, its checks not run, and routes it at once when readied", async () => {
+    // HAProxy's own frontend (:8080) stands for an app that listens.
+    const held = (name: string, options: string[]): ServerLine => ({
+      backend: "webapp",
+      name,
+      address: "127.0.0.1",
+      port: 8080,
+      options: ["inter", "100ms", "rise", "2", "check", ...options, "disabled"],
+      weight: 1,
+      id: null,
+    });
+    const lines = [held("h1", []), held("h2", ["slowstart", "60000ms"])];
+    for (const line of lines) {
+      const [add, ...rest] = addServerCommands(line);
+      await client.command(add!.command, add!.success);
+      await client.commands(rest);
+    }
+    const statuses = async (): Promise<Array<string | undefined>> => {
+      const all = await client.serverStatuses();
+      return ["webapp/h1", "webapp/h2"].map((k) => all?.get(k));
+    };
+    expect(await statuses()).toEqual(["MAINT", "MAINT"]);
+    // Readied: UP in the same moment, not after `rise` checks (the slow starter through DOWN).
+    // `UP 1/3`: UP, a failed check from going down, as any server just added.
+    await client.commands(lines.flatMap(readyCommands));
+    expect(await statuses()).toEqual([expect.stringMatching(/^UP\b/), expect.stringMatching(/^UP\b/)]);
+    for (const name of ["h1", "h2"]) {
+      await client.command(`set server webapp/${name} state maint`);
+      await client.command(`del server webapp/${name}`, /Server deleted/);
+    }
   });
 
   it("dumps the server state that the next worker loads", async () => {

@@ -184,7 +184,7 @@ describe("AgreementCheck on the loop's timer", () => {
         reconciler: runner,
         source: { list: async () => [], watch: () => undefined },
         serf: null,
-        haproxy: { drain: (s) => f.fleet.drain(s), check: () => f.agreement.check() },
+        haproxy: { drain: (s) => f.fleet.drain(s), ready: (s) => f.fleet.ready(s), check: () => f.agreement.check() },
         clock: systemClock,
         log: pino({ level: "silent" }),
         observer: {

@@ -61,6 +61,7 @@ function harness(
   const prefetchedAt: number[] = [];
   const passes: Array<{ at: number; reasons: readonly string[] }> = [];
   const drains: Array<{ at: number; servers: readonly ServerRef[] }> = [];
+  const readies: Array<{ at: number; servers: readonly string[] }> = [];
   const checks: number[] = [];
   const reports: AgreementReport[] = [];
   const results = [...(script.results ?? [])];
@@ -75,6 +76,21 @@ function harness(
       return h.kind === "leaving" && h.id.startsWith("routed") ? [{ backend: "webapp", server: h.id }] : [];
     },
     burstUnderway: () => pending.size > 0,
+    // A backend `held-*` has a server held in maintenance until it listens.
+    readied: (id: string) =>
+      id.startsWith("held")
+        ? [
+            {
+              backend: "webapp",
+              name: id,
+              address: "10.0.0.9",
+              port: 3000,
+              options: ["check", "disabled"],
+              weight: 1,
+              id: 9,
+            },
+          ]
+        : [],
     sync: async (fresh?: boolean, signal?: AbortSignal) => {
       freshes.push(fresh ?? true);
       if (script.hang) {
@@ -98,6 +114,9 @@ function harness(
   const haproxy: HaproxyDoor = {
     drain: async (servers: readonly ServerRef[]) => {
       drains.push({ at: Date.now(), servers });
+    },
+    ready: async (servers) => {
+      readies.push({ at: Date.now(), servers: servers.map((l) => `${l.backend}/${l.name}`) });
     },
     check: async () => {
       checks.push(Date.now());
@@ -137,7 +156,18 @@ function harness(
   );
   loop.start();
   const emit = (s: SourceSignal): void => listener(s);
-  return { loop, passes, drains, checks, reports, emit, ready: (id: string) => ready(id), freshes, prefetchedAt };
+  return {
+    loop,
+    passes,
+    drains,
+    readies,
+    checks,
+    reports,
+    emit,
+    ready: (id: string) => ready(id),
+    freshes,
+    prefetchedAt,
+  };
 }
 
 /** Runs `steps` (a signal at a time in ms) and lets the clock run to `untilMs`. */
@@ -362,6 +392,20 @@ describe("ControlLoop: results in → retries out", () => {
     expect(h.passes.map((p) => [p.at, p.reasons])).toEqual([
       [100, ["connected"]],
       [500, ["ready"]],
+    ]);
+    expect(h.readies).toEqual([]);
+    await h.loop.stop();
+  });
+
+  it("takes a held server out of maintenance the moment its backend listens, before its pass", async () => {
+    const h = harness({ passMs: 50 });
+    await play(h, [[0, { kind: "connected" }]], 500);
+    h.ready("held-1");
+    expect(h.readies).toEqual([{ at: 500, servers: ["webapp/held-1"] }]);
+    await jest.advanceTimersByTimeAsync(100);
+    expect(h.passes.map((p) => [p.at, p.reasons])).toEqual([
+      [150, ["connected"]],
+      [550, ["ready"]],
     ]);
     await h.loop.stop();
   });

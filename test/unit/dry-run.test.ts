@@ -32,6 +32,18 @@ describe("describeChanges", () => {
       ],
     },
     {
+      case: "a server held until it listens: added in maintenance, runtime only",
+      before: config("s1", "a 10.0.0.1:3000 id 1 check"),
+      next: {
+        ...config("s1", "a 10.0.0.1:3000 id 1 check", "b 10.0.0.2:3000 id 2 check disabled"),
+        held: new Set(["webapp/b"]),
+      },
+      lines: [
+        "+ add webapp/b 10.0.0.2:3000 weight 1, in maintenance until it listens",
+        "reload: no (runtime API only)",
+      ],
+    },
+    {
       case: "maintenance on and off",
       before: config("s1", "a 10.0.0.1:3000 id 1 check", "b 10.0.0.2:3000 id 2 check disabled"),
       next: config("s1", "a 10.0.0.1:3000 id 1 check disabled", "b 10.0.0.2:3000 id 2 check"),

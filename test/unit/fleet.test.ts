@@ -190,6 +190,67 @@ describe("Fleet: the early drain", () => {
   });
 });
 
+describe("Fleet: a server held until it listens, made ready early", () => {
+  const ABC = ["a 10.0.0.1:3000", "b 10.0.0.2:3000", "c 10.0.0.3:3000"];
+  const HELD = rendered("s1", ABC, ["c"]);
+  const C = HELD.servers.get("webapp/c")!;
+
+  it("adds it in maintenance, readies it on every replica at once, and its pass then has nothing to do", async () => {
+    const f = await two();
+    await expect(f.apply(HELD)).resolves.toMatchObject({ kind: "runtime", result: { added: ["webapp/c"] } });
+    await f.idle();
+    expect(f.calls.filter((c) => c.startsWith("1: "))).toEqual([
+      "1: add server webapp/c 10.0.0.3:3000 inter 1s check disabled",
+      "1: enable health webapp/c",
+    ]);
+    expect([f.replica(1).servers.get("webapp/c")!.maint, f.replica(2).servers.get("webapp/c")!.maint]).toEqual([
+      true,
+      true,
+    ]);
+    const held = f.fleet.desiredDigest(HELD);
+    f.calls.length = 0;
+    await f.fleet.ready([C]);
+    expect(f.calls.sort()).toEqual(["1: enable server webapp/c", "2: enable server webapp/c"]);
+    // Until its pass, the desired routes count it: the agreement check finds nothing to repair.
+    expect(f.fleet.desiredDigest(HELD)).not.toBe(held);
+    expect([...f.fleet.early().readied]).toEqual(["webapp/c"]);
+    f.calls.length = 0;
+    // A pass that still holds it (it began before the ready) leaves it routed.
+    await expect(f.apply(HELD)).resolves.toMatchObject({ kind: "unchanged" });
+    expect(f.calls.filter((c) => /^\d: /.test(c))).toEqual([]);
+    expect(f.replica(1).servers.get("webapp/c")!.maint).toBe(false);
+    // The pass that routes it changes nothing, and forgets the early ready.
+    await f.apply(rendered("s1", ABC));
+    expect(f.calls.filter((c) => /^\d: (add|enable|set|disable)/.test(c))).toEqual([]);
+    expect(f.fleet.early().readied.size).toBe(0);
+    expect(f.fleet.view().map((r) => r.state)).toEqual(["in-sync", "in-sync"]);
+  });
+
+  it("a ready that comes before its server is added: the add routes it at once", async () => {
+    const f = await two();
+    await expect(f.fleet.ready([C])).rejects.toThrow();
+    f.calls.length = 0;
+    await expect(f.apply(HELD)).resolves.toMatchObject({ kind: "runtime", result: { added: ["webapp/c"] } });
+    expect(f.calls.filter((c) => c.startsWith("1: "))).toEqual([
+      "1: add server webapp/c 10.0.0.3:3000 inter 1s check",
+      "1: enable health webapp/c",
+      "1: enable server webapp/c",
+    ]);
+    expect(f.fleet.view().map((r) => r.state)).toEqual(["in-sync", "in-sync"]);
+  });
+
+  it("never lifts an operator's maintenance: only a held line is readied", async () => {
+    const f = await two();
+    const maint = { ...rendered("s1", ABC, ["c"]), held: new Set<string>() };
+    await f.apply(maint);
+    await f.fleet.ready([C]);
+    f.calls.length = 0;
+    await f.apply(maint);
+    expect(f.calls.filter((c) => /^\d: drain/.test(c)).sort()).toEqual(["1: drain webapp/c", "2: drain webapp/c"]);
+    expect(f.replica(1).servers.get("webapp/c")!.maint).toBe(true);
+  });
+});
+
 describe("Fleet: what the desired render routes", () => {
   it("follows the early drains of the same render: one more, and forgotten again", async () => {
     const f = await two();

@@ -24,7 +24,7 @@ import { parseServerLines } from "../../sidecar/render/server-lines";
 export const silent = pino({ level: "silent" });
 
 /** A config of structure `id` listing `servers` ("name addr:port [weight]"). */
-export function rendered(id: string, servers: string[] = []): Rendered {
+export function rendered(id: string, servers: string[] = [], held: string[] = []): Rendered {
   const text = [
     "global",
     `    description ha-sidecar-${id}`,
@@ -33,11 +33,17 @@ export function rendered(id: string, servers: string[] = []): Rendered {
     "backend webapp",
     ...servers.map((s) => {
       const [name, ep, weight] = s.split(" ");
-      return `    server ${name} ${ep} check${weight ? ` weight ${weight}` : ""}`;
+      return `    server ${name} ${ep} check${weight ? ` weight ${weight}` : ""}${held.includes(name!) ? " disabled" : ""}`;
     }),
     "",
   ].join("\n");
-  return { text, sha256: sha256Hex(text), configId: id, servers: parseServerLines(text) };
+  return {
+    text,
+    sha256: sha256Hex(text),
+    configId: id,
+    servers: parseServerLines(text),
+    ...(held.length > 0 ? { held: new Set(held.map((n) => `webapp/${n}`)) } : {}),
+  };
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };

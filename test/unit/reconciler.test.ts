@@ -29,6 +29,10 @@ const kill = (id: string, signal = "15"): ChangeHint => ({
  * The reconciler around recording fakes. `accepts`: what haproxy -c says of a text (the fake
  * applier rejects a render it refuses, as the real one does).
  */
+/** The servers a render routes: its server lines but the `disabled` ones. */
+const routedIn = (text: string): string[] =>
+  [...text.matchAll(/^\s+server (\S+) .*$/gm)].filter((m) => !/ disabled\b/.test(m[0])).map((m) => m[1]!);
+
 function setup(
   templatePath = TEMPLATE,
   serfMembers?: () => SerfMember[],
@@ -36,6 +40,7 @@ function setup(
   drainPanicThreshold = 0,
   maintenance?: () => ReadonlySet<string>,
   clock: Clock = systemClock,
+  runtimeApi = true,
 ) {
   /** Called as each fake does its work (a test's clock moves there). */
   const hooks: { list?: () => void; probe?: () => void; apply?: () => void } = {};
@@ -108,7 +113,7 @@ function setup(
       log,
       ...(maintenance === undefined ? {} : { maintenance }),
     },
-    { labelPrefix: "heig.lb", defaultBackend: "webapp", drainPanicThreshold },
+    { labelPrefix: "heig.lb", defaultBackend: "webapp", drainPanicThreshold, runtimeApi },
   );
   return {
     reconciler,
@@ -211,7 +216,9 @@ describe("Reconciler", () => {
     const r = await reconciler.sync();
     expect(r.ok && r.state.services[0]!.servers.map((b) => b.name)).toEqual(["compose_webapp_1"]);
     expect(r.ok && r.excluded.map((e) => [e.name, e.reason])).toEqual([["compose_webapp_2", "not-listening"]]);
-    expect(applied.at(-1)!.text).not.toContain("compose_webapp_2");
+    // Held until it listens: its line is there ahead of time, in maintenance, routed nothing.
+    expect(routedIn(applied.at(-1)!.text)).toEqual(["compose_webapp_1"]);
+    expect(applied.at(-1)!.text).toMatch(/server compose_webapp_2 172\.18\.0\.12:3000 id \d+ check disabled$/m);
   });
 
   it("keeps a stopped container out when its removal comes while a listing that still shows it is under way", async () => {
@@ -273,14 +280,59 @@ describe("Reconciler", () => {
     setListing([snap("compose_webapp_1"), fresh]);
     listening.set(fresh.address!, false);
     await expect(reconciler.sync()).resolves.toMatchObject({ ok: true, awaitingReadiness: 1 });
-    expect(applied[0]!.text).not.toContain("compose_webapp_2");
+    expect(routedIn(applied[0]!.text)).toEqual(["compose_webapp_1"]);
+    expect(applied[0]!.held).toEqual(new Set(["webapp/compose_webapp_2"]));
     listening.set(fresh.address!, true);
     await expect(reconciler.sync()).resolves.toMatchObject({ ok: true, awaitingReadiness: 0 });
-    expect(applied[1]!.text).toContain("server compose_webapp_2 ");
+    expect(routedIn(applied[1]!.text)).toEqual(["compose_webapp_1", "compose_webapp_2"]);
+    expect(applied[1]!.held).toBeUndefined();
     // Once ready, HAProxy's own checks take over: no probe decides any more.
     listening.set(fresh.address!, false);
     await reconciler.sync();
-    expect(applied[2]!.text).toContain("server compose_webapp_2 ");
+    expect(routedIn(applied[2]!.text)).toEqual(["compose_webapp_1", "compose_webapp_2"]);
+  });
+
+  it("holds a container that does not listen yet with the id it will route under, and hands its line over the moment it does", async () => {
+    const { reconciler, applied, listening, setListing } = setup();
+    const fresh = snap("compose_webapp_2");
+    setListing([snap("compose_webapp_1"), fresh]);
+    listening.set(fresh.address!, false);
+    expect(reconciler.readied(fresh.id)).toEqual([]); // nothing applied yet
+    await reconciler.sync();
+    const held = applied[0]!.servers.get("webapp/compose_webapp_2")!;
+    expect(held.options).toContain("disabled");
+    // The readiness watch says it listens: its held line, once; a kill from then on drains it early.
+    expect(reconciler.readied(fresh.id)).toEqual([held]);
+    expect(reconciler.readied(fresh.id)).toEqual([]);
+    expect(reconciler.observe(kill(fresh.id))).toEqual([{ backend: "webapp", server: "compose_webapp_2" }]);
+    reconciler.observe({ kind: "started", id: fresh.id, cause: "start" });
+    listening.set(fresh.address!, true);
+    await reconciler.sync();
+    const routed = applied[1]!.servers.get("webapp/compose_webapp_2")!;
+    expect(routed.id).toBe(held.id);
+    expect(routed.options).not.toContain("disabled");
+    // The only change between the two renders is that line: no reload.
+    expect(applied[1]!.configId).toBe(applied[0]!.configId);
+  });
+
+  it("does not hold a container an operator put in maintenance, nor anything without the runtime API", async () => {
+    const maint = setup(
+      TEMPLATE,
+      undefined,
+      () => true,
+      0,
+      () => new Set(["compose_webapp_2"]),
+    );
+    maint.setListing([snap("compose_webapp_1"), snap("compose_webapp_2")]);
+    maint.listening.set(snap("compose_webapp_2").address!, false);
+    await maint.reconciler.sync();
+    expect(maint.applied[0]!.text).not.toContain("compose_webapp_2");
+    expect(maint.applied[0]!.held).toBeUndefined();
+    const reloads = setup(TEMPLATE, undefined, () => true, 0, undefined, systemClock, false);
+    reloads.setListing([snap("compose_webapp_1"), snap("compose_webapp_2")]);
+    reloads.listening.set(snap("compose_webapp_2").address!, false);
+    await reloads.reconciler.sync();
+    expect(reloads.applied[0]!.text).not.toContain("compose_webapp_2");
   });
 
   it("leaves readiness of containers with a HEALTHCHECK to Docker", async () => {
@@ -427,7 +479,7 @@ describe("Reconciler", () => {
     expect(reconciler.observe(kill(old[2]!.id))).toEqual([]);
     const panicked = await reconciler.sync();
     expect(panicked.ok && panicked.drainPanic).toEqual(["webapp"]);
-    const routed = (text: string): string[] => [...text.matchAll(/^\s+server (\S+)/gm)].map((m) => m[1]!);
+    const routed = routedIn;
     expect(routed(applied.at(-1)!.text)).toEqual(["heig_webapp_1", "heig_webapp_2", "heig_webapp_3"]);
     expect(
       logs.filter((l) => l["msg"]?.toString().startsWith("draining the leaving servers would leave")),

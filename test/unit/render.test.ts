@@ -135,6 +135,50 @@ describe("traffic lifecycle in the render", () => {
     expect(r.configId).toBe(plain.configId);
   });
 
+  it("renders a server held until it listens in maintenance, under the id it keeps once routed, with the same config id", () => {
+    const snaps = [snap("x_1"), snap("y_2")];
+    const routed = render(snaps);
+    const state = buildDesiredState(snaps, {
+      ...opts,
+      notListening: new Set([snaps[1]!.id]),
+      held: new Set([snaps[1]!.id]),
+    });
+    expect(state.state.services[0]!.servers.map((b) => b.name)).toEqual(["x_1"]);
+    expect(state.excluded.map((e) => [e.name, e.reason])).toEqual([["y_2", "not-listening"]]);
+    const held = renderConfig(template, state.state, { ...paths, statsAuth: null });
+    expect(held.text).toMatch(/^ {4}server y_2 172\.18\.0\.12:3000 id \d+ check disabled$/m);
+    expect(held.held).toEqual(new Set(["webapp/y_2"]));
+    expect(held.servers.get("webapp/y_2")!.id).toBe(routed.servers.get("webapp/y_2")!.id);
+    expect(held.configId).toBe(routed.configId);
+    expect(routed.held).toBeUndefined();
+  });
+
+  it("makes a backend for held servers alone, and keeps it when they are routed (no reload then)", () => {
+    const api = snap("api_1", { extraLabels: { "heig.lb.backend": "api", "heig.lb.sticky": "true" } });
+    const held = renderConfig(
+      template,
+      buildDesiredState([snap("x_1"), api], { ...opts, notListening: new Set([api.id]), held: new Set([api.id]) })
+        .state,
+      { ...paths, statsAuth: null },
+    );
+    const routed = render([snap("x_1"), api]);
+    expect(held.text).toMatch(/^backend api$/m);
+    expect(held.text).toContain("cookie SERVERID insert");
+    expect(held.configId).toBe(routed.configId);
+  });
+
+  it("does not hold a server an operator put in maintenance: it is left out until it listens", () => {
+    const snaps = [snap("x_1"), snap("y_2")];
+    const state = buildDesiredState(snaps, {
+      ...opts,
+      notListening: new Set([snaps[1]!.id]),
+      held: new Set([snaps[1]!.id]),
+      maintenance: new Set(["y_2"]),
+    });
+    expect(state.state.held).toBeUndefined();
+    expect(state.excluded.map((e) => [e.name, e.reason])).toEqual([["y_2", "not-listening"]]);
+  });
+
   it("carries each server's drain time beside the text, not in it", () => {
     const r = render([snap("x_1", { extraLabels: { "heig.lb.drain": "2m" } }), snap("y_2")]);
     expect(r.drainMs).toEqual(new Map([["webapp/x_1", 120_000]]));

@@ -5,7 +5,9 @@ import {
   drainsOver,
   idMismatches,
   planRuntime,
+  readyCommands,
   runtimeDrift,
+  withReadied,
   type RuntimeOp,
 } from "../../sidecar/apply/runtime-plan";
 import type { ServerLine } from "../../sidecar/render/server-lines";
@@ -191,6 +193,78 @@ describe("addServerCommands", () => {
     expect(got.map((c) => c.command)).toEqual(commands);
     expect(got[0]!.success).toEqual(/^New server registered\.$/);
     expect(got.slice(1).every((c) => c.success === "empty")).toBe(true);
+  });
+});
+
+describe("readyCommands and withReadied: a server held until it listens", () => {
+  const line = (name: string, options: string[]): ServerLine => ({
+    backend: "webapp",
+    name,
+    address: "10.0.0.1",
+    port: 3000,
+    options,
+    weight: 1,
+    id: 7,
+  });
+
+  it("takes it out of maintenance as an add would: UP at once, or through DOWN for a slow starter", () => {
+    expect(readyCommands(line("a", ["check", "disabled"])).map((c) => c.command)).toEqual(["enable server webapp/a"]);
+    expect(readyCommands(line("a", ["check", "slowstart", "30000ms", "disabled"])).map((c) => c.command)).toEqual([
+      "set server webapp/a health down",
+      "set server webapp/a state ready",
+      "set server webapp/a health up",
+    ]);
+    // Added held, a line is added in maintenance with its checks on, and nothing more.
+    expect(addServerCommands(line("a", ["check", "disabled"])).map((c) => c.command)).toEqual([
+      "add server webapp/a 10.0.0.1:3000 check disabled",
+      "enable health webapp/a",
+    ]);
+  });
+
+  it("takes a held line readied early as ready, and nothing else: not an operator's maintenance", () => {
+    const servers = new Map([
+      ["webapp/held", line("held", ["check", "disabled"])],
+      ["webapp/maint", line("maint", ["check", "disabled"])],
+    ]);
+    const rendered = { servers, held: new Set(["webapp/held"]) };
+    const out = withReadied(rendered, new Set(["webapp/held", "webapp/maint", "webapp/gone"]));
+    expect(out.get("webapp/held")!.options).toEqual(["check"]);
+    expect(out.get("webapp/maint")!.options).toEqual(["check", "disabled"]);
+    expect([...out.keys()]).toEqual(["webapp/held", "webapp/maint"]);
+    // Nothing readied, or nothing held: the lines themselves.
+    expect(withReadied(rendered, new Set())).toBe(servers);
+    expect(withReadied({ servers }, new Set(["webapp/held"]))).toBe(servers);
+    // Planned: the held line readied early that routes already is left as it is.
+    const running = new Map<string, RunningServer>([
+      [
+        "webapp/held",
+        {
+          backend: "webapp",
+          name: "held",
+          id: 7,
+          address: "10.0.0.1",
+          port: 3000,
+          weight: 1,
+          maint: false,
+          drain: false,
+        },
+      ],
+      [
+        "webapp/maint",
+        {
+          backend: "webapp",
+          name: "maint",
+          id: 7,
+          address: "10.0.0.1",
+          port: 3000,
+          weight: 1,
+          maint: true,
+          drain: false,
+        },
+      ],
+    ]);
+    expect(planRuntime(out, running)).toEqual([]);
+    expect(planRuntime(servers, running).map(text)).toEqual(["drain held"]);
   });
 });
 
