@@ -2,7 +2,8 @@
 //   GET /          → {hello, ip, host, tag, sessionViews, id} and header x-backend-ip
 //   POST /delay    → {"delay": ms} slows every later GET by that much
 // Sessions live in memory, keyed by the NODESESSID cookie. On SIGTERM the server stops
-// accepting, finishes in-flight requests, then exits.
+// accepting, finishes in-flight requests, then exits. LISTEN_DELAY_MS (0–600000) waits that long
+// before listening: an app with a slow start, for the tests.
 "use strict";
 const http = require("node:http");
 const os = require("node:os");
@@ -118,17 +119,21 @@ const server = http.createServer((req, res) => {
 server.keepAliveTimeout = 65000; // longer than HAProxy's, so HAProxy closes idle connections first
 // atMs: when the port started accepting, in epoch milliseconds with sub-millisecond precision
 // (the benchmark measures from it how long the sidecar takes to route a new container).
-server.listen(PORT, () =>
-  console.log(
-    JSON.stringify({
-      msg: "webapp listening",
-      atMs: performance.timeOrigin + performance.now(),
-      port: PORT,
-      ip: IP,
-      network: NETWORK,
-    }),
-  ),
-);
+const LISTEN_DELAY_MS = Math.min(Math.max(Number(process.env.LISTEN_DELAY_MS) || 0, 0), 600000);
+const listen = () =>
+  server.listen(PORT, () =>
+    console.log(
+      JSON.stringify({
+        msg: "webapp listening",
+        atMs: performance.timeOrigin + performance.now(),
+        port: PORT,
+        ip: IP,
+        network: NETWORK,
+      }),
+    ),
+  );
+if (LISTEN_DELAY_MS > 0) setTimeout(() => stopping || listen(), LISTEN_DELAY_MS);
+else listen();
 
 // On SIGTERM keep serving a moment: the sidecar takes us out of rotation on Docker's kill
 // event, and requests already routed here must still be answered. Then stop accepting, finish
