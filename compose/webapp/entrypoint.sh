@@ -71,17 +71,11 @@ start_serf() {
     -retry-join="$SERF_JOIN" -retry-interval=2s -tag role=webapp &
   SERF_PID=$!
 }
-# Whether the app listens on its port yet (a socket in LISTEN state, 0A, in the kernel's tables).
-PORT_HEX=$(printf '%04X' "${PORT:-3000}")
-listening() { grep -qE "^ *[0-9]+: [0-9A-F]+:$PORT_HEX [0-9A-F]+:[0-9A-F]{4} 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null; }
-
-# The app first: it is what a new container is waited for; its Serf agent only cross-checks it,
-# and starts once the app listens (at most 10 s later): on a busy host the two booting together
-# would slow the app's start, the moment the load balancer waits for.
+# The app first: it is what a new container is waited for; its Serf agent only cross-checks it.
 # shellcheck disable=SC2046
 $(as_user "$APP_UID") env -u SERF_ENCRYPT_KEY -u SERF_RPC_AUTH node /app/app.js &
 APP_PID=$!
-SERF_PID=""
+start_serf
 
 # Running, not a zombie this shell has not reaped yet.
 alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
@@ -105,12 +99,6 @@ stop() {
 }
 trap stop TERM INT
 [ -n "$STOP_ASKED" ] && stop
-i=0
-while [ "$i" -lt 200 ] && kill -0 "$APP_PID" 2>/dev/null && ! listening; do
-  i=$((i + 1))
-  sleep 0.05
-done
-start_serf
 
 # Supervise: the app dying ends the container; the Serf agent dying is restarted.
 while :; do

@@ -9,7 +9,7 @@ import { converge, type Converged } from "./converge";
 import type { Fleet, Member } from "./fleet";
 import type { LiveFile, Rejection } from "./live-file";
 import { fleetOutcome, type ApplyOutcome } from "./outcome";
-import type { ReplicaOutcome } from "./target";
+import type { EarlyChanges, ReplicaOutcome } from "./target";
 
 /** What the applier works with: the files on the shared volume and the HAProxy replicas. */
 export interface ApplierPorts {
@@ -213,7 +213,11 @@ export class Applier {
     }
     const live = await this.ports.live.current();
     if (live.text === null) return { kind: "rejected", message, repeated };
-    const good = renderedOfText(live.text);
+    const text = renderedOfText(live.text);
+    // Held servers readied early are still `disabled` in the file: they listen, and stay routed.
+    const early = (): EarlyChanges => this.ports.fleet.early();
+    const readied = [...early().readied].filter((key) => text.servers.get(key)?.options.includes("disabled"));
+    const good: Rendered = readied.length === 0 ? text : { ...text, held: new Set(readied) };
     this.wanted = good;
     const now = this.opts.clock.now();
     await Promise.all(
@@ -223,7 +227,7 @@ export class Applier {
           const info = await m.target.info();
           if (info?.configId !== good.configId) return;
           try {
-            const done = await m.target.applyAtRuntime(good);
+            const done = await m.target.applyAtRuntime(good, early);
             this.ports.fleet.settle(m, { ...info, servers: done.servers }, good, now);
           } catch (err) {
             this.log.warn(

@@ -5,7 +5,7 @@ import type { Rendered } from "../render/render";
 import type { ConfigStore } from "./config-file";
 import type { Member } from "./fleet";
 import type { LiveFile, Rejection } from "./live-file";
-import { runtimeDrift } from "./runtime-plan";
+import { runtimeDrift, withReadied } from "./runtime-plan";
 import { keepServerState } from "./server-state";
 import type { EarlyChanges, ReadBack, ReplicaOutcome } from "./target";
 
@@ -140,7 +140,11 @@ async function drain(log: Logger, m: Member, leaving: readonly ServerRef[]): Pro
 /** The state `m` runs now, for its next worker: `show servers state`, kept to what `rendered` keeps. */
 async function saveServerState(ports: ConvergePorts, m: Member, rendered: Rendered): Promise<void> {
   try {
-    const dump = keepServerState(await m.target.serverStateDump(), rendered.servers);
+    // A held server readied early is wanted routed: its maintenance is not kept.
+    const dump = keepServerState(
+      await m.target.serverStateDump(),
+      withReadied(rendered, ports.early?.().readied ?? new Set()),
+    );
     await ports.serverState.commit(await ports.serverState.stage(dump));
   } catch (err) {
     // Without a saved state the new worker starts its servers fresh: worth a warning, not a stop.

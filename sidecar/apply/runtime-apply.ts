@@ -1,6 +1,6 @@
 import { RuntimeCommandError, type RuntimeClient } from "../haproxy/runtime-client";
 import type { ServerRef } from "../model/types";
-import { addServerCommands, deleteServerCommands, type RuntimeOp } from "./runtime-plan";
+import { addServerCommands, deleteServerCommands, readyCommands, type RuntimeOp } from "./runtime-plan";
 
 /** What one runtime apply did. */
 export interface RuntimeResult {
@@ -60,7 +60,8 @@ export async function runRuntimePlan(
         changed.push(name(op.ref));
         break;
       case "ready":
-        await runtime.command(`set server ${name(op.ref)} state ready`, "empty");
+        if (op.line === undefined) await runtime.command(`set server ${name(op.ref)} state ready`, "empty");
+        else await runtime.commands(readyCommands(op.line));
         changed.push(name(op.ref));
         break;
       case "delete": {

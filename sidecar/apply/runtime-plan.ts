@@ -7,8 +7,11 @@ import type { ServerLine } from "../render/server-lines";
 export type RuntimeOp =
   /** A new server: `add server` with the line's options, health checks on, then enabled. */
   | { readonly kind: "add"; readonly line: ServerLine }
-  /** A server in maintenance or draining that must route again. */
-  | { readonly kind: "ready"; readonly ref: ServerRef }
+  /**
+   * A server in maintenance or draining that must route again. `line`: it leaves maintenance
+   * (see readyCommands: a slow starter ramps up); absent: it only stops draining.
+   */
+  | { readonly kind: "ready"; readonly ref: ServerRef; readonly line?: ServerLine }
   | { readonly kind: "set-addr"; readonly ref: ServerRef; readonly address: string; readonly port: number }
   | { readonly kind: "set-weight"; readonly ref: ServerRef; readonly weight: number }
   /** Stop routing to it, in every worker. */
@@ -50,7 +53,8 @@ export function planRuntime(
     if (r.weight !== w.weight) changes.push({ kind: "set-weight", ref: refOf(w), weight: w.weight });
     if (wantsMaint(w)) {
       if (!r.maint) maints.push({ kind: "drain", ref: refOf(w) });
-    } else if (r.maint || r.drain) changes.push({ kind: "ready", ref: refOf(w) });
+    } else if (r.maint) changes.push({ kind: "ready", ref: refOf(w), line: w });
+    else if (r.drain) changes.push({ kind: "ready", ref: refOf(w) });
   }
   for (const [key, r] of running) {
     if (wanted.has(key)) continue;

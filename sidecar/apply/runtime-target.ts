@@ -15,12 +15,17 @@ import {
   readyCommands,
   runtimeDrift,
   slowstartMsOf,
+  wantsMaint,
   withReadied,
   type RuntimeOp,
 } from "./runtime-plan";
 import type { EarlyChanges, HaproxyTarget, ReadBack, RuntimeApplied } from "./target";
 
 const NO_EARLY: EarlyChanges = { drained: new Set(), readied: new Set() };
+
+/** The servers readied early that no kill has drained since. */
+const readiedNotDrained = (e: EarlyChanges): ReadonlySet<string> =>
+  e.drained.size === 0 ? e.readied : new Set([...e.readied].filter((key) => !e.drained.has(key)));
 
 /** How long a leaving server keeps its connections when its labels say nothing (heig.lb.drain). */
 export const DEFAULT_DRAIN_MS = 10_000;
@@ -82,16 +87,18 @@ export class RuntimeTarget implements HaproxyTarget {
     const renumbered = idMismatches(rendered.servers, before);
     if (renumbered.length > 0)
       throw new ApplyError(`servers run under other ids than the config gives them: ${renumbered.join(", ")}`);
-    // A held server made ready early is not put back in maintenance: it listens.
-    const ops = planRuntime(withReadied(rendered, early().readied), before);
+    // A held server made ready early is not put back in maintenance: it listens (unless a
+    // kill drained it since).
+    const ops = planRuntime(withReadied(rendered, readiedNotDrained(early())), before);
     // A leaving server is no longer in the render: its drain time is the one it had there.
     for (const [key, ms] of rendered.drainMs ?? []) this.drainMs.set(key, ms);
     for (const key of rendered.servers.keys()) if (!rendered.drainMs?.has(key)) this.drainMs.delete(key);
     const result = await runRuntimePlan(this.runtime, ops, this.forcedDeletes(ops, before));
     const now = this.opts.clock.now();
-    for (const key of result.added) {
-      const ms = slowstartMsOf(rendered.servers.get(key)!);
-      if (ms > 0) this.rampingUntil.set(key, now + ms);
+    // A slow starter ramps from when it routes: added, or out of maintenance.
+    for (const op of ops) {
+      const line = op.kind === "add" ? op.line : op.kind === "ready" ? op.line : undefined;
+      if (line !== undefined && !wantsMaint(line)) this.ramping(line, now);
     }
     for (const [key, until] of this.rampingUntil)
       if (until <= now || !rendered.servers.has(key)) this.rampingUntil.delete(key);
@@ -101,7 +108,7 @@ export class RuntimeTarget implements HaproxyTarget {
     // takes it in. A server a kill event drained is leaving (a reload for it would be a reload
     // for nothing); one held until it listens may have been made ready, or not yet.
     const { drained, readied } = early();
-    const drift = runtimeDrift(withReadied(rendered, readied), after).filter((key) => {
+    const drift = runtimeDrift(withReadied(rendered, readiedNotDrained({ drained, readied })), after).filter((key) => {
       const r = after.get(key);
       return !(r?.maint === true && (drained.has(key) || rendered.held?.has(key) === true));
     });
@@ -140,8 +147,16 @@ export class RuntimeTarget implements HaproxyTarget {
     return this.runtime.drainServers(servers);
   }
 
-  ready(servers: readonly ServerLine[]): Promise<void> {
-    return this.runtime.commands(servers.flatMap(readyCommands));
+  async ready(servers: readonly ServerLine[]): Promise<void> {
+    await this.runtime.commands(servers.flatMap(readyCommands));
+    const now = this.opts.clock.now();
+    for (const line of servers) this.ramping(line, now);
+  }
+
+  /** Records when a slow starter's ramp that starts `now` ends (for /status). */
+  private ramping(line: ServerLine, now: number): void {
+    const ms = slowstartMsOf(line);
+    if (ms > 0) this.rampingUntil.set(`${line.backend}/${line.name}`, now + ms);
   }
 
   serverStateDump(): Promise<string> {

@@ -2,14 +2,17 @@ import type { ServerLine } from "../render/server-lines";
 
 // SRV_ADMF_FMAINT | SRV_ADMF_FDRAIN: the maintenance and drain the sidecar itself sets.
 const FORCED_ADMIN = 0x09;
+// SRV_ADMF_FDRAIN alone: what is cleared from a server the new config keeps in maintenance.
+const FORCED_DRAIN = 0x08;
 
 /**
  * Pure: what of `show servers state` the next worker may load. HAProxy matches state-file lines
  * by backend and server name only, and applies their admin state, health and port even to a
  * server whose address changed: a name reused by a new container would inherit the old one's
  * DOWN or maintenance. So only lines of servers the new config keeps at the same address (and
- * under the same id) stay, and a drain or maintenance the sidecar set is cleared (the new config
- * wants them routed).
+ * under the same id) stay, and a drain or maintenance the sidecar set is cleared where the new
+ * config wants them routed. A server whose line is `disabled` (an operator's maintenance, or held
+ * until it listens) keeps its maintenance: cleared, HAProxy would take it out of maintenance, UP.
  */
 export function keepServerState(dump: string, wanted: ReadonlyMap<string, ServerLine>): string {
   const lines = dump.split("\n");
@@ -29,7 +32,8 @@ export function keepServerState(dump: string, wanted: ReadonlyMap<string, Server
     .map((line) => {
       if (!/^\d+ /.test(line)) return line;
       const c = line.trim().split(" ");
-      c[admin!] = String(Number(c[admin!]) & ~FORCED_ADMIN);
+      const maint = wanted.get(`${c[be!]}/${c[sv!]}`)?.options.includes("disabled") === true;
+      c[admin!] = String(Number(c[admin!]) & ~(maint ? FORCED_DRAIN : FORCED_ADMIN));
       return c.join(" ");
     })
     .join("\n");

@@ -122,7 +122,8 @@ export function buildDesiredState(snapshots: readonly BackendSnapshot[], opts: B
       ...(maint ? { maint: true as const } : {}),
       ...(hold ? { held: true as const } : {}),
     });
-    if (lb.sticky) sticky.add(service);
+    // A held server changes no backend's structure (see below).
+    if (lb.sticky && !hold) sticky.add(service);
     into.set(service, servers);
   }
 
@@ -132,7 +133,10 @@ export function buildDesiredState(snapshots: readonly BackendSnapshot[], opts: B
     .map(([name, servers]) => ({ name, sticky: sticky.has(name), servers: [...servers].sort(byName) }))
     .sort(byName);
 
+  // Held only in a backend that routes already: one made for held servers alone would be a
+  // reload ahead of time, and another if they never listen (a container that crash-loops).
   const held: Service[] = [...heldGroups.entries()]
+    .filter(([name]) => groups.has(name))
     .map(([name, servers]) => ({ name, sticky: sticky.has(name), servers: [...servers].sort(byName) }))
     .sort(byName);
 
@@ -144,22 +148,17 @@ export function buildDesiredState(snapshots: readonly BackendSnapshot[], opts: B
 
 /**
  * Pure: the state as it is rendered: its held servers (in maintenance until they listen) among
- * the routed ones, each backend's servers sorted by name, a backend that only has held servers
- * made for them. Its own result has nothing held apart: applying it twice changes nothing.
+ * the routed ones of their backend (held only where one exists), each backend's servers sorted
+ * by name. Its own result has nothing held apart: applying it twice changes nothing.
  */
 export function withHeld(state: DesiredState): DesiredState {
   if (state.held === undefined || state.held.length === 0) return state;
-  const services = new Map(state.services.map((s) => [s.name, s]));
-  for (const h of state.held) {
-    const s = services.get(h.name);
-    services.set(
-      h.name,
-      s === undefined
-        ? h
-        : { name: s.name, sticky: s.sticky || h.sticky, servers: [...s.servers, ...h.servers].sort(byName) },
-    );
-  }
-  return { defaultService: state.defaultService, services: [...services.values()].sort(byName) };
+  const held = new Map(state.held.map((h) => [h.name, h.servers]));
+  const services = state.services.map((s) => {
+    const h = held.get(s.name);
+    return h === undefined ? s : { ...s, servers: [...s.servers, ...h].sort(byName) };
+  });
+  return { defaultService: state.defaultService, services };
 }
 
 /** The HAProxy backend a member joins: its `backend` label, else its group (if a valid name), else the default. */

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { Backoff } from "../lib/backoff";
 import type { Clock, TimerHandle } from "../lib/clock";
 import { TimeoutError, toError } from "../lib/errors";
+import type { ServerLine } from "../render/server-lines";
 import type { SerfSource } from "../serf/serf-rpc";
 import type { BackendSource, SourceSignal } from "../source/backend-source";
 import type { SerfView } from "./serf-gate";
@@ -102,12 +103,7 @@ export class ControlLoop {
       this.parts.observer.ready?.(id);
       // Fast path: its server is in HAProxy already, held in maintenance: one runtime command
       // to every replica routes it, without waiting for the pass (which follows at once).
-      const held = this.parts.reconciler.readied?.(id) ?? [];
-      if (held.length > 0)
-        this.parts.haproxy.ready(held).then(
-          () => this.parts.log.info({ servers: held.map((l) => `${l.backend}/${l.name}`) }, "held servers ready"),
-          (err: unknown) => this.parts.log.info({ err: toError(err) }, "early ready failed, its pass follows"),
-        );
+      this.readyEarly(this.parts.reconciler.readied?.(id) ?? []);
       this.poke("ready", READY_DELAY_MS);
     });
     const serf = this.parts.serf;
@@ -136,6 +132,16 @@ export class ControlLoop {
     if (!this.pendingReasons.has(reason)) this.pendingReasons.set(reason, this.parts.clock.now());
     if (urgentMs !== null) this.trigger.pokeUrgent(urgentMs);
     else this.trigger.poke();
+  }
+
+  /** Takes held servers out of maintenance on every replica now (their pass follows). */
+  private readyEarly(held: readonly ServerLine[]): void {
+    if (held.length === 0) return;
+    const servers = held.map((l) => `${l.backend}/${l.name}`);
+    this.parts.haproxy.ready(held).then(
+      () => this.parts.log.info({ servers }, "held servers ready"),
+      (err: unknown) => this.parts.log.info({ err: toError(err), servers }, "early ready failed, its pass follows"),
+    );
   }
 
   private onSource(s: SourceSignal): void {
@@ -251,6 +257,9 @@ export class ControlLoop {
     } finally {
       clock.clearTimeout(timer);
     }
+    // Those that began to listen while this pass put them in HAProxy, held: ready now, not
+    // after the next pass.
+    this.readyEarly(this.parts.reconciler.takeLateReadies?.() ?? []);
     const confirmedAt = clock.now();
     this.parts.observer.pass({
       result,

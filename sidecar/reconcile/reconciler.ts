@@ -14,6 +14,7 @@ import {
   type PendingStart,
 } from "../model/leaving";
 import { drainWouldPanic, keepLeavingServers, pendingReplacements } from "../model/leaving-panic";
+import { inMaintenance } from "../model/maintenance";
 import type { BackendSnapshot, ChangeHint, DesiredState, Exclusion, ServerRef } from "../model/types";
 import { TemplateError, type Rendered } from "../render/render";
 import type { ServerLine } from "../render/server-lines";
@@ -82,7 +83,9 @@ export class Reconciler implements PassRunner {
   /** Its servers by the backend they come from: what a hint about one backend drains, in O(1). */
   private appliedBySource = new Map<string, ServerRef[]>();
   /** The lines of its held servers (in maintenance until they listen), by the backend they come from. */
-  private heldBySource = new Map<string, ServerLine[]>();
+  private heldBySource = new Map<string, Array<{ readonly line: ServerLine; readonly container: string }>>();
+  /** Backends that started to listen when nothing applied held them yet. */
+  private readonly readyAsked = new Set<string>();
   /** Each backend's replacements on their way at the last pass (for the early drain's guard). */
   private pending: ReadonlyMap<string, number> = new Map();
   /** The pass under way's time, by stage. */
@@ -140,14 +143,37 @@ export class Reconciler implements PassRunner {
    * leaves drains them early, as any routed server.
    */
   readied(id: string): ServerLine[] {
-    const lines = this.heldBySource.get(id) ?? [];
+    // Stopping, or put in maintenance since: the pass decides.
+    if (this.draining.has(id)) return [];
+    const maintenance = this.parts.maintenance?.();
+    const held = this.heldBySource.get(id);
+    if (held === undefined) {
+      // Not held yet by what was applied: maybe by the pass under way (see takeLateReadies).
+      this.readyAsked.add(id);
+      return [];
+    }
     this.heldBySource.delete(id);
-    if (lines.length > 0)
-      this.appliedBySource.set(id, [
-        ...(this.appliedBySource.get(id) ?? []),
-        ...lines.map((l) => ({ backend: l.backend, server: l.name })),
-      ]);
+    if (
+      maintenance !== undefined &&
+      held.some((h) => inMaintenance(maintenance, { name: h.container, serverName: h.line.name, id }))
+    )
+      return [];
+    const lines = held.map((h) => h.line);
+    this.appliedBySource.set(id, [
+      ...(this.appliedBySource.get(id) ?? []),
+      ...lines.map((l) => ({ backend: l.backend, server: l.name })),
+    ]);
     return lines;
+  }
+
+  /**
+   * The held lines of backends that started to listen while the pass that holds them was under
+   * way (readied() found nothing to ready then): to ready at once, after that pass. Once.
+   */
+  takeLateReadies(): ServerLine[] {
+    const ids = [...this.readyAsked];
+    this.readyAsked.clear();
+    return ids.flatMap((id) => this.readied(id));
   }
 
   /** Takes the whole listing off the pass (a resync; see Listing.prefetch). */
@@ -347,10 +373,13 @@ export class Reconciler implements PassRunner {
       for (const b of s.servers) {
         const line = rendered.servers.get(`${s.name}/${b.name}`);
         if (line === undefined) continue; // a template that leaves it out
-        const lines = this.heldBySource.get(b.sourceId) ?? [];
-        lines.push(line);
-        this.heldBySource.set(b.sourceId, lines);
+        const held = this.heldBySource.get(b.sourceId) ?? [];
+        held.push({ line, container: b.name });
+        this.heldBySource.set(b.sourceId, held);
       }
+    // Asked for and not held by this state either: routed by it, or gone. The others are
+    // readied after this pass (takeLateReadies).
+    for (const id of this.readyAsked) if (!this.heldBySource.has(id)) this.readyAsked.delete(id);
   }
 
   private buildOptions(): { labelPrefix: string; defaultService: string } {

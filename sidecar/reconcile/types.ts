@@ -108,6 +108,8 @@ export interface PassRunner {
    * maintenance, to take them out of it at once (the pass that routes it follows).
    */
   readied?(id: string): ServerLine[];
+  /** After a pass: the held lines of backends that began to listen while it was under way. */
+  takeLateReadies?(): ServerLine[];
   /** True while more of a burst is known to come. */
   burstUnderway(): boolean;
   /** One pass; never throws. */

@@ -180,43 +180,52 @@ describe("reloads, for structural changes only", () => {
 });
 
 describe("a container that does not listen yet: held in maintenance, routed the moment it listens", () => {
-  it("is in HAProxy ahead of time with no request sent to it, then routed by one runtime command: no reload, 0 failed", async () => {
-    const name = "hs-e2e-late";
+  it("is in HAProxy ahead of time, kept in maintenance across a reload, routed by one runtime command: 0 requests to it before", async () => {
+    const [late, never, other] = ["hs-e2e-late", "hs-e2e-never", "hs-e2e-other"];
     const reloads = haproxyReloads();
     const load = requestLoop();
-    // Its app listens 6 s after it starts: the start's pass finds it not listening.
-    runLabelled(name, "-e LISTEN_DELAY_MS=6000");
+    // One app listens 8 s after its start, one not within the test: their start's pass finds
+    // them not listening.
+    runLabelled(late, "-e LISTEN_DELAY_MS=8000");
+    runLabelled(never, "-e LISTEN_DELAY_MS=600000");
     await eventually(async () => {
-      expect((await statsServers())[name]).toBe("MAINT");
+      const servers = await statsServers();
+      expect([servers[late], servers[never]]).toEqual(["MAINT", "MAINT"]);
       const status = JSON.parse((await get(STATUS_PORT, "/status")).body) as {
         backends: Array<{ container: string; docker: string; server: string | null; haproxy: string | null }>;
       };
-      expect(status.backends.find((b) => b.container === name)).toMatchObject({
+      expect(status.backends.find((b) => b.container === late)).toMatchObject({
         docker: "not-listening",
-        server: name,
+        server: late,
         haproxy: "MAINT",
       });
     }, 30_000);
-    await eventually(async () => expect(await upServers()).toContain(name), 60_000);
+    // A new backend is a reload: the held servers stay in maintenance through it.
+    runLabelled(other, "--label heig.lb.backend=hs-e2e-other");
+    await eventually(async () => expect(await upServers("hs-e2e-other")).toEqual([other]), 60_000);
+    expect(haproxyReloads()).toBe(reloads + 1);
+    expect((await statsServers())[never]).toBe("MAINT");
+    await eventually(async () => expect(await upServers()).toContain(late), 60_000);
     // Routed by the fast path: the readiness probe's success made it ready on the replica at once.
     await eventually(async () =>
-      expect(sidecarLogs("held servers ready").map((l) => l["servers"])).toContainEqual([`webapp/${name}`]),
+      expect(sidecarLogs("held servers ready").map((l) => l["servers"])).toContainEqual([`webapp/${late}`]),
     );
-    await eventually(async () => {
-      const row = (await statsRows()).find((r) => r.pxname === "webapp" && r.svname === name);
-      expect(Number((row as unknown as Record<string, string>)["stot"])).toBeGreaterThan(0);
-    });
+    const row = async (name: string): Promise<Record<string, string>> =>
+      (await statsRows()).find((r) => r.pxname === "webapp" && r.svname === name) as unknown as Record<string, string>;
+    await eventually(async () => expect(Number((await row(late))["stot"])).toBeGreaterThan(0));
     const { sent, failures } = await load.stop();
     expect(failures).toEqual([]);
     expect(sent).toBeGreaterThan(20);
-    // No request was ever sent to it before it listened: no connection error, retry or redispatch.
-    const row = (await statsRows()).find((r) => r.pxname === "webapp" && r.svname === name) as unknown as Record<
-      string,
-      string
-    >;
-    expect([row["econ"], row["wretr"], row["wredis"]]).toEqual(["0", "0", "0"]);
-    expect(haproxyReloads()).toBe(reloads);
-    sh(`docker rm -f ${name}`);
+    // No request was ever sent to either before it listened: no session, connection error,
+    // retry or redispatch; no reload but the new backend's.
+    for (const name of [late, never]) {
+      const r = await row(name);
+      expect([name, r["econ"], r["wretr"], r["wredis"]]).toEqual([name, "0", "0", "0"]);
+    }
+    expect((await row(never))["stot"]).toBe("0");
+    expect((await statsServers())[never]).toBe("MAINT");
+    expect(haproxyReloads()).toBe(reloads + 1);
+    sh(`docker rm -f ${late} ${never} ${other}`);
   });
 });
 

@@ -52,7 +52,7 @@ describe("AgreementCheck", () => {
         confirmedAt: expect.any(Number),
       },
     ]);
-    expect(f.calls).toEqual(["2: set server webapp/b state ready"]);
+    expect(f.calls).toEqual(["2: enable server webapp/b"]);
     expect(states(f)).toEqual(["1 in-sync", "2 in-sync"]);
     // The change log keeps a record of it, naming the replica's container.
     const changes = new ChangeLog(null, systemClock, pino({ level: "silent" }), { keep: 10, source: "docker" });
@@ -128,7 +128,7 @@ describe("AgreementCheck", () => {
   it("backs off a repair that fails, and tries again later", async () => {
     const f = await two();
     await f.replica(2).runtime.command("disable server webapp/b");
-    f.replica(2).refuse = /^set server/;
+    f.replica(2).refuse = /^(set|enable) server/;
     f.replica(2).swallowSignals = 1_000;
     const first = await f.agreement.check();
     expect(first.repairs).toEqual([]);

@@ -260,7 +260,7 @@ describe("Applier: membership through the runtime API, no reload", () => {
     w.servers.get("webapp/a")!.maint = true;
     await apply(rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.9:3001 3"]));
     expect(w.calls.slice(0, 3)).toEqual([
-      "set server webapp/a state ready",
+      "enable server webapp/a",
       "set server webapp/b addr 10.0.0.9 port 3001",
       "set server webapp/b weight 3",
     ]);

@@ -4,6 +4,7 @@ import { systemClock } from "../../sidecar/lib/clock";
 import type { ChangeHint, ServerRef } from "../../sidecar/model/types";
 import { ControlLoop } from "../../sidecar/reconcile/control-loop";
 import type { HaproxyDoor, PassReport, PassRunner, SyncResult } from "../../sidecar/reconcile/types";
+import type { ServerLine } from "../../sidecar/render/server-lines";
 import type { SerfSource } from "../../sidecar/serf/serf-rpc";
 import type { SourceSignal } from "../../sidecar/source/backend-source";
 
@@ -38,6 +39,17 @@ const created = (id: string): SignalStep => ({
 });
 type SignalStep = SourceSignal;
 
+/** A server held in maintenance until its backend listens. */
+const heldLine = (name: string): ServerLine => ({
+  backend: "webapp",
+  name,
+  address: "10.0.0.9",
+  port: 3000,
+  options: ["check", "disabled"],
+  weight: 1,
+  id: 9,
+});
+
 /**
  * A loop around recording fakes: the pass returns scripted results and takes `passMs`; a hint
  * for a routed id (`routed-*`) starts draining it; creations hold the burst until a start.
@@ -54,6 +66,8 @@ function harness(
     templateEdits?: boolean[];
     /** How long the resync's listing, taken off the pass, takes. */
     prefetchMs?: number;
+    /** Backends that began to listen while the first pass held them (takeLateReadies). */
+    late?: string[];
   } = {},
 ) {
   /** Each pass's `fresh`: whether it took the whole listing itself. */
@@ -77,20 +91,8 @@ function harness(
     },
     burstUnderway: () => pending.size > 0,
     // A backend `held-*` has a server held in maintenance until it listens.
-    readied: (id: string) =>
-      id.startsWith("held")
-        ? [
-            {
-              backend: "webapp",
-              name: id,
-              address: "10.0.0.9",
-              port: 3000,
-              options: ["check", "disabled"],
-              weight: 1,
-              id: 9,
-            },
-          ]
-        : [],
+    readied: (id: string) => (id.startsWith("held") ? [heldLine(id)] : []),
+    takeLateReadies: () => (script.late ?? []).splice(0).map(heldLine),
     sync: async (fresh?: boolean, signal?: AbortSignal) => {
       freshes.push(fresh ?? true);
       if (script.hang) {
@@ -394,6 +396,13 @@ describe("ControlLoop: results in → retries out", () => {
       [500, ["ready"]],
     ]);
     expect(h.readies).toEqual([]);
+    await h.loop.stop();
+  });
+
+  it("readies right after a pass the held servers whose backends began to listen while it held them", async () => {
+    const h = harness({ passMs: 50, late: ["held-2"] });
+    await play(h, [[0, { kind: "connected" }]], 500);
+    expect(h.readies).toEqual([{ at: 150, servers: ["webapp/held-2"] }]);
     await h.loop.stop();
   });
 

@@ -239,6 +239,24 @@ describe("Fleet: a server held until it listens, made ready early", () => {
     expect(f.fleet.view().map((r) => r.state)).toEqual(["in-sync", "in-sync"]);
   });
 
+  it("keeps a readied server routed when the next render is rejected and the live file's servers come back", async () => {
+    const f = await two();
+    await f.apply(HELD);
+    await f.idle();
+    await f.fleet.ready([C]);
+    f.volume.verdict = { ok: false, message: "[ALERT] refused" };
+    const next = rendered("s1", [...ABC, "d 10.0.0.4:3000"], ["c"]);
+    await f.apply(next);
+    await f.idle();
+    // The pass that follows brings HAProxy back to the live file's servers: c stays routed.
+    await expect(f.apply(next)).resolves.toMatchObject({ kind: "rejected" });
+    expect([f.replica(1).servers.get("webapp/c")!.maint, f.replica(2).servers.get("webapp/c")!.maint]).toEqual([
+      false,
+      false,
+    ]);
+    expect(f.replica(1).servers.has("webapp/d")).toBe(false);
+  });
+
   it("never lifts an operator's maintenance: only a held line is readied", async () => {
     const f = await two();
     const maint = { ...rendered("s1", ABC, ["c"]), held: new Set<string>() };

@@ -12,6 +12,7 @@ import { ReadinessGate } from "../../sidecar/reconcile/readiness-gate";
 import { Reconciler } from "../../sidecar/reconcile/reconciler";
 import { SerfGate } from "../../sidecar/reconcile/serf-gate";
 import type { Rendered } from "../../sidecar/render/render";
+import type { ServerLine } from "../../sidecar/render/server-lines";
 import { TemplateFile } from "../../sidecar/render/template-file";
 import type { BackendSource } from "../../sidecar/source/backend-source";
 import { eventually } from "../support/eventually";
@@ -313,6 +314,40 @@ describe("Reconciler", () => {
     expect(routed.options).not.toContain("disabled");
     // The only change between the two renders is that line: no reload.
     expect(applied[1]!.configId).toBe(applied[0]!.configId);
+  });
+
+  it("readies after the pass a container that began to listen while that pass put it in HAProxy, held", async () => {
+    const { reconciler, applied, listening, setListing, hooks } = setup();
+    const fresh = snap("compose_webapp_2");
+    setListing([snap("compose_webapp_1"), fresh]);
+    listening.set(fresh.address!, false);
+    const asked: ServerLine[][] = [];
+    // The readiness watch sees it listen while the pass applies.
+    hooks.apply = () => asked.push(reconciler.readied(fresh.id));
+    await reconciler.sync();
+    expect(asked).toEqual([[]]);
+    expect(reconciler.takeLateReadies()).toEqual([applied[0]!.servers.get("webapp/compose_webapp_2")]);
+    expect(reconciler.takeLateReadies()).toEqual([]);
+  });
+
+  it("readies nothing of a held container that is stopping, or that an operator put in maintenance since", async () => {
+    const maint = new Set<string>();
+    const { reconciler, listening, setListing } = setup(
+      TEMPLATE,
+      undefined,
+      () => true,
+      0,
+      () => maint,
+    );
+    const [a, b] = [snap("compose_webapp_2"), snap("compose_webapp_3")];
+    setListing([snap("compose_webapp_1"), a, b]);
+    listening.set(a.address!, false);
+    listening.set(b.address!, false);
+    await reconciler.sync();
+    reconciler.observe(kill(a.id));
+    expect(reconciler.readied(a.id)).toEqual([]);
+    maint.add("compose_webapp_3");
+    expect(reconciler.readied(b.id)).toEqual([]);
   });
 
   it("does not hold a container an operator put in maintenance, nor anything without the runtime API", async () => {

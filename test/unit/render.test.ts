@@ -153,18 +153,20 @@ describe("traffic lifecycle in the render", () => {
     expect(routed.held).toBeUndefined();
   });
 
-  it("makes a backend for held servers alone, and keeps it when they are routed (no reload then)", () => {
-    const api = snap("api_1", { extraLabels: { "heig.lb.backend": "api", "heig.lb.sticky": "true" } });
-    const held = renderConfig(
-      template,
-      buildDesiredState([snap("x_1"), api], { ...opts, notListening: new Set([api.id]), held: new Set([api.id]) })
-        .state,
-      { ...paths, statsAuth: null },
-    );
-    const routed = render([snap("x_1"), api]);
-    expect(held.text).toMatch(/^backend api$/m);
-    expect(held.text).toContain("cookie SERVERID insert");
-    expect(held.configId).toBe(routed.configId);
+  it("holds nothing in a backend that does not route yet, and changes no backend's structure", () => {
+    // A backend made for a held server alone would be a reload ahead of time (and another if it
+    // never listens); a held sticky member would change its backend's structure.
+    const api = snap("api_1", { extraLabels: { "heig.lb.backend": "api" } });
+    const sticky = snap("x_2", { extraLabels: { "heig.lb.sticky": "true" } });
+    const ids = new Set([api.id, sticky.id]);
+    const state = buildDesiredState([snap("x_1"), api, sticky], { ...opts, notListening: ids, held: ids }).state;
+    expect(state.held).toEqual([
+      { name: "webapp", sticky: false, servers: [expect.objectContaining({ name: "x_2", held: true })] },
+    ]);
+    const held = renderConfig(template, state, { ...paths, statsAuth: null });
+    expect(held.text).not.toMatch(/^backend api$/m);
+    expect(held.text).not.toContain("cookie SERVERID");
+    expect(held.configId).toBe(render([snap("x_1")]).configId);
   });
 
   it("does not hold a server an operator put in maintenance: it is left out until it listens", () => {

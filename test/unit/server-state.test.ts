@@ -26,6 +26,25 @@ describe("keepServerState", () => {
     ]);
   });
 
+  it("keeps the maintenance of a server the new config keeps disabled (held until it listens, or an operator's)", () => {
+    const held = [
+      "1",
+      HEADER,
+      "3 webapp 1 held 10.0.0.1 0 5 1 1 8 15 3 3 6 0 0 0 - 3000 - 0 0 - - 0",
+      "3 webapp 2 drained 10.0.0.2 2 9 1 1 8 15 3 3 6 0 0 0 - 3000 - 0 0 - - 0",
+      "",
+    ].join("\n");
+    const lines = parseServerLines(
+      "backend webapp\n  server held 10.0.0.1:3000 check disabled\n  server drained 10.0.0.2:3000 check disabled\n",
+    );
+    const kept = keepServerState(held, lines).split("\n");
+    // 5: maintenance from the config and forced (add server … disabled); a forced drain is cleared.
+    expect(kept.filter((l) => /^\d+ \w+ \d+ /.test(l)).map((l) => l.split(" ").slice(3, 7).join(" "))).toEqual([
+      "held 10.0.0.1 0 5",
+      "drained 10.0.0.2 2 1",
+    ]);
+  });
+
   it("drops the state of a server that ran under another id than the new config gives it", () => {
     const withIds = parseServerLines(
       "backend webapp\n  server kept 10.0.0.1:3000 id 1 check\n  server drained 10.0.0.2:3000 id 70039 check\n",
