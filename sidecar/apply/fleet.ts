@@ -123,15 +123,7 @@ export class Fleet {
     if (servers.length === 0) return;
     const seq = ++this.drainSeq;
     for (const s of servers) this.drains.set(refKey(s), seq);
-    const running = this.list.filter((m) => m.running);
-    if (running.length === 0) throw new Error("no haproxy replica runs");
-    const results = await Promise.allSettled(running.map((m) => m.target.drain(servers)));
-    const failed = results.flatMap((r, i) =>
-      r.status === "rejected" ? [{ m: running[i]!, err: toError(r.reason) }] : [],
-    );
-    if (failed.length === running.length) throw failed[0]!.err;
-    for (const { m, err } of failed)
-      this.log.warn({ err, replica: m.name, servers: servers.length }, "early drain failed on a replica");
+    await this.onEveryReplica("early drain", servers.length, (t) => t.drain(servers));
   }
 
   /**
@@ -144,15 +136,23 @@ export class Fleet {
     // A new sequence number: what the desired render routes changes (see wanted()).
     this.drainSeq++;
     for (const s of servers) this.readies.add(`${s.backend}/${s.name}`);
+    await this.onEveryReplica("early ready", servers.length, (t) => t.ready(servers));
+  }
+
+  /** Runs `change` on every running replica at once; says those that fail, throws when all do. */
+  private async onEveryReplica(
+    what: string,
+    servers: number,
+    change: (target: HaproxyTarget) => Promise<void>,
+  ): Promise<void> {
     const running = this.list.filter((m) => m.running);
     if (running.length === 0) throw new Error("no haproxy replica runs");
-    const results = await Promise.allSettled(running.map((m) => m.target.ready(servers)));
+    const results = await Promise.allSettled(running.map((m) => change(m.target)));
     const failed = results.flatMap((r, i) =>
       r.status === "rejected" ? [{ m: running[i]!, err: toError(r.reason) }] : [],
     );
     if (failed.length === running.length) throw failed[0]!.err;
-    for (const { m, err } of failed)
-      this.log.warn({ err, replica: m.name, servers: servers.length }, "early ready failed on a replica");
+    for (const { m, err } of failed) this.log.warn({ err, replica: m.name, servers }, `${what} failed on a replica`);
   }
 
   /** The servers drained early that no pass has dropped yet, by `backend/server`. */
