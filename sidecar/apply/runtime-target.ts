@@ -23,10 +23,6 @@ import type { EarlyChanges, HaproxyTarget, ReadBack, RuntimeApplied } from "./ta
 
 const NO_EARLY: EarlyChanges = { drained: new Set(), readied: new Set() };
 
-/** The servers readied early that no kill has drained since. */
-const readiedNotDrained = (e: EarlyChanges): ReadonlySet<string> =>
-  e.drained.size === 0 ? e.readied : new Set([...e.readied].filter((key) => !e.drained.has(key)));
-
 /** How long a leaving server keeps its connections when its labels say nothing (heig.lb.drain). */
 export const DEFAULT_DRAIN_MS = 10_000;
 
@@ -87,9 +83,8 @@ export class RuntimeTarget implements HaproxyTarget {
     const renumbered = idMismatches(rendered.servers, before);
     if (renumbered.length > 0)
       throw new ApplyError(`servers run under other ids than the config gives them: ${renumbered.join(", ")}`);
-    // A held server made ready early is not put back in maintenance: it listens (unless a
-    // kill drained it since).
-    const ops = planRuntime(withReadied(rendered, readiedNotDrained(early())), before);
+    // A held server made ready early is not put back in maintenance: it listens.
+    const ops = planRuntime(withReadied(rendered, early().readied), before);
     // A leaving server is no longer in the render: its drain time is the one it had there.
     for (const [key, ms] of rendered.drainMs ?? []) this.drainMs.set(key, ms);
     for (const key of rendered.servers.keys()) if (!rendered.drainMs?.has(key)) this.drainMs.delete(key);
@@ -108,7 +103,7 @@ export class RuntimeTarget implements HaproxyTarget {
     // takes it in. A server a kill event drained is leaving (a reload for it would be a reload
     // for nothing); one held until it listens may have been made ready, or not yet.
     const { drained, readied } = early();
-    const drift = runtimeDrift(withReadied(rendered, readiedNotDrained({ drained, readied })), after).filter((key) => {
+    const drift = runtimeDrift(withReadied(rendered, readied), after).filter((key) => {
       const r = after.get(key);
       return !(r?.maint === true && (drained.has(key) || rendered.held?.has(key) === true));
     });

@@ -8,7 +8,7 @@ import type { RuntimeResult } from "./runtime-apply";
 /**
  * What the fast paths did ahead of the passes, by `backend/server`: servers drained early (a
  * kill: leaving, the pass that drops them follows) and servers held until they listen and made
- * ready early (they listen: the pass that routes them follows).
+ * ready early (they listen: the pass that routes them follows), none of them drained since.
  */
 export interface EarlyChanges {
   readonly drained: ReadonlySet<string>;
