@@ -14,8 +14,6 @@ export interface ReadinessVerdict {
   readonly notListening: ReadonlySet<string>;
   /** Of those, the ones still watched (not past the patience): told to `onReady` when they listen. */
   readonly awaiting: ReadonlySet<string>;
-  /** How many those are. */
-  readonly awaitingReadiness: number;
 }
 
 /**
@@ -76,7 +74,7 @@ export class ReadinessGate {
         this.unwatch(b.sourceId);
       }
     }
-    return { notListening, awaiting, awaitingReadiness: awaiting.size };
+    return { notListening, awaiting };
   }
 
   /** Stops every watch. */

@@ -83,7 +83,7 @@ export class Reconciler implements PassRunner {
   /** Its servers by the backend they come from: what a hint about one backend drains, in O(1). */
   private appliedBySource = new Map<string, ServerRef[]>();
   /** The lines of its held servers (in maintenance until they listen), by the backend they come from. */
-  private heldBySource = new Map<string, Array<{ readonly line: ServerLine; readonly container: string }>>();
+  private heldBySource = new Map<string, ServerLine[]>();
   /** Backends that started to listen when nothing applied held them yet. */
   private readonly readyAsked = new Set<string>();
   /** Each backend's replacements on their way at the last pass (for the early drain's guard). */
@@ -143,22 +143,19 @@ export class Reconciler implements PassRunner {
    * leaves drains them early, as any routed server.
    */
   readied(id: string): ServerLine[] {
-    // Stopping, or put in maintenance since: the pass decides.
+    // Stopping: the pass decides.
     if (this.draining.has(id)) return [];
-    const maintenance = this.parts.maintenance?.();
-    const held = this.heldBySource.get(id);
-    if (held === undefined) {
+    const lines = this.heldBySource.get(id);
+    if (lines === undefined) {
       // Not held yet by what was applied: maybe by the pass under way (see takeLateReadies).
       this.readyAsked.add(id);
       return [];
     }
     this.heldBySource.delete(id);
-    if (
-      maintenance !== undefined &&
-      held.some((h) => inMaintenance(maintenance, { name: h.container, serverName: h.line.name, id }))
-    )
+    // Put in maintenance since: the pass decides. A held server's name is its container's.
+    const maintenance = this.parts.maintenance?.();
+    if (maintenance?.size && lines.some((l) => inMaintenance(maintenance, { name: l.name, serverName: l.name, id })))
       return [];
-    const lines = held.map((h) => h.line);
     this.appliedBySource.set(id, [
       ...(this.appliedBySource.get(id) ?? []),
       ...lines.map((l) => ({ backend: l.backend, server: l.name })),
@@ -317,7 +314,7 @@ export class Reconciler implements PassRunner {
     const rejected = this.rejected.current(first.state, running);
     const screened = rejected.size === 0 ? first : buildDesiredState(snapshots, { ...sourceOptions, rejected });
     const candidates = screened.state.services.flatMap((s) => s.servers);
-    const { notListening, awaiting, awaitingReadiness } = await this.parts.readiness.check(snapshots, candidates);
+    const { notListening, awaiting } = await this.parts.readiness.check(snapshots, candidates);
     // Those that may listen soon are rendered ahead of time, in maintenance: the moment they
     // listen is then one runtime command (see readied()). Not without the runtime API, where it
     // would be a reload more.
@@ -346,7 +343,7 @@ export class Reconciler implements PassRunner {
       pending: this.pending,
     });
     this.passLog.drainPanic(kept.panic);
-    return { state: kept.state, excluded: kept.excluded, awaitingReadiness, drainPanic: kept.panic };
+    return { state: kept.state, excluded: kept.excluded, awaitingReadiness: awaiting.size, drainPanic: kept.panic };
   }
 
   /** Runs one stage of the pass, adding its time to the pass's. */
@@ -373,9 +370,9 @@ export class Reconciler implements PassRunner {
       for (const b of s.servers) {
         const line = rendered.servers.get(`${s.name}/${b.name}`);
         if (line === undefined) continue; // a template that leaves it out
-        const held = this.heldBySource.get(b.sourceId) ?? [];
-        held.push({ line, container: b.name });
-        this.heldBySource.set(b.sourceId, held);
+        const lines = this.heldBySource.get(b.sourceId) ?? [];
+        lines.push(line);
+        this.heldBySource.set(b.sourceId, lines);
       }
     // Asked for and not held by this state either: routed by it, or gone. The others are
     // readied after this pass (takeLateReadies).
