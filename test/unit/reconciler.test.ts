@@ -34,15 +34,25 @@ const kill = (id: string, signal = "15"): ChangeHint => ({
 const routedIn = (text: string): string[] =>
   [...text.matchAll(/^\s+server (\S+) .*$/gm)].filter((m) => !/ disabled\b/.test(m[0])).map((m) => m[1]!);
 
-function setup(
+/** A reconciler over recording fakes; each option has the production default when left out. */
+function setup({
   templatePath = TEMPLATE,
-  serfMembers?: () => SerfMember[],
-  accepts: (text: string) => boolean = () => true,
+  serfMembers,
+  accepts = () => true,
   drainPanicThreshold = 0,
-  maintenance?: () => ReadonlySet<string>,
-  clock: Clock = systemClock,
+  maintenance,
+  clock = systemClock,
   runtimeApi = true,
-) {
+}: {
+  templatePath?: string;
+  serfMembers?: () => SerfMember[];
+  /** Whether `haproxy -c` accepts a text. */
+  accepts?: (text: string) => boolean;
+  drainPanicThreshold?: number;
+  maintenance?: () => ReadonlySet<string>;
+  clock?: Clock;
+  runtimeApi?: boolean;
+} = {}) {
   /** Called as each fake does its work (a test's clock moves there). */
   const hooks: { list?: () => void; probe?: () => void; apply?: () => void } = {};
   let listing: BackendSnapshot[] | Error = [];
@@ -146,7 +156,7 @@ describe("Reconciler", () => {
   it("says where the pass spent its time: listing, gates, render, apply", async () => {
     let now = 1_000_000;
     const clock: Clock = { ...systemClock, now: () => now };
-    const { reconciler, hooks, setListing } = setup(TEMPLATE, undefined, undefined, 0, undefined, clock);
+    const { reconciler, hooks, setListing } = setup({ clock });
     hooks.list = () => (now += 40);
     hooks.probe = () => (now += 3);
     hooks.apply = () => (now += 7);
@@ -244,7 +254,7 @@ describe("Reconciler", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "ha-sidecar-"));
     const tpl = path.join(dir, "t.hbs");
     writeFileSync(tpl, "global\n{{#each services}}\n");
-    const { reconciler, applied, logs } = setup(tpl);
+    const { reconciler, applied, logs } = setup({ templatePath: tpl });
     await expect(reconciler.sync()).resolves.toMatchObject({ ok: false, stage: "template", retry: false });
     await reconciler.sync();
     expect(applied).toEqual([]);
@@ -255,7 +265,7 @@ describe("Reconciler", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "ha-sidecar-"));
     const tpl = path.join(dir, "t.hbs");
     writeFileSync(tpl, "global\n    maxconn 10\n");
-    const { reconciler, applied } = setup(tpl);
+    const { reconciler, applied } = setup({ templatePath: tpl });
     await expect(reconciler.sync()).resolves.toMatchObject({
       ok: false,
       stage: "template",
@@ -332,13 +342,7 @@ describe("Reconciler", () => {
 
   it("readies nothing of a held container that is stopping, or that an operator put in maintenance since", async () => {
     const maint = new Set<string>();
-    const { reconciler, listening, setListing } = setup(
-      TEMPLATE,
-      undefined,
-      () => true,
-      0,
-      () => maint,
-    );
+    const { reconciler, listening, setListing } = setup({ maintenance: () => maint });
     const [a, b] = [snap("compose_webapp_2"), snap("compose_webapp_3")];
     setListing([snap("compose_webapp_1"), a, b]);
     listening.set(a.address!, false);
@@ -351,19 +355,13 @@ describe("Reconciler", () => {
   });
 
   it("does not hold a container an operator put in maintenance, nor anything without the runtime API", async () => {
-    const maint = setup(
-      TEMPLATE,
-      undefined,
-      () => true,
-      0,
-      () => new Set(["compose_webapp_2"]),
-    );
+    const maint = setup({ maintenance: () => new Set(["compose_webapp_2"]) });
     maint.setListing([snap("compose_webapp_1"), snap("compose_webapp_2")]);
     maint.listening.set(snap("compose_webapp_2").address!, false);
     await maint.reconciler.sync();
     expect(maint.applied[0]!.text).not.toContain("compose_webapp_2");
     expect(maint.applied[0]!.held).toBeUndefined();
-    const reloads = setup(TEMPLATE, undefined, () => true, 0, undefined, systemClock, false);
+    const reloads = setup({ runtimeApi: false });
     reloads.setListing([snap("compose_webapp_1"), snap("compose_webapp_2")]);
     reloads.listening.set(snap("compose_webapp_2").address!, false);
     await reloads.reconciler.sync();
@@ -411,7 +409,7 @@ describe("Reconciler", () => {
       { name: "x", address: a.address!, status: "alive", tags: { role: "webapp" } },
       { name: "y", address: b.address!, status: "failed", tags: { role: "webapp" } },
     ];
-    const { reconciler, serf, applied, setListing } = setup(TEMPLATE, () => members);
+    const { reconciler, serf, applied, setListing } = setup({ serfMembers: () => members });
     setListing([a, b]);
     const r = await reconciler.sync();
     expect(applied[0]!.text).not.toContain("compose_webapp_2");
@@ -423,8 +421,10 @@ describe("Reconciler", () => {
   });
 
   it("routes on Docker's view alone when Serf is unreachable, and says so once", async () => {
-    const { reconciler, serf, applied, logs, setListing } = setup(TEMPLATE, () => {
-      throw new Error("connect ECONNREFUSED serf:7373");
+    const { reconciler, serf, applied, logs, setListing } = setup({
+      serfMembers: () => {
+        throw new Error("connect ECONNREFUSED serf:7373");
+      },
     });
     setListing([snap("compose_webapp_1")]);
     await reconciler.sync();
@@ -469,7 +469,10 @@ describe("Reconciler", () => {
         "check{{#if weight}} slowstart {{weight}}x{{/if}}{{#if weight",
       ),
     );
-    const { reconciler, applied, setListing, logs } = setup(tpl, undefined, (text) => !/slowstart/.test(text));
+    const { reconciler, applied, setListing, logs } = setup({
+      templatePath: tpl,
+      accepts: (text) => !/slowstart/.test(text),
+    });
     const poison = snap("poison_9", { extraLabels: { "heig.lb.weight": "5" } });
     setListing([snap("compose_webapp_1"), snap("compose_webapp_2"), poison, snap("compose_webapp_3")]);
     const r = await reconciler.sync();
@@ -499,7 +502,7 @@ describe("Reconciler", () => {
   });
 
   it("never empties a backend when every old container leaves before its replacement listens (a rolling update)", async () => {
-    const { reconciler, applied, listening, setListing, logs } = setup(TEMPLATE, undefined, () => true, 0.5);
+    const { reconciler, applied, listening, setListing, logs } = setup({ drainPanicThreshold: 0.5 });
     const old = ["heig_webapp_1", "heig_webapp_2", "heig_webapp_3"].map((n) => snap(n));
     setListing(old);
     await reconciler.sync();
@@ -535,7 +538,7 @@ describe("Reconciler", () => {
   });
 
   it("drops a leaving server kept in panic once its container stops", async () => {
-    const { reconciler, applied, setListing } = setup(TEMPLATE, undefined, () => true, 0.5);
+    const { reconciler, applied, setListing } = setup({ drainPanicThreshold: 0.5 });
     const only = snap("heig_webapp_1");
     setListing([only]);
     await reconciler.sync();
@@ -551,13 +554,7 @@ describe("Reconciler", () => {
 describe("Reconciler: traffic lifecycle", () => {
   it("keeps a container in maintenance in the config, disabled, from the next pass on", async () => {
     let names = new Set<string>();
-    const { reconciler, applied, setListing } = setup(
-      TEMPLATE,
-      undefined,
-      () => true,
-      0,
-      () => names,
-    );
+    const { reconciler, applied, setListing } = setup({ maintenance: () => names });
     setListing([snap("c_1"), snap("c_2")]);
     await reconciler.sync();
     expect(applied[0]!.text).toMatch(/^ {4}server c_1 \S+ id \d+ check$/m);
