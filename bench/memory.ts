@@ -1,7 +1,8 @@
 /**
  * `make memory` (node dist/memory.js): the memory of the sidecar and of the Docker API proxy,
  * bundled and started as their images start them (node with the flags of the Dockerfiles'
- * ENTRYPOINTs; MEMORY_NODE_FLAGS="..." runs both with other flags, "" with none).
+ * ENTRYPOINTs and the environment of their ENV lines; MEMORY_NODE_FLAGS="..." runs both with
+ * other flags and without the images' environment, "" with no flags).
  *
  * On this host, without Docker: both bundles are plain processes, wired as compose wires them
  * (sidecar → tcp://127.0.0.1 → proxy → unix socket), in front of the fake Docker Engine API of
@@ -28,7 +29,7 @@ import { IDS, startFakeDocker, type FakeDocker } from "../test/unit/docker-fake"
 import { startFakeHaproxy } from "../test/unit/haproxy-fake";
 import { getOnce, log, ROOT, sh, sleep, until } from "./lib";
 import { Load } from "./load";
-import { entrypointNodeFlags, parseProcStatus, parseTimeOutput } from "./proc";
+import { dockerfileEnv, entrypointNodeFlags, parseProcStatus, parseTimeOutput } from "./proc";
 import { Stack } from "./stack";
 
 const OUT_DIR = path.join(ROOT, ".bench");
@@ -46,6 +47,7 @@ interface Rss {
 
 interface ProcessResult {
   readonly nodeFlags: readonly string[];
+  readonly imageEnv?: Readonly<Record<string, string>>;
   readonly atRestAfterStart: Rss;
   readonly atRestAfterChurn: Rss;
 }
@@ -63,6 +65,12 @@ const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[
 function rss(status: string): Rss {
   const { rssKiB, peakRssKiB, anonKiB } = parseProcStatus(status);
   return { rssMiB: mib(rssKiB), peakRssMiB: mib(peakRssKiB), anonMiB: mib(anonKiB) };
+}
+
+/** The environment a bundle's image gives it (its Dockerfile's ENV), unless MEMORY_NODE_FLAGS is set. */
+function imageEnv(dockerfile: string): Record<string, string> {
+  if (process.env.MEMORY_NODE_FLAGS !== undefined) return {};
+  return dockerfileEnv(readFileSync(path.join(ROOT, dockerfile), "utf8"));
 }
 
 const rssOf = (pid: number): Rss => rss(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -183,10 +191,16 @@ async function onThisHost(): Promise<Record<string, unknown>> {
   const proxy = startNode(
     proxyFlags,
     path.join(DIST, "docker-proxy.js"),
-    { PROXY_SOCKET: fake.socketPath, PROXY_PORT: String(proxyPort), PROXY_LOG_LEVEL: "warn" },
+    {
+      ...imageEnv("compose/docker-proxy/Dockerfile"),
+      PROXY_SOCKET: fake.socketPath,
+      PROXY_PORT: String(proxyPort),
+      PROXY_LOG_LEVEL: "warn",
+    },
     path.join(dir, "proxy.log"),
   );
   const sidecarEnv = {
+    ...imageEnv("compose/sidecar/Dockerfile"),
     DOCKER_HOST: `tcp://127.0.0.1:${proxyPort}`,
     LB_TEMPLATE: path.join(ROOT, "templates/haproxy.cfg.hbs"),
     LB_OUTPUT: configFile,
@@ -248,11 +262,17 @@ async function onThisHost(): Promise<Record<string, unknown>> {
       churn: { containers: CYCLES, seconds: churnS },
       sidecar: {
         nodeFlags: sidecarFlags,
+        imageEnv: imageEnv("compose/sidecar/Dockerfile"),
         atRestAfterStart: sidecarAtRest,
         atRestAfterChurn: sidecarAfter,
         heapAfterChurnMiB: { used: heap("heap_size_used_bytes"), total: heap("heap_size_total_bytes") },
       },
-      proxy: { nodeFlags: proxyFlags, atRestAfterStart: proxyAtRest, atRestAfterChurn: proxyAfter },
+      proxy: {
+        nodeFlags: proxyFlags,
+        imageEnv: imageEnv("compose/docker-proxy/Dockerfile"),
+        atRestAfterStart: proxyAtRest,
+        atRestAfterChurn: proxyAfter,
+      },
       healthchecks,
     };
   } finally {
@@ -319,7 +339,8 @@ async function inAStack(): Promise<Record<string, unknown>> {
 function summary(r: Record<string, unknown>): string {
   const p = (name: string): string => {
     const x = r[name] as ProcessResult & { heapAfterChurnMiB?: { used: number; total: number } };
-    const flags = x.nodeFlags === undefined ? "" : ` (node ${x.nodeFlags.join(" ") || "without flags"})`;
+    const env = Object.entries(x.imageEnv ?? {}).map(([k, v]) => `${k}=${v} `);
+    const flags = x.nodeFlags === undefined ? "" : ` (${env.join("")}node ${x.nodeFlags.join(" ") || "without flags"})`;
     const heap =
       x.heapAfterChurnMiB === undefined
         ? ""

@@ -25,6 +25,27 @@ export function entrypointNodeFlags(dockerfile: string): string[] {
   return argv.slice(1, -1);
 }
 
+/**
+ * The environment a Dockerfile's `ENV` instructions set (`ENV K=V [K2=V2 ...]`, or the older
+ * `ENV K V`): the benchmark gives the bundles the environment the images give them (for example
+ * MALLOC_ARENA_MAX). Quoted values lose their quotes; a later ENV of the same name wins.
+ */
+export function dockerfileEnv(dockerfile: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const m of dockerfile.matchAll(/^ENV\s+(.+)$/gm)) {
+    const body = m[1]!.trim();
+    const pairs = [...body.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|'[^']*'|\S*)/g)];
+    if (pairs.length === 0) {
+      const legacy = /^([A-Za-z_][A-Za-z0-9_]*)\s+(.*)$/.exec(body);
+      if (legacy === null) throw new Error(`not an ENV instruction: ENV ${body}`);
+      env[legacy[1]!] = legacy[2]!;
+      continue;
+    }
+    for (const [, key, value] of pairs) env[key!] = value!.replace(/^(["'])(.*)\1$/, "$2");
+  }
+  return env;
+}
+
 /** `/usr/bin/time -f "%M %U %S"`'s last line: max RSS (KiB) and user + system CPU (ms). */
 export function parseTimeOutput(stderr: string): { maxRssKiB: number; cpuMs: number } {
   const last = stderr.trim().split("\n").at(-1) ?? "";

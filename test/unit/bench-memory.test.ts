@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { entrypointNodeFlags, parseProcStatus, parseTimeOutput } from "../../bench/proc";
+import { dockerfileEnv, entrypointNodeFlags, parseProcStatus, parseTimeOutput } from "../../bench/proc";
 
 describe("the memory benchmark's readers", () => {
   it("reads VmRSS, VmHWM and RssAnon from /proc/<pid>/status", () => {
@@ -15,6 +15,12 @@ describe("the memory benchmark's readers", () => {
     expect(entrypointNodeFlags('ENTRYPOINT ["node", "--a=1", "--b", "/app/x.js"]')).toEqual(["--a=1", "--b"]);
     expect(() => entrypointNodeFlags('ENTRYPOINT ["bash", "/x"]')).toThrow("does not start node");
     expect(() => entrypointNodeFlags("ENTRYPOINT node /x")).toThrow("no exec-form ENTRYPOINT");
+  });
+
+  it("takes the environment of a Dockerfile's ENV lines", () => {
+    const file = 'FROM x\nENV A=1 B="two words"\nRUN echo ENV=no\nENV C 3 4\nENV A=5\n';
+    expect(dockerfileEnv(file)).toEqual({ A: "5", B: "two words", C: "3 4" });
+    expect(dockerfileEnv("FROM x\n")).toEqual({});
   });
 
   it("reads /usr/bin/time's max RSS and CPU", () => {
@@ -37,5 +43,9 @@ describe("the images' node", () => {
       `--max-old-space-size=${oldSpaceMiB}`,
       ...more,
     ]);
+  });
+
+  it("the sidecar's glibc keeps two malloc arenas (make memory runs its bundle with it too)", () => {
+    expect(dockerfileEnv(dockerfile("sidecar"))).toMatchObject({ MALLOC_ARENA_MAX: "2" });
   });
 });
