@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { Lifecycle } from "./lifecycle";
 import { log, ROOT, sh, sleep, until } from "./lib";
 import { Load, type LoadTotals } from "./load";
-import { convergence, timeline, window, type Convergence, type TimelinePoint } from "./measure";
+import { convergence, heldReadies, timeline, window, type Convergence, type TimelinePoint } from "./measure";
 import { Scenario, type Crash, type Step } from "./scenario";
 import { Stack } from "./stack";
 
@@ -95,7 +95,12 @@ async function phase(name: string, s: Stack): Promise<PhaseResult> {
       ]),
     ),
     crash: crash === null ? null : { ...crash, ...window(load.samples, crash.atMs - 500, crash.atMs + 5000) },
-    convergence: convergence(load.samples, lifecycle.starts, lifecycle.ends),
+    convergence: convergence(
+      load.samples,
+      lifecycle.starts,
+      lifecycle.ends,
+      heldReadies(s.sidecarLogs(startedMs, "held servers ready")),
+    ),
     haproxyWorkersAfterRun: await s.workers(),
     haproxyProcessesAfterRun: await s.haproxyProcesses(),
     sidecar: {
@@ -125,6 +130,9 @@ function summarize(p: PhaseResult): string[] {
     ...Object.entries(c.startToFirstResponseByStepMs).map(([k, v]) => `  ${k}: ${pc(v)}`),
     `app listening → first response through HAProxy: ${pc(c.listeningToFirstResponseMs)}`,
     ...Object.entries(c.listeningToFirstResponseByStepMs).map(([k, v]) => `  ${k}: ${pc(v)}`),
+    `app listening → first request routed to it (its send): ${pc(c.listeningToFirstRoutedMs)}`,
+    ...Object.entries(c.listeningToFirstRoutedByStepMs).map(([k, v]) => `  ${k}: ${pc(v)}`),
+    `held until they listened, then made ready by the sidecar's probe: ${c.heldThenReady.listeningToReadyMs.n} of ${c.heldThenReady.of} starts; app listening → made ready ${pc(c.heldThenReady.listeningToReadyMs)}`,
     `kill → last request routed there: ${pc(c.killToLastRoutedMs)}`,
     ...(p.crash === null
       ? []

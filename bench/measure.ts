@@ -12,6 +12,21 @@ export interface Convergence {
   /** The app began to listen → its first answer through HAProxy: the sidecar's share (plus sampling). */
   readonly listeningToFirstResponseMs: Percentiles;
   readonly listeningToFirstResponseByStepMs: Record<string, Percentiles>;
+  /**
+   * The app began to listen → the sending of the first request HAProxy routed to it: the same
+   * share without the new app's own time to answer its first request (a cold Node process, on a
+   * busy CPU in a burst). HAProxy picks the server a moment after the send, so this can come out
+   * a little early, never late.
+   */
+  readonly listeningToFirstRoutedMs: Percentiles;
+  readonly listeningToFirstRoutedByStepMs: Record<string, Percentiles>;
+  /**
+   * Starts whose server the sidecar held in maintenance (their app did not listen yet at their
+   * start's pass) and then made ready the moment its probe connected (its "held servers ready"
+   * log line): the app began to listen → that line. The others were routed by a pass. Can be
+   * below 0: a busy app logs its own listen late.
+   */
+  readonly heldThenReady: { readonly of: number; readonly listeningToReadyMs: Percentiles };
   /** A terminating kill (or a crash's die) → the last request HAProxy sent to that container. */
   readonly killToLastRoutedMs: Percentiles;
   readonly unobservedStarts: readonly string[];
@@ -23,14 +38,41 @@ const byStep = (rows: ReadonlyArray<{ step: string; v: number }>): Record<string
   return Object.fromEntries([...m].map(([k, v]) => [k, percentiles(v)]));
 };
 
+/** When the sidecar made a held server ready, by container name (its server's name). */
+export interface HeldReady {
+  readonly name: string;
+  readonly atMs: number;
+}
+
+/** Pure: the sidecar's "held servers ready" log lines (pino JSON) as one record per server. */
+export function heldReadies(logText: string): HeldReady[] {
+  const out: HeldReady[] = [];
+  for (const line of logText.split("\n")) {
+    if (!line.includes('"held servers ready"')) continue;
+    let rec: { time?: unknown; servers?: unknown };
+    try {
+      rec = JSON.parse(line) as typeof rec;
+    } catch {
+      continue;
+    }
+    if (typeof rec.time !== "number" || !Array.isArray(rec.servers)) continue;
+    for (const s of rec.servers)
+      if (typeof s === "string") out.push({ name: s.slice(s.indexOf("/") + 1), atMs: rec.time });
+  }
+  return out;
+}
+
 export function convergence(
   samples: readonly Sample[],
   starts: readonly StartRecord[],
   ends: readonly EndRecord[],
+  readies: readonly HeldReady[] = [],
 ): Convergence {
   const hits = samples.filter((s) => s.kind === "new-connection" && s.ok && s.ip !== "");
   const firsts: Array<{ step: string; v: number }> = [];
   const shares: Array<{ step: string; v: number }> = [];
+  const routed: Array<{ step: string; v: number }> = [];
+  const toReady: number[] = [];
   const unobserved: string[] = [];
   for (const st of starts) {
     if (st.ip === "") continue;
@@ -44,7 +86,16 @@ export function convergence(
       continue;
     }
     firsts.push({ step: st.step, v: first.doneMs - st.startedAtMs });
-    if (st.listeningAtMs !== null) shares.push({ step: st.step, v: first.doneMs - st.listeningAtMs });
+    // This start's ready: its name's first after it, before that name starts again.
+    const again = starts.find((o) => o.name === st.name && o.startedAtMs > st.startedAtMs);
+    const ready = readies.find(
+      (r) => r.name === st.name && r.atMs >= st.startedAtMs && (again === undefined || r.atMs < again.startedAtMs),
+    );
+    if (ready !== undefined && st.listeningAtMs !== null) toReady.push(ready.atMs - st.listeningAtMs);
+    if (st.listeningAtMs !== null) {
+      shares.push({ step: st.step, v: first.doneMs - st.listeningAtMs });
+      routed.push({ step: st.step, v: first.sentMs - st.listeningAtMs });
+    }
   }
   const drains: number[] = [];
   for (const e of ends) {
@@ -64,6 +115,9 @@ export function convergence(
     startToFirstResponseByStepMs: byStep(firsts),
     listeningToFirstResponseMs: percentiles(shares.map((f) => f.v)),
     listeningToFirstResponseByStepMs: byStep(shares),
+    listeningToFirstRoutedMs: percentiles(routed.map((f) => f.v)),
+    listeningToFirstRoutedByStepMs: byStep(routed),
+    heldThenReady: { of: firsts.length, listeningToReadyMs: percentiles(toReady) },
     killToLastRoutedMs: percentiles(drains),
     unobservedStarts: unobserved,
   };

@@ -99,6 +99,12 @@ export class Stack {
       .map((c) => c[sv!]!);
   }
 
+  /** The sidecar's log lines since `sinceMs` that hold `text`. */
+  sidecarLogs(sinceMs: number, text: string): string {
+    const since = new Date(sinceMs).toISOString();
+    return sh(`docker logs --since ${since} ${this.sidecar} 2>&1 | grep -F ${JSON.stringify(text)} || true`);
+  }
+
   /** The sidecar's PID 1 CPU ticks (user + system) and memory. */
   sidecarProc(): { ticks: number; rssKb: number; peakRssKb: number } {
     const stat = sh(`docker exec ${this.sidecar} cat /proc/1/stat`).split(") ")[1]!.split(" ");
