@@ -1,8 +1,8 @@
 /**
  * `make memory` (node dist/memory.js): the memory of the sidecar and of the Docker API proxy,
  * bundled and started as their images start them (node with the flags of the Dockerfiles'
- * ENTRYPOINTs and the environment of their ENV lines; MEMORY_NODE_FLAGS="..." runs both with
- * other flags and without the images' environment, "" with no flags).
+ * ENTRYPOINTs, in the environment of their ENV lines; MEMORY_NODE_FLAGS="..." runs both with
+ * other flags, "" with none).
  *
  * On this host, without Docker: both bundles are plain processes, wired as compose wires them
  * (sidecar → tcp://127.0.0.1 → proxy → unix socket), in front of the fake Docker Engine API of
@@ -67,9 +67,8 @@ function rss(status: string): Rss {
   return { rssMiB: mib(rssKiB), peakRssMiB: mib(peakRssKiB), anonMiB: mib(anonKiB) };
 }
 
-/** The environment a bundle's image gives it (its Dockerfile's ENV), unless MEMORY_NODE_FLAGS is set. */
+/** The environment a bundle's image gives it (its Dockerfile's ENV). */
 function imageEnv(dockerfile: string): Record<string, string> {
-  if (process.env.MEMORY_NODE_FLAGS !== undefined) return {};
   return dockerfileEnv(readFileSync(path.join(ROOT, dockerfile), "utf8"));
 }
 
