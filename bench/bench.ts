@@ -62,7 +62,7 @@ async function phase(name: string, s: Stack): Promise<PhaseResult> {
   await sleep(5000);
   const idle = s.sidecarProc();
 
-  const lifecycle = new Lifecycle(s.opts.project, s.opts.network);
+  const lifecycle = new Lifecycle(s.opts.project, s.opts.network, s.ha);
   await lifecycle.prime();
   lifecycle.start();
   const load = new Load({ port: s.opts.httpPort, keepAliveRate: SMOKE ? 200 : 500, newConnectionLoops: SMOKE ? 2 : 3 });
@@ -100,6 +100,7 @@ async function phase(name: string, s: Stack): Promise<PhaseResult> {
       lifecycle.starts,
       lifecycle.ends,
       heldReadies(s.sidecarLogs(startedMs, "held servers ready")),
+      lifecycle.firstRoutes,
     ),
     haproxyWorkersAfterRun: await s.workers(),
     haproxyProcessesAfterRun: await s.haproxyProcesses(),
@@ -130,9 +131,10 @@ function summarize(p: PhaseResult): string[] {
     ...Object.entries(c.startToFirstResponseByStepMs).map(([k, v]) => `  ${k}: ${pc(v)}`),
     `app listening → first response through HAProxy: ${pc(c.listeningToFirstResponseMs)}`,
     ...Object.entries(c.listeningToFirstResponseByStepMs).map(([k, v]) => `  ${k}: ${pc(v)}`),
-    `app listening → first request routed to it (its send): ${pc(c.listeningToFirstRoutedMs)}`,
+    `app listening → first request routed to it (HAProxy's log): ${pc(c.listeningToFirstRoutedMs)}`,
     ...Object.entries(c.listeningToFirstRoutedByStepMs).map(([k, v]) => `  ${k}: ${pc(v)}`),
     `held until they listened, then made ready by the sidecar's probe: ${c.heldThenReady.listeningToReadyMs.n} of ${c.heldThenReady.of} starts; app listening → made ready ${pc(c.heldThenReady.listeningToReadyMs)}`,
+    ...Object.entries(c.heldThenReady.listeningToReadyByStepMs).map(([k, v]) => `  ${k}: ${pc(v)}`),
     `kill → last request routed there: ${pc(c.killToLastRoutedMs)}`,
     ...(p.crash === null
       ? []

@@ -1,9 +1,11 @@
 /**
  * Follows the webapps' lives through `docker events`: starts (with the container's StartedAt, its
- * address and the moment its app began to listen, from its log line) and kills/deaths.
+ * address and the moment its app began to listen, from its log line) and kills/deaths; and,
+ * given HAProxy's container, the first request HAProxy routed to each started one (its log).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { run } from "./lib";
+import { httpLogRoute, type NamedMoment } from "./measure";
 
 export interface StartRecord {
   readonly id: string;
@@ -29,16 +31,23 @@ export interface EndRecord {
 export class Lifecycle {
   readonly starts: StartRecord[] = [];
   readonly ends: EndRecord[] = [];
+  /** The first request HAProxy's log shows routed to each start's server (webapp backend). */
+  readonly firstRoutes: NamedMoment[] = [];
   step = "warm-up";
   private proc: ChildProcess | null = null;
+  private haLog: ChildProcess | null = null;
   private readonly ipOf = new Map<string, string>();
+  /** Started webapps whose first routed request is still to come. */
+  private readonly unrouted = new Set<string>();
 
   constructor(
     private readonly project: string,
     private readonly network: string,
+    private readonly haContainer: string | null = null,
   ) {}
 
   start(): void {
+    if (this.haContainer !== null) this.followHaproxyLog(this.haContainer);
     const p = spawn(
       "docker",
       [
@@ -83,6 +92,29 @@ export class Lifecycle {
 
   stop(): void {
     this.proc?.kill();
+    this.haLog?.kill();
+  }
+
+  /** HAProxy's request log from now on (its stdout), read line by line for the unrouted servers. */
+  private followHaproxyLog(container: string): void {
+    const p = spawn("docker", ["logs", "-f", "--since", new Date().toISOString(), container], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    let buf = "";
+    p.stdout.on("data", (c: Buffer) => {
+      buf += c.toString();
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (this.unrouted.size === 0 || !line.includes(" webapp/")) continue;
+        const r = httpLogRoute(line);
+        if (r === null || r.backend !== "webapp" || !this.unrouted.has(r.server)) continue;
+        this.unrouted.delete(r.server);
+        this.firstRoutes.push({ name: r.server, atMs: r.atMs });
+      }
+    });
+    this.haLog = p;
   }
 
   /** Learns the addresses of the webapps already running (their kills come later). */
@@ -117,6 +149,7 @@ export class Lifecycle {
     if (e.Action === "start") {
       const rec: StartRecord = { id, name, step: this.step, startedAtMs: atMs, ip: "", listeningAtMs: null };
       this.starts.push(rec);
+      this.unrouted.add(name);
       void this.inspect(rec);
     } else if (e.Action === "kill" || e.Action === "die") {
       this.ends.push({

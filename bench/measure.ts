@@ -13,10 +13,10 @@ export interface Convergence {
   readonly listeningToFirstResponseMs: Percentiles;
   readonly listeningToFirstResponseByStepMs: Record<string, Percentiles>;
   /**
-   * The app began to listen → the sending of the first request HAProxy routed to it: the same
-   * share without the new app's own time to answer its first request (a cold Node process, on a
-   * busy CPU in a burst). HAProxy picks the server a moment after the send, so this can come out
-   * a little early, never late.
+   * The app began to listen → the first request HAProxy routed to it, by HAProxy's own log (the
+   * request's date, `%tr`, of its first line naming the server): the same share without the
+   * load's sampling (only the load's new connections tell which container answered, a few per
+   * second per server in a burst) nor the cold app's time to answer its first request.
    */
   readonly listeningToFirstRoutedMs: Percentiles;
   readonly listeningToFirstRoutedByStepMs: Record<string, Percentiles>;
@@ -26,7 +26,11 @@ export interface Convergence {
    * log line): the app began to listen → that line. The others were routed by a pass. Can be
    * below 0: a busy app logs its own listen late.
    */
-  readonly heldThenReady: { readonly of: number; readonly listeningToReadyMs: Percentiles };
+  readonly heldThenReady: {
+    readonly of: number;
+    readonly listeningToReadyMs: Percentiles;
+    readonly listeningToReadyByStepMs: Record<string, Percentiles>;
+  };
   /** A terminating kill (or a crash's die) → the last request HAProxy sent to that container. */
   readonly killToLastRoutedMs: Percentiles;
   readonly unobservedStarts: readonly string[];
@@ -38,15 +42,15 @@ const byStep = (rows: ReadonlyArray<{ step: string; v: number }>): Record<string
   return Object.fromEntries([...m].map(([k, v]) => [k, percentiles(v)]));
 };
 
-/** When the sidecar made a held server ready, by container name (its server's name). */
-export interface HeldReady {
+/** When something first happened to a server, by container name (its server's name). */
+export interface NamedMoment {
   readonly name: string;
   readonly atMs: number;
 }
 
 /** Pure: the sidecar's "held servers ready" log lines (pino JSON) as one record per server. */
-export function heldReadies(logText: string): HeldReady[] {
-  const out: HeldReady[] = [];
+export function heldReadies(logText: string): NamedMoment[] {
+  const out: NamedMoment[] = [];
   for (const line of logText.split("\n")) {
     if (!line.includes('"held servers ready"')) continue;
     let rec: { time?: unknown; servers?: unknown };
@@ -62,17 +66,42 @@ export function heldReadies(logText: string): HeldReady[] {
   return out;
 }
 
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/**
+ * Pure: the backend, server and request date (`%tr`, UTC in the image) of one line of HAProxy's
+ * `option httplog`, or null for another line.
+ */
+export function httpLogRoute(line: string): { backend: string; server: string; atMs: number } | null {
+  const m = /\[(\d{2})\/(\w{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{2})\.(\d{3})\] \S+ ([^/\s]+)\/(\S+) /.exec(line);
+  if (m === null) return null;
+  const month = MONTHS.indexOf(m[2]!);
+  if (month < 0) return null;
+  const n = (k: number): number => Number(m[k]);
+  return { backend: m[8]!, server: m[9]!, atMs: Date.UTC(n(3), month, n(1), n(4), n(5), n(6), n(7)) };
+}
+
+/** A start's own moment among `moments`: its name's first after it, before that name starts again. */
+function momentOf(st: StartRecord, starts: readonly StartRecord[], moments: readonly NamedMoment[]): number | null {
+  const again = starts.find((o) => o.name === st.name && o.startedAtMs > st.startedAtMs);
+  const m = moments.find(
+    (r) => r.name === st.name && r.atMs >= st.startedAtMs && (again === undefined || r.atMs < again.startedAtMs),
+  );
+  return m === undefined ? null : m.atMs;
+}
+
 export function convergence(
   samples: readonly Sample[],
   starts: readonly StartRecord[],
   ends: readonly EndRecord[],
-  readies: readonly HeldReady[] = [],
+  readies: readonly NamedMoment[] = [],
+  firstRoutes: readonly NamedMoment[] = [],
 ): Convergence {
   const hits = samples.filter((s) => s.kind === "new-connection" && s.ok && s.ip !== "");
   const firsts: Array<{ step: string; v: number }> = [];
   const shares: Array<{ step: string; v: number }> = [];
   const routed: Array<{ step: string; v: number }> = [];
-  const toReady: number[] = [];
+  const toReady: Array<{ step: string; v: number }> = [];
   const unobserved: string[] = [];
   for (const st of starts) {
     if (st.ip === "") continue;
@@ -86,15 +115,13 @@ export function convergence(
       continue;
     }
     firsts.push({ step: st.step, v: first.doneMs - st.startedAtMs });
-    // This start's ready: its name's first after it, before that name starts again.
-    const again = starts.find((o) => o.name === st.name && o.startedAtMs > st.startedAtMs);
-    const ready = readies.find(
-      (r) => r.name === st.name && r.atMs >= st.startedAtMs && (again === undefined || r.atMs < again.startedAtMs),
-    );
-    if (ready !== undefined && st.listeningAtMs !== null) toReady.push(ready.atMs - st.listeningAtMs);
     if (st.listeningAtMs !== null) {
-      shares.push({ step: st.step, v: first.doneMs - st.listeningAtMs });
-      routed.push({ step: st.step, v: first.sentMs - st.listeningAtMs });
+      const listening = st.listeningAtMs;
+      shares.push({ step: st.step, v: first.doneMs - listening });
+      const ready = momentOf(st, starts, readies);
+      if (ready !== null) toReady.push({ step: st.step, v: ready - listening });
+      const route = momentOf(st, starts, firstRoutes);
+      if (route !== null) routed.push({ step: st.step, v: route - listening });
     }
   }
   const drains: number[] = [];
@@ -117,7 +144,11 @@ export function convergence(
     listeningToFirstResponseByStepMs: byStep(shares),
     listeningToFirstRoutedMs: percentiles(routed.map((f) => f.v)),
     listeningToFirstRoutedByStepMs: byStep(routed),
-    heldThenReady: { of: firsts.length, listeningToReadyMs: percentiles(toReady) },
+    heldThenReady: {
+      of: firsts.length,
+      listeningToReadyMs: percentiles(toReady.map((r) => r.v)),
+      listeningToReadyByStepMs: byStep(toReady),
+    },
     killToLastRoutedMs: percentiles(drains),
     unobservedStarts: unobserved,
   };
