@@ -18,7 +18,7 @@ export STATS_BIND ?= 127.0.0.1
 # docker-compose 1.29 builds through the Python client: quiet, and no BuildKit needed.
 export COMPOSE_DOCKER_CLI_BUILD ?= 0
 
-.PHONY: maint memory test-clock bench-swarm swarm-up swarm-scale swarm-down secrets stats-check soak bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps lint format typecheck test test-unit test-integration test-e2e clean
+.PHONY: maint memory test-clock bench-bursts bench-swarm swarm-up swarm-scale swarm-down secrets stats-check soak bench bench-smoke help up down scale logs ps render build images engine base-image bundle bootstrap-cfg deps lint format typecheck test test-unit test-integration test-e2e clean
 
 help:
 	@echo "make up            start ha, sidecar, serf and 2 webapps on network 'heig' (HA_REPLICAS=2: two HAProxy)"
@@ -146,6 +146,12 @@ test-clock: images
 bench: images
 	@echo "==> benchmark: the reload path, then the runtime path, under load on 127.0.0.1:28080 (about 7 min)"
 	@env -u HTTP_PORT -u STATS_PORT -u SIDECAR_STATUS_PORT -u COMPOSE_PROJECT_NAME -u LB_NETWORK -u COMPOSE_FILE node dist/bench.js
+
+# The runtime path alone through BENCH_BURSTS (3) bursts of 2 → 10 → 2 (about 5 min);
+# BENCH_OVERRIDES=a.yml,b.yml runs the stack with a setting to compare. .bench/bursts.txt
+bench-bursts: images
+	@echo "==> benchmark: $${BENCH_BURSTS:-3} bursts of 2 → 10 → 2 under load on 127.0.0.1:28080"
+	@env -u HTTP_PORT -u STATS_PORT -u SIDECAR_STATUS_PORT -u COMPOSE_PROJECT_NAME -u LB_NETWORK -u COMPOSE_FILE node dist/bench.js --bursts
 
 # Docker Swarm: stack `heig` from compose/stack.yml (see README.md, "Swarm").
 swarm-up: images

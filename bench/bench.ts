@@ -17,6 +17,14 @@ import { Scenario, type Crash, type Step } from "./scenario";
 import { Stack } from "./stack";
 
 const SMOKE = process.argv.includes("--smoke");
+/**
+ * `--bursts`: the runtime path alone, BENCH_BURSTS (3) bursts of 2 → 10 → 2 under the same load:
+ * the burst's numbers from more starts in a few minutes. BENCH_OVERRIDES (compose files, comma
+ * separated) runs the stack with a setting to compare.
+ */
+const BURSTS = process.argv.includes("--bursts") ? Number(process.env.BENCH_BURSTS ?? 3) : 0;
+const MODE = SMOKE ? "smoke" : BURSTS > 0 ? "bursts" : "full";
+const EXTRA_OVERRIDES = (process.env.BENCH_OVERRIDES ?? "").split(",").filter((f) => f !== "");
 const OUT_DIR = path.join(ROOT, ".bench");
 
 /** The benchmark's own stack (the e2e suite, running the smoke, sets its own through the environment). */
@@ -27,7 +35,7 @@ const stack = (overrides: string[] = []): Stack =>
     httpPort: Number(process.env.HTTP_PORT ?? 28080),
     statsPort: Number(process.env.STATS_PORT ?? 28936),
     statusPort: Number(process.env.SIDECAR_STATUS_PORT ?? 28081),
-    overrides,
+    overrides: [...overrides, ...EXTRA_OVERRIDES],
   });
 
 interface PhaseResult {
@@ -73,6 +81,7 @@ async function phase(name: string, s: Stack): Promise<PhaseResult> {
   await sleep(SMOKE ? 1000 : 3000);
   const scenario = new Scenario(s, lifecycle);
   if (SMOKE) await scenario.smoke();
+  else if (BURSTS > 0) await scenario.bursts(BURSTS);
   else await scenario.full();
   const requests = await load.stop();
   const endMs = Date.now();
@@ -151,6 +160,8 @@ async function main(): Promise<void> {
   const phases: PhaseResult[] = [];
   if (SMOKE) {
     phases.push(await phase("runtime path", stack()));
+  } else if (BURSTS > 0) {
+    phases.push(await phase(`runtime path (defaults${EXTRA_OVERRIDES.map((f) => ` + ${f}`).join("")})`, stack()));
   } else {
     phases.push(
       await phase(
@@ -162,7 +173,7 @@ async function main(): Promise<void> {
   }
   const s = stack();
   let render: unknown = null;
-  if (!SMOKE) {
+  if (MODE === "full") {
     log("render and validate times, inside the sidecar container");
     // Through stdin: the sidecar's root filesystem is read-only (docker cp is refused).
     try {
@@ -171,8 +182,11 @@ async function main(): Promise<void> {
       log(`render and validate times not measured: ${(err as Error).message}`);
     }
   }
-  const result = { mode: SMOKE ? "smoke" : "full", at: new Date().toISOString(), phases, renderAndValidate: render };
-  writeFileSync(path.join(OUT_DIR, SMOKE ? "smoke.json" : "result.json"), `${JSON.stringify(result, null, 2)}\n`);
+  const result = { mode: MODE, at: new Date().toISOString(), phases, renderAndValidate: render };
+  writeFileSync(
+    path.join(OUT_DIR, MODE === "full" ? "result.json" : `${MODE}.json`),
+    `${JSON.stringify(result, null, 2)}\n`,
+  );
   const summary = [
     `ha-sidecar bench (${result.mode}), ${result.at}`,
     ...phases.flatMap(summarize),
@@ -183,12 +197,12 @@ async function main(): Promise<void> {
         )
       : []),
   ].join("\n");
-  writeFileSync(path.join(OUT_DIR, SMOKE ? "smoke.txt" : "summary.txt"), `${summary}\n`);
+  writeFileSync(path.join(OUT_DIR, MODE === "full" ? "summary.txt" : `${MODE}.txt`), `${summary}\n`);
   const chart = benchChart(
     phases.map((p) => ({ ...p, crashAtMs: p.crash?.atMs ?? null })),
     `ha-sidecar bench (${result.mode}), ${result.at.slice(0, 16).replace("T", " ")} UTC`,
   );
-  writeFileSync(path.join(OUT_DIR, SMOKE ? "smoke-chart.svg" : "chart.svg"), chart);
+  writeFileSync(path.join(OUT_DIR, MODE === "full" ? "chart.svg" : `${MODE}-chart.svg`), chart);
   process.stdout.write(`${summary}\n`);
   if (!SMOKE) s.down();
 }

@@ -40,6 +40,16 @@ export class Scenario {
     await sleep(2000);
   }
 
+  /** Bursts of eight starts (2 → 10), each scaled back to 2. */
+  async bursts(n: number): Promise<void> {
+    for (let i = 1; i <= n; i++) {
+      await this.step(`burst ${i}: scale 2 → 10`, () => this.stack.scale(10), this.countUp(10));
+      await sleep(5000);
+      await this.step(`burst ${i}: scale 10 → 2`, () => this.stack.scale(2), this.countUp(2));
+      await sleep(3000);
+    }
+  }
+
   async full(): Promise<void> {
     const s = this.stack;
     await this.step("scale 2 → 10", () => s.scale(10), this.countUp(10));
