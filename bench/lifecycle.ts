@@ -4,6 +4,7 @@
  * given HAProxy's container, the first request HAProxy routed to each started one (its log).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { LineSplitter } from "../sidecar/lib/json-lines";
 import { run } from "./lib";
 import { httpLogRoute, type NamedMoment } from "./measure";
 
@@ -48,8 +49,7 @@ export class Lifecycle {
 
   start(): void {
     if (this.haContainer !== null) this.followHaproxyLog(this.haContainer);
-    const p = spawn(
-      "docker",
+    this.proc = followLines(
       [
         "events",
         "--format",
@@ -65,15 +65,7 @@ export class Lifecycle {
         "--filter",
         "event=die",
       ],
-      { stdio: ["ignore", "pipe", "ignore"] },
-    );
-    let buf = "";
-    p.stdout.on("data", (c: Buffer) => {
-      buf += c.toString();
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
+      (line) => {
         try {
           this.onEvent(
             JSON.parse(line) as {
@@ -85,9 +77,8 @@ export class Lifecycle {
         } catch {
           /* not an event line */
         }
-      }
-    });
-    this.proc = p;
+      },
+    );
   }
 
   stop(): void {
@@ -97,24 +88,13 @@ export class Lifecycle {
 
   /** HAProxy's request log from now on (its stdout), read line by line for the unrouted servers. */
   private followHaproxyLog(container: string): void {
-    const p = spawn("docker", ["logs", "-f", "--since", new Date().toISOString(), container], {
-      stdio: ["ignore", "pipe", "ignore"],
+    this.haLog = followLines(["logs", "-f", "--since", new Date().toISOString(), container], (line) => {
+      if (this.unrouted.size === 0 || !line.includes(" webapp/")) return;
+      const r = httpLogRoute(line);
+      if (r === null || r.backend !== "webapp" || !this.unrouted.has(r.server)) return;
+      this.unrouted.delete(r.server);
+      this.firstRoutes.push({ name: r.server, atMs: r.atMs });
     });
-    let buf = "";
-    p.stdout.on("data", (c: Buffer) => {
-      buf += c.toString();
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (this.unrouted.size === 0 || !line.includes(" webapp/")) continue;
-        const r = httpLogRoute(line);
-        if (r === null || r.backend !== "webapp" || !this.unrouted.has(r.server)) continue;
-        this.unrouted.delete(r.server);
-        this.firstRoutes.push({ name: r.server, atMs: r.atMs });
-      }
-    });
-    this.haLog = p;
   }
 
   /** Learns the addresses of the webapps already running (their kills come later). */
@@ -196,4 +176,12 @@ export function isoToMs(iso: string): number {
   const m = /^(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$/.exec(iso);
   if (!m) return Date.parse(iso);
   return Date.parse(`${m[1]}${m[3]}`) + Number(`0${m[2] ?? ""}`) * 1000;
+}
+
+/** `docker ARGS`, its standard output told line by line (at most 1 MiB a line). */
+function followLines(args: readonly string[], onLine: (line: string) => void): ChildProcess {
+  const p = spawn("docker", args, { stdio: ["ignore", "pipe", "ignore"] });
+  const lines = new LineSplitter(1 << 20, (line) => onLine(line.toString()));
+  p.stdout.on("data", (c: Buffer) => lines.push(c));
+  return p;
 }
