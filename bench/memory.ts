@@ -186,12 +186,14 @@ async function onThisHost(): Promise<Record<string, unknown>> {
   fake.mode.events = { kind: "live" };
   const sidecarFlags = nodeFlags("compose/sidecar/Dockerfile");
   const proxyFlags = nodeFlags("compose/docker-proxy/Dockerfile");
+  const sidecarImageEnv = imageEnv("compose/sidecar/Dockerfile");
+  const proxyImageEnv = imageEnv("compose/docker-proxy/Dockerfile");
   const [proxyPort, statusPort] = [await freePort(), await freePort()];
   const proxy = startNode(
     proxyFlags,
     path.join(DIST, "docker-proxy.js"),
     {
-      ...imageEnv("compose/docker-proxy/Dockerfile"),
+      ...proxyImageEnv,
       PROXY_SOCKET: fake.socketPath,
       PROXY_PORT: String(proxyPort),
       PROXY_LOG_LEVEL: "warn",
@@ -199,7 +201,7 @@ async function onThisHost(): Promise<Record<string, unknown>> {
     path.join(dir, "proxy.log"),
   );
   const sidecarEnv = {
-    ...imageEnv("compose/sidecar/Dockerfile"),
+    ...sidecarImageEnv,
     DOCKER_HOST: `tcp://127.0.0.1:${proxyPort}`,
     LB_TEMPLATE: path.join(ROOT, "templates/haproxy.cfg.hbs"),
     LB_OUTPUT: configFile,
@@ -261,14 +263,14 @@ async function onThisHost(): Promise<Record<string, unknown>> {
       churn: { containers: CYCLES, seconds: churnS },
       sidecar: {
         nodeFlags: sidecarFlags,
-        imageEnv: imageEnv("compose/sidecar/Dockerfile"),
+        imageEnv: sidecarImageEnv,
         atRestAfterStart: sidecarAtRest,
         atRestAfterChurn: sidecarAfter,
         heapAfterChurnMiB: { used: heap("heap_size_used_bytes"), total: heap("heap_size_total_bytes") },
       },
       proxy: {
         nodeFlags: proxyFlags,
-        imageEnv: imageEnv("compose/docker-proxy/Dockerfile"),
+        imageEnv: proxyImageEnv,
         atRestAfterStart: proxyAtRest,
         atRestAfterChurn: proxyAfter,
       },
