@@ -47,6 +47,15 @@ export class ReadinessGate {
     for (const id of this.firstUnreadyAt.keys()) if (!running.has(id)) this.firstUnreadyAt.delete(id);
   }
 
+  /**
+   * Stops watching a backend that is leaving, now rather than at the next pass: its address may
+   * soon be another container's, whose listening must not ready this one's server.
+   */
+  forget(id: string): void {
+    this.unwatch(id);
+    this.firstUnreadyAt.delete(id);
+  }
+
   /** Probes each candidate that is not known to be ready, once; watches those that do not answer. */
   async check(snapshots: readonly BackendSnapshot[], candidates: readonly Backend[]): Promise<ReadinessVerdict> {
     const health = new Map(snapshots.map((s) => [s.id, s.health]));

@@ -123,6 +123,7 @@ export class Reconciler implements PassRunner {
     }
     this.draining.add(change.add);
     this.drainingChanges++;
+    this.parts.readiness.forget(change.add);
     // Not where it would leave the backend too few servers: the pass decides then, knowing
     // which replacements are ready (it may keep this one routed while it still runs).
     return (this.appliedBySource.get(hint.id) ?? []).filter(

@@ -90,8 +90,10 @@ function setup({
     // As the real one: the ids of what it was last given to apply.
     runningIds: async () => serverIdsOf(applied.at(-1)?.servers.values() ?? []),
   } as unknown as Applier;
+  const probed: string[] = [];
   const probe: ReadinessProbe = {
     isListening: async (address: string) => {
+      probed.push(address);
       hooks.probe?.();
       return listening.get(address) ?? true;
     },
@@ -131,6 +133,7 @@ function setup({
     hooks,
     readiness,
     ready,
+    probed,
     serf,
     applied,
     leaving,
@@ -399,6 +402,32 @@ describe("Reconciler", () => {
     listening.set(gone.address!, true);
     listening.set(slow.address!, true);
     await eventually(() => expect(ready).toEqual([slow.id]), 10_000, 10);
+    readiness.stop();
+  });
+
+  it("stops watching a backend at its kill hint, before any pass: its address may be another's next", async () => {
+    const { reconciler, readiness, ready, probed, listening, setListing } = setup();
+    const slow = snap("compose_webapp_3");
+    const killed = snap("compose_webapp_4", { address: "172.18.0.14" });
+    setListing([slow, killed]);
+    listening.set(slow.address!, false);
+    listening.set(killed.address!, false);
+    await expect(reconciler.sync()).resolves.toMatchObject({ ok: true, awaitingReadiness: 2 });
+    await eventually(() => expect(probed.filter((a) => a === killed.address).length).toBeGreaterThan(1), 10_000, 5);
+    reconciler.observe(kill(killed.id));
+    // A newcomer may take the killed one's address and listen there: not this one's ready.
+    listening.set(killed.address!, true);
+    const from = probed.length;
+    // Three more rounds of the slow one's watch, which polls as the killed one's did.
+    await eventually(
+      () => expect(probed.slice(from).filter((a) => a === slow.address).length).toBeGreaterThan(2),
+      10_000,
+      5,
+    );
+    expect(probed.slice(from)).not.toContain(killed.address);
+    listening.set(slow.address!, true);
+    await eventually(() => expect(ready).toEqual([slow.id]), 10_000, 10);
+    expect(reconciler.readied(killed.id)).toEqual([]);
     readiness.stop();
   });
 
