@@ -144,6 +144,7 @@ function summarize(p: PhaseResult): string[] {
     ...Object.entries(c.listeningToFirstRoutedByStepMs).map(([k, v]) => `  ${k}: ${pc(v)}`),
     `held until they listened, then made ready by the sidecar's probe: ${c.heldThenReady.listeningToReadyMs.n} of ${c.heldThenReady.of} starts; app listening → made ready ${pc(c.heldThenReady.listeningToReadyMs)}`,
     ...Object.entries(c.heldThenReady.listeningToReadyByStepMs).map(([k, v]) => `  ${k}: ${pc(v)}`),
+    `made ready → first request routed to it (HAProxy's log): ${pc(c.heldThenReady.readyToFirstRoutedMs)}`,
     `kill → last request routed there: ${pc(c.killToLastRoutedMs)}`,
     ...(p.crash === null
       ? []

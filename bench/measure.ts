@@ -30,10 +30,24 @@ export interface Convergence {
     readonly of: number;
     readonly listeningToReadyMs: Percentiles;
     readonly listeningToReadyByStepMs: Record<string, Percentiles>;
+    /** Its "held servers ready" line → the first request HAProxy routed to it: HAProxy's share. */
+    readonly readyToFirstRoutedMs: Percentiles;
   };
+  /** Each observed start, in ms from its app's listen (null: not seen), for a closer look. */
+  readonly starts: readonly StartMoments[];
   /** A terminating kill (or a crash's die) → the last request HAProxy sent to that container. */
   readonly killToLastRoutedMs: Percentiles;
   readonly unobservedStarts: readonly string[];
+}
+
+export interface StartMoments {
+  readonly name: string;
+  readonly step: string;
+  /** Container StartedAt → the app's own "webapp listening" line. */
+  readonly listeningAfterStartMs: number | null;
+  readonly readyMs: number | null;
+  readonly routedMs: number | null;
+  readonly firstResponseMs: number | null;
 }
 
 const byStep = (rows: ReadonlyArray<{ step: string; v: number }>): Record<string, Percentiles> => {
@@ -102,6 +116,8 @@ export function convergence(
   const shares: Array<{ step: string; v: number }> = [];
   const routed: Array<{ step: string; v: number }> = [];
   const toReady: Array<{ step: string; v: number }> = [];
+  const readyToRouted: number[] = [];
+  const moments: StartMoments[] = [];
   const unobserved: string[] = [];
   for (const st of starts) {
     if (st.ip === "") continue;
@@ -122,6 +138,16 @@ export function convergence(
       if (ready !== null) toReady.push({ step: st.step, v: ready - listening });
       const route = momentOf(st, starts, firstRoutes);
       if (route !== null) routed.push({ step: st.step, v: route - listening });
+      if (ready !== null && route !== null) readyToRouted.push(route - ready);
+      const rel = (at: number | null): number | null => (at === null ? null : Math.round(at - listening));
+      moments.push({
+        name: st.name,
+        step: st.step,
+        listeningAfterStartMs: Math.round(listening - st.startedAtMs),
+        readyMs: rel(ready),
+        routedMs: rel(route),
+        firstResponseMs: rel(first.doneMs),
+      });
     }
   }
   const drains: number[] = [];
@@ -148,7 +174,9 @@ export function convergence(
       of: firsts.length,
       listeningToReadyMs: percentiles(toReady.map((r) => r.v)),
       listeningToReadyByStepMs: byStep(toReady),
+      readyToFirstRoutedMs: percentiles(readyToRouted),
     },
+    starts: moments,
     killToLastRoutedMs: percentiles(drains),
     unobservedStarts: unobserved,
   };

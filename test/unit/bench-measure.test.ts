@@ -45,6 +45,41 @@ describe("the benchmark's convergence numbers", () => {
     expect(c.listeningToFirstRoutedByStepMs).toEqual({ burst: expect.objectContaining({ n: 1, p50: 40 }) });
   });
 
+  it("says how long HAProxy took from the sidecar's ready to its first request, start by start", () => {
+    const starts = [
+      { id: "a", name: "webapp_4", step: "burst", startedAtMs: 1_000, ip: "10.0.0.4", listeningAtMs: 3_000 },
+      { id: "b", name: "webapp_5", step: "burst", startedAtMs: 1_000, ip: "10.0.0.5", listeningAtMs: 3_500 },
+    ];
+    const readies = [
+      { name: "webapp_4", atMs: 2_990 }, // a busy app logs its listen after the probe found it
+      { name: "webapp_5", atMs: 3_520 },
+    ];
+    const routes = [
+      { name: "webapp_4", atMs: 3_130 },
+      { name: "webapp_5", atMs: 3_530 },
+    ];
+    const c = convergence([hit("10.0.0.4", 3_200, 50), hit("10.0.0.5", 3_600, 50)], starts, [], readies, routes);
+    expect(c.heldThenReady.readyToFirstRoutedMs).toEqual(expect.objectContaining({ n: 2, max: 140 }));
+    expect(c.starts).toEqual([
+      {
+        name: "webapp_4",
+        step: "burst",
+        listeningAfterStartMs: 2_000,
+        readyMs: -10,
+        routedMs: 130,
+        firstResponseMs: 250,
+      },
+      {
+        name: "webapp_5",
+        step: "burst",
+        listeningAfterStartMs: 2_500,
+        readyMs: 20,
+        routedMs: 30,
+        firstResponseMs: 150,
+      },
+    ]);
+  });
+
   it("reads the sidecar's held-then-ready lines and matches each to its own start", () => {
     const log = [
       '{"level":30,"time":3050,"servers":["webapp/hs-webapp-4","webapp/hs-webapp-5"],"msg":"held servers ready"}',
