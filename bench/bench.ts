@@ -86,6 +86,11 @@ async function phase(name: string, s: Stack): Promise<PhaseResult> {
   const requests = await load.stop();
   const endMs = Date.now();
   lifecycle.stop();
+  // For a closer look at a run: HAProxy's own messages and the sidecar's log, by phase.
+  const slug = `${MODE}-${name.replace(/[^a-z0-9]+/gi, "-").replace(/-+$/, "")}`.toLowerCase();
+  mkdirSync(OUT_DIR, { recursive: true });
+  writeFileSync(path.join(OUT_DIR, `${slug}-haproxy.log`), lifecycle.haproxyMessages.map((l) => `${l}\n`).join(""));
+  writeFileSync(path.join(OUT_DIR, `${slug}-sidecar.log`), s.sidecarLogs(startedMs, ""));
 
   const idleS = SMOKE ? 3 : 10;
   const before = s.sidecarProc();
@@ -110,6 +115,7 @@ async function phase(name: string, s: Stack): Promise<PhaseResult> {
       lifecycle.ends,
       heldReadies(s.sidecarLogs(startedMs, "held servers ready")),
       lifecycle.firstRoutes,
+      lifecycle.ups,
     ),
     haproxyWorkersAfterRun: await s.workers(),
     haproxyProcessesAfterRun: await s.haproxyProcesses(),
@@ -140,6 +146,8 @@ function summarize(p: PhaseResult): string[] {
     ...Object.entries(c.startToFirstResponseByStepMs).map(([k, v]) => `  ${k}: ${pc(v)}`),
     `app listening → first response through HAProxy: ${pc(c.listeningToFirstResponseMs)}`,
     ...Object.entries(c.listeningToFirstResponseByStepMs).map(([k, v]) => `  ${k}: ${pc(v)}`),
+    `app listening → its server UP in HAProxy (HAProxy's own message, held servers): ${pc(c.listeningToUpMs)}`,
+    ...Object.entries(c.listeningToUpByStepMs).map(([k, v]) => `  ${k}: ${pc(v)}`),
     `app listening → first request routed to it (HAProxy's log): ${pc(c.listeningToFirstRoutedMs)}`,
     ...Object.entries(c.listeningToFirstRoutedByStepMs).map(([k, v]) => `  ${k}: ${pc(v)}`),
     `held until they listened, then made ready by the sidecar's probe: ${c.heldThenReady.listeningToReadyMs.n} of ${c.heldThenReady.of} starts; app listening → made ready ${pc(c.heldThenReady.listeningToReadyMs)}`,

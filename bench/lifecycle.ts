@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { LineSplitter } from "../sidecar/lib/json-lines";
 import { run } from "./lib";
-import { httpLogRoute, type NamedMoment } from "./measure";
+import { haproxyUp, httpLogRoute, type NamedMoment } from "./measure";
 
 export interface StartRecord {
   readonly id: string;
@@ -34,6 +34,10 @@ export class Lifecycle {
   readonly ends: EndRecord[] = [];
   /** The first request HAProxy's log shows routed to each start's server (webapp backend). */
   readonly firstRoutes: NamedMoment[] = [];
+  /** HAProxy's own messages during the run (its standard error), each with Docker's timestamp. */
+  readonly haproxyMessages: string[] = [];
+  /** Servers HAProxy put UP, by its own messages. */
+  readonly ups: NamedMoment[] = [];
   step = "warm-up";
   private proc: ChildProcess | null = null;
   private haLog: ChildProcess | null = null;
@@ -88,13 +92,22 @@ export class Lifecycle {
 
   /** HAProxy's request log from now on (its stdout), read line by line for the unrouted servers. */
   private followHaproxyLog(container: string): void {
-    this.haLog = followLines(["logs", "-f", "--since", new Date().toISOString(), container], (line) => {
-      if (this.unrouted.size === 0 || !line.includes(" webapp/")) return;
-      const r = httpLogRoute(line);
-      if (r === null || r.backend !== "webapp" || !this.unrouted.has(r.server)) return;
-      this.unrouted.delete(r.server);
-      this.firstRoutes.push({ name: r.server, atMs: r.atMs });
-    });
+    this.haLog = followLines(
+      ["logs", "-f", "-t", "--since", new Date().toISOString(), container],
+      (line) => {
+        if (this.unrouted.size === 0 || !line.includes(" webapp/")) return;
+        const r = httpLogRoute(line);
+        if (r === null || r.backend !== "webapp" || !this.unrouted.has(r.server)) return;
+        this.unrouted.delete(r.server);
+        this.firstRoutes.push({ name: r.server, atMs: r.atMs });
+      },
+      // Its own messages (a server going DOWN or UP, and why), with Docker's timestamps.
+      (line) => {
+        this.haproxyMessages.push(line);
+        const up = haproxyUp(line);
+        if (up !== null) this.ups.push(up);
+      },
+    );
   }
 
   /** Learns the addresses of the webapps already running (their kills come later). */
@@ -179,9 +192,17 @@ export function isoToMs(iso: string): number {
 }
 
 /** `docker ARGS`, its standard output told line by line (at most 1 MiB a line). */
-function followLines(args: readonly string[], onLine: (line: string) => void): ChildProcess {
-  const p = spawn("docker", args, { stdio: ["ignore", "pipe", "ignore"] });
+function followLines(
+  args: readonly string[],
+  onLine: (line: string) => void,
+  onErrLine?: (line: string) => void,
+): ChildProcess {
+  const p = spawn("docker", args, { stdio: ["ignore", "pipe", onErrLine === undefined ? "ignore" : "pipe"] });
   const lines = new LineSplitter(1 << 20, (line) => onLine(line.toString()));
-  p.stdout.on("data", (c: Buffer) => lines.push(c));
+  p.stdout!.on("data", (c: Buffer) => lines.push(c));
+  if (onErrLine !== undefined) {
+    const errLines = new LineSplitter(1 << 20, (line) => onErrLine(line.toString()));
+    p.stderr!.on("data", (c: Buffer) => errLines.push(c));
+  }
   return p;
 }

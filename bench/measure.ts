@@ -18,6 +18,13 @@ export interface Convergence {
    * load's sampling (only the load's new connections tell which container answered, a few per
    * second per server in a burst) nor the cold app's time to answer its first request.
    */
+  /**
+   * The app began to listen → HAProxy put its server UP, by HAProxy's own message (a held
+   * server's "leaving forced maintenance"): from then on it is routable, and its first request
+   * waits only for the load to send one that round-robin gives it.
+   */
+  readonly listeningToUpMs: Percentiles;
+  readonly listeningToUpByStepMs: Record<string, Percentiles>;
   readonly listeningToFirstRoutedMs: Percentiles;
   readonly listeningToFirstRoutedByStepMs: Record<string, Percentiles>;
   /**
@@ -46,6 +53,8 @@ export interface StartMoments {
   /** Container StartedAt → the app's own "webapp listening" line. */
   readonly listeningAfterStartMs: number | null;
   readonly readyMs: number | null;
+  /** HAProxy's own "is UP" message for it (held servers). */
+  readonly upMs: number | null;
   readonly routedMs: number | null;
   readonly firstResponseMs: number | null;
 }
@@ -95,6 +104,18 @@ export function httpLogRoute(line: string): { backend: string; server: string; a
   return { backend: m[8]!, server: m[9]!, atMs: Date.UTC(n(3), month, n(1), n(4), n(5), n(6), n(7)) };
 }
 
+/**
+ * Pure: a server HAProxy put UP (routable) from one of its own messages, as `docker logs -t`
+ * gives it (Docker's RFC 3339 timestamp first), or null for another line. A held server's says
+ * "is UP/READY (leaving forced maintenance)": the moment the sidecar's ready took effect.
+ */
+export function haproxyUp(line: string, backend = "webapp"): NamedMoment | null {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z .*\bServer ([^/\s]+)\/(\S+) is UP\b/.exec(line);
+  if (m === null || m[3] !== backend) return null;
+  const atMs = Date.parse(`${m[1]}Z`) + Number(`0${m[2] ?? ""}`) * 1000;
+  return Number.isNaN(atMs) ? null : { name: m[4]!, atMs };
+}
+
 /** A start's own moment among `moments`: its name's first after it, before that name starts again. */
 function momentOf(st: StartRecord, starts: readonly StartRecord[], moments: readonly NamedMoment[]): number | null {
   const again = starts.find((o) => o.name === st.name && o.startedAtMs > st.startedAtMs);
@@ -110,6 +131,7 @@ export function convergence(
   ends: readonly EndRecord[],
   readies: readonly NamedMoment[] = [],
   firstRoutes: readonly NamedMoment[] = [],
+  ups: readonly NamedMoment[] = [],
 ): Convergence {
   const hits = samples.filter((s) => s.kind === "new-connection" && s.ok && s.ip !== "");
   const firsts: Array<{ step: string; v: number }> = [];
@@ -117,6 +139,7 @@ export function convergence(
   const routed: Array<{ step: string; v: number }> = [];
   const toReady: Array<{ step: string; v: number }> = [];
   const readyToRouted: number[] = [];
+  const toUp: Array<{ step: string; v: number }> = [];
   const moments: StartMoments[] = [];
   const unobserved: string[] = [];
   for (const st of starts) {
@@ -139,12 +162,15 @@ export function convergence(
       const route = momentOf(st, starts, firstRoutes);
       if (route !== null) routed.push({ step: st.step, v: route - listening });
       if (ready !== null && route !== null) readyToRouted.push(route - ready);
+      const up = momentOf(st, starts, ups);
+      if (up !== null) toUp.push({ step: st.step, v: up - listening });
       const rel = (at: number | null): number | null => (at === null ? null : Math.round(at - listening));
       moments.push({
         name: st.name,
         step: st.step,
         listeningAfterStartMs: Math.round(listening - st.startedAtMs),
         readyMs: rel(ready),
+        upMs: rel(up),
         routedMs: rel(route),
         firstResponseMs: rel(first.doneMs),
       });
@@ -168,6 +194,8 @@ export function convergence(
     startToFirstResponseByStepMs: byStep(firsts),
     listeningToFirstResponseMs: percentiles(shares.map((f) => f.v)),
     listeningToFirstResponseByStepMs: byStep(shares),
+    listeningToUpMs: percentiles(toUp.map((f) => f.v)),
+    listeningToUpByStepMs: byStep(toUp),
     listeningToFirstRoutedMs: percentiles(routed.map((f) => f.v)),
     listeningToFirstRoutedByStepMs: byStep(routed),
     heldThenReady: {

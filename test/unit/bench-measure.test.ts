@@ -1,4 +1,4 @@
-import { convergence, heldReadies, httpLogRoute } from "../../bench/measure";
+import { convergence, haproxyUp, heldReadies, httpLogRoute } from "../../bench/measure";
 import type { Sample } from "../../bench/load";
 
 const hit = (ip: string, sentMs: number, tookMs = 5): Sample => ({
@@ -34,6 +34,19 @@ describe("the benchmark's convergence numbers", () => {
     expect(httpLogRoute(line.replace("Dec", "Xyz"))).toBeNull();
   });
 
+  it("reads when HAProxy put a server UP from its own messages, with Docker's timestamp", () => {
+    const up =
+      "2026-12-02T18:16:22.076339917Z [WARNING]  (21) : Server webapp/hsbench_webapp_3 is UP/READY (leaving forced maintenance).";
+    expect(haproxyUp(up)).toEqual({ name: "hsbench_webapp_3", atMs: Date.UTC(2026, 11, 2, 18, 16, 22) + 76.339917 });
+    expect(haproxyUp(up.replace("webapp/", "other/"))).toBeNull();
+    expect(
+      haproxyUp(
+        "2026-12-02T18:16:39.328621324Z [WARNING]  (21) : Server webapp/hsbench_webapp_7 is going DOWN for maintenance.",
+      ),
+    ).toBeNull();
+    expect(haproxyUp("Server webapp/x is UP")).toBeNull(); // no timestamp
+  });
+
   it("tells HAProxy's routing apart from the load's sampling and a slow first answer", () => {
     const starts = [
       { id: "a", name: "webapp_4", step: "burst", startedAtMs: 1_000, ip: "10.0.0.4", listeningAtMs: 3_000 },
@@ -58,7 +71,9 @@ describe("the benchmark's convergence numbers", () => {
       { name: "webapp_4", atMs: 3_130 },
       { name: "webapp_5", atMs: 3_530 },
     ];
-    const c = convergence([hit("10.0.0.4", 3_200, 50), hit("10.0.0.5", 3_600, 50)], starts, [], readies, routes);
+    const ups = [{ name: "webapp_4", atMs: 2_992 }];
+    const c = convergence([hit("10.0.0.4", 3_200, 50), hit("10.0.0.5", 3_600, 50)], starts, [], readies, routes, ups);
+    expect(c.listeningToUpMs).toEqual(expect.objectContaining({ n: 1, p50: -8 }));
     expect(c.heldThenReady.readyToFirstRoutedMs).toEqual(expect.objectContaining({ n: 2, max: 140 }));
     expect(c.starts).toEqual([
       {
@@ -66,6 +81,7 @@ describe("the benchmark's convergence numbers", () => {
         step: "burst",
         listeningAfterStartMs: 2_000,
         readyMs: -10,
+        upMs: -8,
         routedMs: 130,
         firstResponseMs: 250,
       },
@@ -74,6 +90,7 @@ describe("the benchmark's convergence numbers", () => {
         step: "burst",
         listeningAfterStartMs: 2_500,
         readyMs: 20,
+        upMs: null,
         routedMs: 30,
         firstResponseMs: 150,
       },
