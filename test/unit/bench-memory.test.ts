@@ -35,8 +35,8 @@ describe("the images' node", () => {
 
   // What make memory measures them with, and what keeps them within their containers' limits.
   it.each([
-    ["sidecar", 96, ["--single-threaded-gc"]],
-    ["docker-proxy", 40, []],
+    ["sidecar", 96, ["--single-threaded-gc", "--no-opt"]],
+    ["docker-proxy", 40, ["--no-opt"]],
   ])("%s: small semi-spaces and an old-space limit below the container's", (name, oldSpaceMiB, more) => {
     expect(entrypointNodeFlags(dockerfile(name))).toEqual([
       "--max-semi-space-size=1",
