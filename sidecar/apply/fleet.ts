@@ -117,14 +117,15 @@ export class Fleet {
 
   /**
    * Sets servers to maintenance on every running replica at once (each in all its workers).
-   * A replica that fails is said, the others are drained; throws when none could be.
+   * A replica that fails is said, the others are drained: resolves with the number that failed;
+   * throws when none could be.
    */
-  async drain(servers: readonly ServerRef[]): Promise<void> {
-    if (servers.length === 0) return;
+  async drain(servers: readonly ServerRef[]): Promise<number> {
+    if (servers.length === 0) return 0;
     const seq = ++this.drainSeq;
     this.earlyVersion++;
     for (const s of servers) this.drains.set(refKey(s), seq);
-    await this.onEveryReplica("early drain", servers.length, (t) => t.drain(servers));
+    return this.onEveryReplica("early drain", servers.length, (t) => t.drain(servers));
   }
 
   /**
@@ -139,12 +140,12 @@ export class Fleet {
     await this.onEveryReplica("early ready", servers.length, (t) => t.ready(servers));
   }
 
-  /** Runs `change` on every running replica at once; says those that fail, throws when all do. */
+  /** Runs `change` on every running replica at once; says those that fail (their number), throws when all do. */
   private async onEveryReplica(
     what: string,
     servers: number,
     change: (target: HaproxyTarget) => Promise<void>,
-  ): Promise<void> {
+  ): Promise<number> {
     const running = this.list.filter((m) => m.running);
     if (running.length === 0) throw new Error("no haproxy replica runs");
     const results = await Promise.allSettled(running.map((m) => change(m.target)));
@@ -153,6 +154,7 @@ export class Fleet {
     );
     if (failed.length === running.length) throw failed[0]!.err;
     for (const { m, err } of failed) this.log.warn({ err, replica: m.name, servers }, `${what} failed on a replica`);
+    return failed.length;
   }
 
   /** The servers drained early that no pass has dropped yet, by `backend/server`. */

@@ -18,7 +18,10 @@ import type { HaproxyDoor, LoopObserver, LoopOptions, LoopView, PassRunner, Sync
 const WHOLE_LISTING_REASONS = new Set(["connected", "retry"]);
 /** A drained server that still had connections is looked at again this soon. */
 const PENDING_DELETE_RECHECK_MS = 500;
-/** A backend being stopped leaves rotation this soon after its hint (not after the quiet time). */
+/**
+ * A backend being stopped that the early drain could not take out of rotation on every replica
+ * leaves it with a pass this soon after its hint, not after the quiet time.
+ */
 const DRAIN_DELAY_MS = 30;
 /** A backend that starts to listen is added this soon (it is one runtime command, not a reload). */
 const READY_DELAY_MS = 0;
@@ -159,22 +162,25 @@ export class ControlLoop {
       const leaving = this.parts.reconciler.observe(s.hint);
       this.parts.observer.hint(s.hint);
       log.debug({ id: s.hint.id.slice(0, 12), cause: s.hint.cause, kind: s.hint.kind }, "change hint");
+      const hint = s.hint;
       if (leaving.length > 0) {
         // Fast path: stop new requests to it in every worker of every replica right away
-        // through the runtime API; the pass that follows takes it out of haproxy.cfg.
-        const hint = s.hint;
+        // through the runtime API; the pass that follows takes it out of haproxy.cfg. That pass
+        // is not urgent once every replica is drained: after the quiet time it also takes in a
+        // start that follows the stop (a rolling replacement), instead of making it wait.
         this.parts.haproxy.drain(leaving).then(
-          () => this.parts.observer.drained?.(leaving, hint),
-          (err: unknown) => log.warn({ err: toError(err), servers: leaving }, "early drain failed"),
+          (missed) => {
+            this.parts.observer.drained?.(leaving, hint);
+            if (missed > 0) this.poke(hint.cause, DRAIN_DELAY_MS);
+          },
+          (err: unknown) => {
+            log.warn({ err: toError(err), servers: leaving }, "early drain failed, its pass follows");
+            this.poke(hint.cause, DRAIN_DELAY_MS);
+          },
         );
       }
-      const urgentMs =
-        leaving.length > 0
-          ? DRAIN_DELAY_MS
-          : s.hint.kind === "started" && !this.parts.reconciler.burstUnderway()
-            ? START_DELAY_MS
-            : null;
-      this.poke(s.hint.cause, urgentMs);
+      const urgentMs = hint.kind === "started" && !this.parts.reconciler.burstUnderway() ? START_DELAY_MS : null;
+      this.poke(hint.cause, urgentMs);
     }
   }
 

@@ -52,8 +52,11 @@ export interface LoopOptions {
 
 /** HAProxy as the loop reaches it between passes (apply/'s fleet in production, a recording fake in tests). */
 export interface HaproxyDoor {
-  /** Sets servers to maintenance on every replica at once; rejects when none could be. */
-  drain(servers: readonly ServerRef[]): Promise<void>;
+  /**
+   * Sets servers to maintenance on every replica at once: resolves with the number of running
+   * replicas it could not drain (0: all of them); rejects when none could be.
+   */
+  drain(servers: readonly ServerRef[]): Promise<number>;
   /** Takes held servers out of maintenance on every replica at once; rejects when none could be. */
   ready(servers: readonly ServerLine[]): Promise<void>;
   /** Reads every replica back, repairs those that are not in sync. */

@@ -68,6 +68,8 @@ function harness(
     prefetchMs?: number;
     /** Backends that began to listen while the first pass held them (takeLateReadies). */
     late?: string[];
+    /** The early drain: all replicas drained (0, the default), some missed (n), or none ("fails"). */
+    drainMisses?: number | "fails";
   } = {},
 ) {
   /** Each pass's `fresh`: whether it took the whole listing itself. */
@@ -116,6 +118,8 @@ function harness(
   const haproxy: HaproxyDoor = {
     drain: async (servers: readonly ServerRef[]) => {
       drains.push({ at: Date.now(), servers });
+      if (script.drainMisses === "fails") throw new Error("connect ECONNREFUSED");
+      return script.drainMisses ?? 0;
     },
     ready: async (servers) => {
       readies.push({ at: Date.now(), servers: servers.map((l) => `${l.backend}/${l.name}`) });
@@ -200,10 +204,19 @@ describe("ControlLoop: events in → passes out", () => {
       [[140, ["health_status", "start"]]],
     ],
     [
-      "a routed backend leaving makes a pass 30 ms later, not after the quiet time",
+      "a routed backend leaving, drained early on every replica, makes a pass after the quiet time",
       [[0, hint("leaving", "routed-1", "kill")]],
       1000,
-      [[30, ["kill"]]],
+      [[100, ["kill"]]],
+    ],
+    [
+      "a start right after a drained stop is one pass at once: it does not wait behind the stop's",
+      [
+        [0, hint("leaving", "routed-1", "kill")],
+        [60, hint("started", "n3", "start")],
+      ],
+      1000,
+      [[60, ["kill", "start"]]],
     ],
     [
       "a leaving backend nobody routed waits for the quiet time like any change",
@@ -286,9 +299,37 @@ describe("ControlLoop: events in → passes out", () => {
 
   it("drains a leaving routed backend in every worker at once, before the pass", async () => {
     const h = harness();
-    await play(h, [[5, hint("leaving", "routed-2", "kill")]], 100);
+    await play(h, [[5, hint("leaving", "routed-2", "kill")]], 200);
     expect(h.drains).toEqual([{ at: 5, servers: [{ backend: "webapp", server: "routed-2" }] }]);
-    expect(h.passes.map((p) => p.at)).toEqual([35]);
+    expect(h.passes.map((p) => p.at)).toEqual([105]);
+    await h.loop.stop();
+  });
+
+  it.each<[string, number | "fails"]>([
+    ["a replica missed", 1],
+    ["no replica could be drained", "fails"],
+  ])(
+    "makes the pass 30 ms after the hint when the early drain did not reach every replica (%s)",
+    async (_, drainMisses) => {
+      const h = harness({ drainMisses });
+      await play(h, [[5, hint("leaving", "routed-2", "kill")]], 200);
+      expect(h.drains.map((d) => d.at)).toEqual([5]);
+      expect(h.passes.map((p) => p.at)).toEqual([35]);
+      await h.loop.stop();
+    },
+  );
+
+  it("takes no burst hold for a stop its early drain missed: the pass comes 30 ms after", async () => {
+    const h = harness({ drainMisses: 1 });
+    await play(
+      h,
+      [
+        [0, created("n1")],
+        [10, hint("leaving", "routed-2", "kill")],
+      ],
+      200,
+    );
+    expect(h.passes.map((p) => p.at)).toEqual([40]);
     await h.loop.stop();
   });
 
