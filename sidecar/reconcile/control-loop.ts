@@ -166,8 +166,9 @@ export class ControlLoop {
       if (leaving.length > 0) {
         // Fast path: stop new requests to it in every worker of every replica right away
         // through the runtime API; the pass that follows takes it out of haproxy.cfg. That pass
-        // is not urgent once every replica is drained: after the quiet time it also takes in a
-        // start that follows the stop (a rolling replacement), instead of making it wait.
+        // is not urgent once every replica is drained: it comes after the quiet time (a burst's
+        // hold aside), and takes in a start that follows the stop (a rolling replacement)
+        // instead of making it wait.
         this.parts.haproxy.drain(leaving).then(
           (missed) => {
             this.parts.observer.drained?.(leaving, hint);
@@ -179,7 +180,12 @@ export class ControlLoop {
           },
         );
       }
-      const urgentMs = hint.kind === "started" && !this.parts.reconciler.burstUnderway() ? START_DELAY_MS : null;
+      const urgentMs =
+        leaving.length > 0
+          ? this.opts.quietMs
+          : hint.kind === "started" && !this.parts.reconciler.burstUnderway()
+            ? START_DELAY_MS
+            : null;
       this.poke(hint.cause, urgentMs);
     }
   }

@@ -21,6 +21,8 @@ export class CoalescingTrigger {
   private quietTimer: TimerHandle | null = null;
   private maxTimer: TimerHandle | null = null;
   private urgentTimer: TimerHandle | null = null;
+  /** When the urgent timer fires (clock time). */
+  private urgentAt = Infinity;
   private stopped = false;
 
   constructor(
@@ -43,13 +45,18 @@ export class CoalescingTrigger {
   }
 
   /**
-   * Asks for a run within `delayMs`, whatever the quiet time: for a backend that is going away,
-   * routing must stop now. The short delay still gathers the kills of one scale-down.
+   * Asks for a run within `delayMs`, whatever the quiet time and any hold: for a backend that is
+   * going away, routing must stop now. The short delay still gathers the kills of one
+   * scale-down. The earliest of the urgent pokes since the last run sets the time.
    */
   pokeUrgent(delayMs: number): void {
     if (this.stopped) return;
     this.poke();
-    this.urgentTimer ??= this.clock.setTimeout(() => void this.fire(), delayMs);
+    const at = this.clock.now() + delayMs;
+    if (at >= this.urgentAt) return;
+    if (this.urgentTimer !== null) this.clock.clearTimeout(this.urgentTimer);
+    this.urgentAt = at;
+    this.urgentTimer = this.clock.setTimeout(() => void this.fire(), delayMs);
   }
 
   /** Runs now (after any run in flight), cancelling the pending timers. */
@@ -66,5 +73,6 @@ export class CoalescingTrigger {
   private clearTimers(): void {
     for (const t of [this.quietTimer, this.maxTimer, this.urgentTimer]) if (t !== null) this.clock.clearTimeout(t);
     this.quietTimer = this.maxTimer = this.urgentTimer = null;
+    this.urgentAt = Infinity;
   }
 }

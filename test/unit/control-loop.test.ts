@@ -319,6 +319,20 @@ describe("ControlLoop: events in → passes out", () => {
     },
   );
 
+  it("takes no burst hold for a drained stop: its pass comes after the quiet time, not the maximum wait", async () => {
+    const h = harness();
+    await play(
+      h,
+      [
+        [0, created("n1")],
+        [10, hint("leaving", "routed-2", "kill")],
+      ],
+      300,
+    );
+    expect(h.passes.map((p) => p.at)).toEqual([110]);
+    await h.loop.stop();
+  });
+
   it("takes no burst hold for a stop its early drain missed: the pass comes 30 ms after", async () => {
     const h = harness({ drainMisses: 1 });
     await play(

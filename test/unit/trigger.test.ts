@@ -103,4 +103,16 @@ describe("CoalescingTrigger urgent pokes", () => {
     expect(run).toHaveBeenCalledTimes(1);
     t.stop();
   });
+
+  it("brings the run forward for a more urgent poke, never back", async () => {
+    const { run, t } = trigger({ quietMs: 100, maxWaitMs: 4000, hold: () => true });
+    t.pokeUrgent(100); // a stop drained early: after the quiet time
+    await jest.advanceTimersByTimeAsync(60);
+    t.pokeUrgent(0); // a start: now
+    await jest.advanceTimersByTimeAsync(0);
+    expect(run).toHaveBeenCalledTimes(1);
+    await jest.advanceTimersByTimeAsync(5000);
+    expect(run).toHaveBeenCalledTimes(1);
+    t.stop();
+  });
 });
