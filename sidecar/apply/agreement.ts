@@ -34,8 +34,7 @@ export interface AgreementReport {
  * else a reload), a failed repair backing off. Run it on a timer: drift made by hand on one
  * replica's socket, or a replica that answers again after a pause or a restart, is found and
  * repaired within a period or two. Never while an apply is under way (the applier's exclusive),
- * and no repair while early drains wait for their pass (it follows within the quiet time, or
- * LB_MAX_WAIT_MS while a burst of creations is under way).
+ * and no repair while early drains wait for their pass (it follows within the quiet time).
  */
 export class AgreementCheck {
   constructor(
