@@ -159,26 +159,31 @@ export class ControlLoop {
       this.parts.observer.streamConnected(false);
       log.warn({ err: s.err }, "docker event stream lost, reconnecting");
     } else {
-      const leaving = this.parts.reconciler.observe(s.hint);
-      this.parts.observer.hint(s.hint);
-      log.debug({ id: s.hint.id.slice(0, 12), cause: s.hint.cause, kind: s.hint.kind }, "change hint");
       const hint = s.hint;
+      const leaving = this.parts.reconciler.observe(hint);
+      this.parts.observer.hint(hint);
+      log.debug({ id: hint.id.slice(0, 12), cause: hint.cause, kind: hint.kind }, "change hint");
       if (leaving.length > 0) {
         // Fast path: stop new requests to it in every worker of every replica right away
         // through the runtime API; the pass that follows takes it out of haproxy.cfg. That pass
         // is not urgent once every replica is drained: it comes after the quiet time (a burst's
         // hold aside), and takes in a start that follows the stop (a rolling replacement)
         // instead of making it wait.
-        this.parts.haproxy.drain(leaving).then(
-          (missed) => {
-            this.parts.observer.drained?.(leaving, hint);
-            if (missed > 0) this.poke(hint.cause, DRAIN_DELAY_MS);
-          },
-          (err: unknown) => {
-            log.warn({ err: toError(err), servers: leaving }, "early drain failed, its pass follows");
-            this.poke(hint.cause, DRAIN_DELAY_MS);
-          },
-        );
+        void this.parts.haproxy
+          .drain(leaving)
+          .then(
+            (missed) => {
+              this.parts.observer.drained?.(leaving, hint);
+              return missed === 0;
+            },
+            (err: unknown) => {
+              log.warn({ err: toError(err), servers: leaving }, "early drain failed, its pass follows");
+              return false;
+            },
+          )
+          .then((everywhere) => {
+            if (!everywhere) this.poke(hint.cause, DRAIN_DELAY_MS);
+          });
       }
       const urgentMs =
         leaving.length > 0

@@ -20,9 +20,8 @@ export class CoalescingTrigger {
   private readonly serial: () => Promise<void>;
   private quietTimer: TimerHandle | null = null;
   private maxTimer: TimerHandle | null = null;
-  private urgentTimer: TimerHandle | null = null;
-  /** When the urgent timer fires (clock time). */
-  private urgentAt = Infinity;
+  /** The earliest urgent run asked for since the last run: its timer and when it fires. */
+  private urgent: { readonly timer: TimerHandle; readonly at: number } | null = null;
   private stopped = false;
 
   constructor(
@@ -53,10 +52,11 @@ export class CoalescingTrigger {
     if (this.stopped) return;
     this.poke();
     const at = this.clock.now() + delayMs;
-    if (at >= this.urgentAt) return;
-    if (this.urgentTimer !== null) this.clock.clearTimeout(this.urgentTimer);
-    this.urgentAt = at;
-    this.urgentTimer = this.clock.setTimeout(() => void this.fire(), delayMs);
+    if (this.urgent !== null) {
+      if (this.urgent.at <= at) return;
+      this.clock.clearTimeout(this.urgent.timer);
+    }
+    this.urgent = { timer: this.clock.setTimeout(() => void this.fire(), delayMs), at };
   }
 
   /** Runs now (after any run in flight), cancelling the pending timers. */
@@ -71,8 +71,8 @@ export class CoalescingTrigger {
   }
 
   private clearTimers(): void {
-    for (const t of [this.quietTimer, this.maxTimer, this.urgentTimer]) if (t !== null) this.clock.clearTimeout(t);
-    this.quietTimer = this.maxTimer = this.urgentTimer = null;
-    this.urgentAt = Infinity;
+    for (const t of [this.quietTimer, this.maxTimer, this.urgent?.timer ?? null])
+      if (t !== null) this.clock.clearTimeout(t);
+    this.quietTimer = this.maxTimer = this.urgent = null;
   }
 }
