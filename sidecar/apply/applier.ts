@@ -85,11 +85,14 @@ export class Applier {
 
   /**
    * Lists the HAProxy replicas again, for an apply: a pass asks for it as it starts, so that this
-   * Docker call runs beside its listing and render instead of after them. The last listing
-   * serves while Docker does not answer (a reload to a replica gone fails alone).
+   * Docker call, and the read of what each replica runs, go on beside its listing and render
+   * instead of after them. The last listing serves while Docker does not answer (a reload to a
+   * replica gone fails alone).
    */
   listReplicas(): Promise<readonly Member[]> {
     const { fleet } = this.ports;
+    // What each replica runs is read beside the listing and render too (see HaproxyTarget.readAhead).
+    for (const m of fleet.members) if (m.running) m.target.readAhead?.(this.opts.runtimeApi !== false);
     const listed = fleet.refresh().catch((err: unknown) => {
       if (fleet.members.length === 0) throw err;
       this.log.warn({ err: toError(err) }, "haproxy replicas not listed, using the last listing");

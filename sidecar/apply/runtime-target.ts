@@ -26,6 +26,17 @@ const NO_EARLY: EarlyChanges = { drained: new Set(), readied: new Set() };
 /** How long a leaving server keeps its connections when its labels say nothing (heig.lb.drain). */
 export const DEFAULT_DRAIN_MS = 10_000;
 
+/** A read taken ahead of an apply (readAhead) serves it for this long at most. */
+export const READ_AHEAD_MAX_MS = 2_000;
+
+/** A read asked for ahead of an apply (each part until taken), and the writes begun by then. */
+interface ReadAhead {
+  readonly writes: number;
+  readonly at: number;
+  info: Promise<RunningInfo | null> | null;
+  servers: Promise<Map<string, RunningServer>> | null;
+}
+
 export interface RuntimeTargetOptions {
   readonly reloadConfirmMs: number;
   readonly clock: Clock;
@@ -52,6 +63,9 @@ export class RuntimeTarget implements HaproxyTarget {
   private readonly rampingUntil = new Map<string, number>();
   /** Each server's own drain time (heig.lb.drain), as the last render that had it said. */
   private readonly drainMs = new Map<string, number>();
+  /** Writes to it begun (runtime commands that change it, reload signals), and those under way. */
+  private writes = { begun: 0, underWay: 0 };
+  private ahead: ReadAhead | null = null;
 
   constructor(
     private readonly runtime: RuntimeClient,
@@ -60,8 +74,19 @@ export class RuntimeTarget implements HaproxyTarget {
     private readonly opts: RuntimeTargetOptions,
   ) {}
 
+  readAhead(servers: boolean): void {
+    this.ahead = null;
+    // A write under way may land before or after the read: what it reads could be either.
+    if (this.writes.underWay > 0) return;
+    const read = servers ? this.runtime.servers() : null;
+    // Taken by the apply, or dropped: its failure is the apply's to see, or nobody's.
+    read?.catch(() => undefined);
+    const at = this.opts.clock.now();
+    this.ahead = { writes: this.writes.begun, at, info: this.runtime.runningInfo(), servers: read };
+  }
+
   info(): ReturnType<HaproxyTarget["info"]> {
-    return this.runtime.runningInfo();
+    return this.takeAhead("info") ?? this.runtime.runningInfo();
   }
 
   async readBack(): Promise<ReadBack | null> {
@@ -71,7 +96,32 @@ export class RuntimeTarget implements HaproxyTarget {
   }
 
   servers(): Promise<ReadonlyMap<string, RunningServer>> {
-    return this.runtime.servers();
+    return this.takeAhead("servers") ?? this.runtime.servers();
+  }
+
+  /** The part of the read taken ahead, once, if nothing was written to the replica since it was asked for. */
+  private takeAhead<K extends "info" | "servers">(part: K): ReadAhead[K] {
+    const ahead = this.ahead;
+    if (ahead === null) return null;
+    const fresh = this.opts.clock.now() - ahead.at <= READ_AHEAD_MAX_MS;
+    if (ahead.writes !== this.writes.begun || this.writes.underWay > 0 || !fresh) {
+      this.ahead = null;
+      return null;
+    }
+    const read = ahead[part];
+    ahead[part] = null;
+    return read;
+  }
+
+  /** Runs `work`, which changes what the replica runs: a read taken ahead of it no longer serves. */
+  private async writing<T>(work: () => Promise<T>): Promise<T> {
+    this.writes.begun++;
+    this.writes.underWay++;
+    try {
+      return await work();
+    } finally {
+      this.writes.underWay--;
+    }
   }
 
   async applyAtRuntime(
@@ -88,7 +138,8 @@ export class RuntimeTarget implements HaproxyTarget {
     // A leaving server is no longer in the render: its drain time is the one it had there.
     for (const [key, ms] of rendered.drainMs ?? []) this.drainMs.set(key, ms);
     for (const key of rendered.servers.keys()) if (!rendered.drainMs?.has(key)) this.drainMs.delete(key);
-    const result = await runRuntimePlan(this.runtime, ops, this.forcedDeletes(ops, before));
+    const forced = this.forcedDeletes(ops, before);
+    const result = await this.writing(() => runRuntimePlan(this.runtime, ops, forced));
     const now = this.opts.clock.now();
     // A slow starter ramps from when it routes: added, or out of maintenance.
     for (const op of ops) {
@@ -112,7 +163,11 @@ export class RuntimeTarget implements HaproxyTarget {
     return { result, changed: ops.length > 0, servers: after };
   }
 
-  async reload(configId: string): Promise<number | "gone"> {
+  reload(configId: string): Promise<number | "gone"> {
+    return this.writing(() => this.reloadNow(configId));
+  }
+
+  private async reloadNow(configId: string): Promise<number | "gone"> {
     const clock = this.opts.clock;
     const pollMs = this.opts.pollMs ?? 50;
     const maxSignals = this.opts.maxSignals ?? 3;
@@ -139,11 +194,11 @@ export class RuntimeTarget implements HaproxyTarget {
   }
 
   drain(servers: readonly ServerRef[]): Promise<void> {
-    return this.runtime.drainServers(servers);
+    return this.writing(() => this.runtime.drainServers(servers));
   }
 
   async ready(servers: readonly ServerLine[]): Promise<void> {
-    await this.runtime.commands(servers.flatMap(readyCommands));
+    await this.writing(() => this.runtime.commands(servers.flatMap(readyCommands)));
     const now = this.opts.clock.now();
     for (const line of servers) this.ramping(line, now);
   }

@@ -36,6 +36,14 @@ export interface RuntimeApplied {
  * writes it once for all of them.
  */
 export interface HaproxyTarget {
+  /**
+   * Starts reading which config it runs and (`servers`) its servers now, ahead of an apply: a
+   * pass asks for it as it starts, so that the read goes on beside its listing and render. The
+   * next info() and servers() take that read, unless anything was written to the replica since
+   * it was asked for (or it is too old): then they read again. Optional: a target that reads
+   * when asked.
+   */
+  readAhead?(servers: boolean): void;
   /** Which config it runs; null when it does not answer. */
   info(): Promise<RunningInfo | null>;
   /** What it routes; null when it does not answer. */
