@@ -275,8 +275,13 @@ export function routingChanges(p: PassChange): NewRecord[] {
   const backendsOf = (r: Routing): Set<string> => new Set([...r.values()].map((s) => s.backend));
   const beforeBackends = backendsOf(before);
   const afterBackends = backendsOf(after);
-  const sorted = (r: Routing): RoutedServer[] =>
-    [...r.values()].sort((a, b) => (key(a.backend, a.server) < key(b.backend, b.server) ? -1 : 1));
+  const sorted = (servers: Iterable<RoutedServer>): RoutedServer[] =>
+    [...servers].sort((a, b) => (key(a.backend, a.server) < key(b.backend, b.server) ? -1 : 1));
+  // Only what changed is sorted and explained: a pass costs its change, not the fleet's size.
+  const differs = (s: RoutedServer, was: RoutedServer | undefined): boolean =>
+    was === undefined || was.address !== s.address || was.port !== s.port || was.weight !== s.weight;
+  const changed = sorted([...after.values()].filter((s) => differs(s, before.get(key(s.backend, s.server)))));
+  const removed = sorted([...before.values()].filter((s) => !after.has(key(s.backend, s.server))));
   const server = (s: RoutedServer): Pick<NewRecord, "backend" | "server" | "container" | "containerId"> => ({
     backend: s.backend,
     server: s.server,
@@ -285,7 +290,7 @@ export function routingChanges(p: PassChange): NewRecord[] {
   });
 
   for (const b of [...afterBackends].filter((b) => !beforeBackends.has(b)).sort()) {
-    const first = sorted(after).find((s) => s.backend === b)!;
+    const first = sorted(after.values()).find((s) => s.backend === b)!;
     out.push(
       record(
         { kind: "backend-added", backend: b, server: null, container: null, containerId: null, detail: null },
@@ -294,7 +299,7 @@ export function routingChanges(p: PassChange): NewRecord[] {
       ),
     );
   }
-  for (const s of sorted(after)) {
+  for (const s of changed) {
     const was = before.get(key(s.backend, s.server));
     const cause = whyOf(s.sourceId, undefined, causes);
     if (was === undefined) {
@@ -320,8 +325,7 @@ export function routingChanges(p: PassChange): NewRecord[] {
         record({ kind: "weight-changed", ...server(s), detail: `${was.weight} → ${s.weight}` }, cause, confirmed),
       );
   }
-  for (const s of sorted(before)) {
-    if (after.has(key(s.backend, s.server))) continue;
+  for (const s of removed) {
     const excluded = s.sourceId === null ? undefined : excludedById.get(s.sourceId);
     const gone = excluded === undefined ? "no longer listed" : excluded.reason;
     out.push(
@@ -333,7 +337,7 @@ export function routingChanges(p: PassChange): NewRecord[] {
     );
   }
   for (const b of [...beforeBackends].filter((b) => !afterBackends.has(b)).sort()) {
-    const last = sorted(before).find((s) => s.backend === b)!;
+    const last = sorted(before.values()).find((s) => s.backend === b)!;
     out.push(
       record(
         { kind: "backend-removed", backend: b, server: null, container: null, containerId: null, detail: null },
