@@ -27,8 +27,11 @@ export function parseShowStat(csv: string): Map<string, string> {
   const sv = header.indexOf("svname");
   const st = header.indexOf("status");
   const out = new Map<string, string>();
-  for (const line of lines.slice(1)) {
-    const c = line.split(",");
+  // Only the columns read, cut out of the line: a line has about a hundred (the status is the
+  // 18th), and at a thousand servers every /status asks for one.
+  const last = Math.max(px, sv, st);
+  for (let i = 1; i < lines.length; i++) {
+    const c = columns(lines[i]!, last, ",");
     const server = c[sv];
     if (!server || server === "FRONTEND" || server === "BACKEND") continue;
     out.set(`${c[px]}/${server}`, c[st] ?? "");
@@ -84,12 +87,12 @@ export interface RunningServer {
 const ADMIN_MAINT = 0x23;
 const ADMIN_DRAIN = 0x18;
 
-/** The first `last + 1` columns of a line whose columns are one space apart. */
-function columns(line: string, last: number): string[] {
+/** The first `last + 1` columns of a line whose columns are one `separator` apart. */
+function columns(line: string, last: number, separator = " "): string[] {
   const out: string[] = [];
   let start = 0;
   while (out.length <= last) {
-    const end = line.indexOf(" ", start);
+    const end = line.indexOf(separator, start);
     if (end < 0) {
       out.push(line.slice(start));
       break;

@@ -116,6 +116,13 @@ describe("parseShowStat", () => {
       ]),
     );
   });
+
+  it("reads the status out of a whole line, whatever follows it (text with commas included)", () => {
+    const header =
+      "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,check_desc,last_chk";
+    const csv = `${header}\nwebapp,s1,0,0,1,2,,40,0,0,,0,,0,0,0,0,DOWN 1/2,1,Layer4 connection problem,"Connection refused, at step 1"\n`;
+    expect(parseShowStat(csv)).toEqual(new Map([["webapp/s1", "DOWN 1/2"]]));
+  });
 });
 
 describe("replyError", () => {
