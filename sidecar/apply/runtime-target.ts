@@ -90,6 +90,9 @@ export class RuntimeTarget implements HaproxyTarget {
   }
 
   async readBack(): Promise<ReadBack | null> {
+    // A read of its own: what was read ahead of a pass is older, and may miss a change made from
+    // outside (a command on its socket, a restart) that the agreement check reads back to repair.
+    this.ahead = null;
     // Both at once: at a thousand servers `show servers state` is the longer of the two.
     const [info, servers] = await Promise.all([this.runtime.runningInfo(), this.runtime.servers().catch(() => null)]);
     return info === null || servers === null ? null : { ...info, servers };
@@ -104,7 +107,7 @@ export class RuntimeTarget implements HaproxyTarget {
     const ahead = this.ahead;
     if (ahead === null) return null;
     const fresh = this.opts.clock.now() - ahead.at <= READ_AHEAD_MAX_MS;
-    if (ahead.writes !== this.writes.begun || this.writes.underWay > 0 || !fresh) {
+    if (ahead.writes !== this.writes.begun || !fresh) {
       this.ahead = null;
       return null;
     }

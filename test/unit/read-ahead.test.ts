@@ -142,4 +142,33 @@ describe("RuntimeTarget.readAhead", () => {
     expect(counted.map((n) => n.reads)).toEqual([2, 2]);
     expect(f.fleet.view().map((r) => r.state)).toEqual(["in-sync", "in-sync"]);
   });
+
+  it("reads ahead only the config id on the reload path (LB_RUNTIME_API=off)", async () => {
+    const f = fleetOf({ replicas: 1, runtimeApi: false });
+    await f.apply(S1);
+    await f.idle();
+    const r = f.replica(1);
+    const read = r.runtime.servers;
+    let reads = 0;
+    r.runtime.servers = () => {
+      reads++;
+      return read();
+    };
+    void f.applier.listReplicas();
+    expect(reads).toBe(0);
+  });
+
+  it("a read left by a pass that never applied does not hide from the agreement check a change made by hand", async () => {
+    const f = fleetOf({ replicas: 2 });
+    await f.apply(S1);
+    await f.idle();
+    // A pass starts (its listing then fails: nothing applied), then an operator types a command.
+    void f.applier.listReplicas();
+    await f.replica(2).runtime.command("disable server webapp/b");
+    f.calls.length = 0;
+    const report = await f.agreement.check();
+    expect(report.repairs.map((x) => [x.replica, x.was])).toEqual([["2", "diverged"]]);
+    expect(f.calls).toEqual(["2: enable server webapp/b"]);
+    expect(f.replica(2).servers.get("webapp/b")?.maint).toBe(false);
+  });
 });
