@@ -275,8 +275,8 @@ export function routingChanges(p: PassChange): NewRecord[] {
   const backendsOf = (r: Routing): Set<string> => new Set([...r.values()].map((s) => s.backend));
   const beforeBackends = backendsOf(before);
   const afterBackends = backendsOf(after);
-  const sorted = (servers: Iterable<RoutedServer>): RoutedServer[] =>
-    [...servers].sort((a, b) => (key(a.backend, a.server) < key(b.backend, b.server) ? -1 : 1));
+  const sorted = (servers: RoutedServer[]): RoutedServer[] =>
+    servers.sort((a, b) => (key(a.backend, a.server) < key(b.backend, b.server) ? -1 : 1));
   // Only what changed is sorted and explained: a pass costs its change, not the fleet's size.
   const differs = (s: RoutedServer, was: RoutedServer | undefined): boolean =>
     was === undefined || was.address !== s.address || was.port !== s.port || was.weight !== s.weight;
@@ -290,7 +290,8 @@ export function routingChanges(p: PassChange): NewRecord[] {
   });
 
   for (const b of [...afterBackends].filter((b) => !beforeBackends.has(b)).sort()) {
-    const first = sorted(after.values()).find((s) => s.backend === b)!;
+    // A new backend's servers are all new: its first is among those that changed.
+    const first = changed.find((s) => s.backend === b)!;
     out.push(
       record(
         { kind: "backend-added", backend: b, server: null, container: null, containerId: null, detail: null },
@@ -337,7 +338,7 @@ export function routingChanges(p: PassChange): NewRecord[] {
     );
   }
   for (const b of [...beforeBackends].filter((b) => !afterBackends.has(b)).sort()) {
-    const last = sorted(before.values()).find((s) => s.backend === b)!;
+    const last = removed.find((s) => s.backend === b)!;
     out.push(
       record(
         { kind: "backend-removed", backend: b, server: null, container: null, containerId: null, detail: null },
