@@ -1,12 +1,14 @@
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { FileConfigStore } from "../../sidecar/apply/config-file";
+import { tempDirs } from "../support/temp-dir";
+
+const tempDir = tempDirs("ha-sidecar-");
 
 describe("FileConfigStore", () => {
   let dir: string;
   beforeEach(() => {
-    dir = mkdtempSync(path.join(tmpdir(), "ha-sidecar-"));
+    dir = tempDir();
   });
 
   it("reads null when there is no file yet", async () => {
@@ -49,7 +51,7 @@ describe("FileConfigStore", () => {
 
 describe("FileConfigStore: staged files of an earlier run", () => {
   it("gives every staged file its own name, and removes the ones a killed run left", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "ha-sidecar-"));
+    const dir = tempDir();
     const target = path.join(dir, "haproxy.cfg");
     writeFileSync(target, "live\n");
     writeFileSync(path.join(dir, ".haproxy.cfg.7.1.abcd.tmp"), "half of a config a killed sidecar wrote");

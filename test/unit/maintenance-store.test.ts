@@ -1,16 +1,18 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import pino from "pino";
 import { FileConfigStore } from "../../sidecar/apply/config-file";
 import { MaintenanceStore } from "../../sidecar/maintenance/maintenance-store";
+import { tempDirs } from "../support/temp-dir";
+
+const tempDir = tempDirs("maint-");
 
 const silent = pino({ level: "silent" });
 const clock = { now: () => 1_000 };
 
 describe("MaintenanceStore", () => {
   it("writes each change to the file and reads it back after a restart", async () => {
-    const file = path.join(mkdtempSync(path.join(tmpdir(), "maint-")), "maintenance.json");
+    const file = path.join(tempDir(), "maintenance.json");
     const store = new MaintenanceStore(new FileConfigStore(file), clock, silent);
     await store.load();
     await expect(store.set({ container: "c_1", on: true, by: "alice" })).resolves.toEqual({
@@ -44,7 +46,7 @@ describe("MaintenanceStore", () => {
   });
 
   it("keeps the good entries of a damaged file", async () => {
-    const file = path.join(mkdtempSync(path.join(tmpdir(), "maint-")), "maintenance.json");
+    const file = path.join(tempDir(), "maintenance.json");
     writeFileSync(file, JSON.stringify([{ container: "c_1", by: "alice", since: 5 }, { container: "bad name" }]));
     const store = new MaintenanceStore(new FileConfigStore(file), clock, silent);
     await store.load();

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import pino from "pino";
 import type { Applier } from "../../sidecar/apply/applier";
@@ -17,6 +16,9 @@ import { TemplateFile } from "../../sidecar/render/template-file";
 import type { BackendSource } from "../../sidecar/source/backend-source";
 import { eventually } from "../support/eventually";
 import { snap } from "./fixtures";
+import { tempDirs } from "../support/temp-dir";
+
+const tempDir = tempDirs("ha-sidecar-");
 
 const TEMPLATE = path.resolve(__dirname, "../../templates/haproxy.cfg.hbs");
 
@@ -254,7 +256,7 @@ describe("Reconciler", () => {
   });
 
   it("keeps the last good config on a template error, logs it once, and does not retry", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "ha-sidecar-"));
+    const dir = tempDir();
     const tpl = path.join(dir, "t.hbs");
     writeFileSync(tpl, "global\n{{#each services}}\n");
     const { reconciler, applied, logs } = setup({ templatePath: tpl });
@@ -265,7 +267,7 @@ describe("Reconciler", () => {
   });
 
   it("refuses a template without the description line it needs to confirm reloads", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "ha-sidecar-"));
+    const dir = tempDir();
     const tpl = path.join(dir, "t.hbs");
     writeFileSync(tpl, "global\n    maxconn 10\n");
     const { reconciler, applied } = setup({ templatePath: tpl });
@@ -488,7 +490,7 @@ describe("Reconciler", () => {
   });
 
   it("narrows a rejected render down to the member at fault, routes everyone else, and reports it", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "ha-sidecar-"));
+    const dir = tempDir();
     const tpl = path.join(dir, "t.hbs");
     // A template that gives weighted members an option HAProxy refuses.
     writeFileSync(
