@@ -29,12 +29,18 @@ export function parseShowStat(csv: string): Map<string, string> {
   const out = new Map<string, string>();
   // Only the columns read, cut out of the line: a line has about a hundred (the status is the
   // 18th), and at a thousand servers every /status asks for one.
-  const last = Math.max(px, sv, st);
+  const slotOf = new Int8Array(Math.max(px, sv, st) + 1).fill(-1);
+  [px, sv, st].forEach((column, slot) => {
+    if (column >= 0) slotOf[column] = slot;
+  });
+  const c: Array<string | undefined> = [undefined, undefined, undefined];
   for (let i = 1; i < lines.length; i++) {
-    const c = columns(lines[i]!, last, ",");
-    const server = c[sv];
+    const line = lines[i]!;
+    c.fill(undefined);
+    cutColumns(line, slotOf, c, ",");
+    const server = c[1];
     if (!server || server === "FRONTEND" || server === "BACKEND") continue;
-    out.set(`${c[px]}/${server}`, c[st] ?? "");
+    out.set(`${c[0]}/${server}`, c[2] ?? "");
   }
   return out;
 }
@@ -87,57 +93,78 @@ export interface RunningServer {
 const ADMIN_MAINT = 0x23;
 const ADMIN_DRAIN = 0x18;
 
-/** The first `last + 1` columns of a line whose columns are one `separator` apart. */
-function columns(line: string, last: number, separator = " "): string[] {
-  const out: string[] = [];
-  let start = 0;
-  while (out.length <= last) {
-    const end = line.indexOf(separator, start);
-    if (end < 0) {
-      out.push(line.slice(start));
-      break;
-    }
-    out.push(line.slice(start, end));
-    start = end + 1;
-  }
-  return out;
-}
-
 /** `show servers state` → servers by `backend/server`. */
 export function parseServersState(dump: string): Map<string, RunningServer> {
-  const lines = dump.split("\n");
-  const headerLine = lines.find((l) => l.startsWith("# be_id"));
   const out = new Map<string, RunningServer>();
-  if (headerLine === undefined) return out;
-  const header = headerLine.slice(2).trim().split(/\s+/);
-  const col = (name: string): number => header.indexOf(name);
-  const [be, sv, addr, admin, weight, port, id] = [
-    "be_name",
-    "srv_name",
-    "srv_addr",
-    "srv_admin_state",
-    "srv_uweight",
-    "srv_port",
-    "srv_id",
-  ].map(col);
-  // Only the columns read, cut out of the line: at a thousand servers, two dumps a pass, every
-  // other column was garbage (25 strings a line).
-  const last = Math.max(be!, sv!, addr!, admin!, weight!, port!, id!);
-  for (const line of lines) {
-    if (line.startsWith("#") || !/^\d+ /.test(line)) continue;
-    const c = /^\s|\s\s|\t|\s$/.test(line) ? line.trim().split(/\s+/) : columns(line, last);
-    const adminState = Number(c[admin!]);
+  const afterNewline = dump.indexOf("\n# be_id");
+  const headerAt = dump.startsWith("# be_id") ? 0 : afterNewline < 0 ? -1 : afterNewline + 1;
+  if (headerAt < 0) return out;
+  const header = dump
+    .slice(headerAt + 2, lineEnd(dump, headerAt))
+    .trim()
+    .split(/\s+/);
+  const names = ["be_name", "srv_name", "srv_addr", "srv_admin_state", "srv_uweight", "srv_port", "srv_id"];
+  // Which of those each column is (-1: none): only they are cut out of a line. At a thousand
+  // servers and two dumps a pass, the line and its other columns were most of a pass's garbage.
+  const slotOf = new Int8Array(header.length).fill(-1);
+  names.forEach((name, slot) => {
+    const i = header.indexOf(name);
+    if (i >= 0) slotOf[i] = slot;
+  });
+  const c: Array<string | undefined> = new Array<string | undefined>(names.length);
+  for (let from = 0; from < dump.length;) {
+    const to = lineEnd(dump, from);
+    const line = dump.slice(from, to);
+    from = to + 1;
+    if (!/^\d+ /.test(line)) continue;
+    c.fill(undefined);
+    // The scanning is left to builtins (a regular expression, indexOf): this node interprets
+    // JavaScript (no optimising compiler), and a loop over a line's characters costs more time
+    // than the garbage it saves.
+    if (/^\s|\s\s|\t|\s$/.test(line))
+      line
+        .trim()
+        .split(/\s+/)
+        .forEach((value, column) => {
+          const slot = slotOf[column];
+          if (slot !== undefined && slot >= 0) c[slot] = value;
+        });
+    else cutColumns(line, slotOf, c, " ");
+    // By index, not destructured: destructuring an array steps an iterator, an object a step.
+    const id = c[6];
+    const adminState = Number(c[3]);
     const server: RunningServer = {
-      backend: c[be!] ?? "",
-      name: c[sv!] ?? "",
-      id: /^[1-9][0-9]{0,9}$/.test(c[id!] ?? "") ? Number(c[id!]) : null,
-      address: c[addr!] ?? "",
-      port: Number(c[port!]),
-      weight: Number(c[weight!]),
+      backend: c[0] ?? "",
+      name: c[1] ?? "",
+      id: id !== undefined && /^[1-9][0-9]{0,9}$/.test(id) ? Number(id) : null,
+      address: c[2] ?? "",
+      port: Number(c[5]),
+      weight: Number(c[4]),
       maint: (adminState & ADMIN_MAINT) !== 0,
       drain: (adminState & ADMIN_DRAIN) !== 0,
     };
     out.set(`${server.backend}/${server.name}`, server);
   }
   return out;
+}
+
+/** Where the line that starts at `from` ends (its "\n", or the end of the text). */
+function lineEnd(text: string, from: number): number {
+  const end = text.indexOf("\n", from);
+  return end < 0 ? text.length : end;
+}
+
+/**
+ * The columns of `line` (one `separator` apart: two in a row are an empty column) that `slotOf`
+ * gives a slot, into `into[slot]`; a column past the line's end is left as it was.
+ */
+function cutColumns(line: string, slotOf: Int8Array, into: Array<string | undefined>, separator: string): void {
+  let start = 0;
+  for (let column = 0; column < slotOf.length && start <= line.length; column++) {
+    const next = line.indexOf(separator, start);
+    const end = next < 0 ? line.length : next;
+    const slot = slotOf[column]!;
+    if (slot >= 0) into[slot] = line.slice(start, end);
+    start = end + 1;
+  }
 }

@@ -99,6 +99,15 @@ describe("parseServersState", () => {
     });
   });
 
+  it("finds its header on any line, the first too, and reads nothing without one", () => {
+    const line = "3 webapp 2 w2 10.0.0.2 0 1 7 7 8 15 3 3 6 0 0 0 - 3001 - 0 0 - - 0";
+    expect(parseServersState(`${HEADER}\n${line}`).get("webapp/w2")).toMatchObject({ id: 2, port: 3001 });
+    expect(parseServersState(`1\n${HEADER}\n${line}`).get("webapp/w2")).toMatchObject({ id: 2, port: 3001 });
+    expect(parseServersState(`1\n${line}\n`).size).toBe(0);
+    // Lines that are not a server's: a comment, a blank line, a line that does not start with a number and a space.
+    expect(parseServersState(`1\n${HEADER}\n# 3 webapp\n\n x3 webapp 2 w2\n3\n`).size).toBe(0);
+  });
+
   it("gives no id when the answer has no srv_id column", () => {
     const dump = "1\n# be_id be_name srv_name srv_addr srv_port\n3 webapp w1 10.0.0.1 3000\n";
     expect(parseServersState(dump).get("webapp/w1")).toMatchObject({ id: null, port: 3000 });
