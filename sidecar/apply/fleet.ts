@@ -6,7 +6,7 @@ import type { ServerRef } from "../model/types";
 import type { Rendered } from "../render/render";
 import type { ServerLine } from "../render/server-lines";
 import { decideReplicaState, type ReplicaView } from "./replica-state";
-import { routesDigest, routesDrift, runningRoutes, wantedRoutes, type Routes } from "./routing-digest";
+import { routesDigest, routesDrift, runningRoutes, sameRoutes, wantedRoutes, type Routes } from "./routing-digest";
 import type { EarlyChanges, HaproxyTarget, ReadBack } from "./target";
 
 /** One replica of the fleet: its container, its target, and what the sidecar knows of it. */
@@ -197,15 +197,17 @@ export class Fleet {
    */
   settle(m: Member, read: ReadBack | null, desired: Rendered | null, now: number): ReplicaView {
     const want = desired === null ? null : this.wanted(desired);
-    const wanted = want?.routes ?? null;
     const running = read === null ? null : runningRoutes(read, desired?.servers ?? new Map());
-    const digest = running === null ? null : routesDigest(running);
+    // Read back as wanted (the usual case): the wanted digest, known already.
+    const digest =
+      running === null ? null : want !== null && sameRoutes(want.routes, running) ? want.digest : routesDigest(running);
     const { state, reason } = decideReplicaState({
       container: m.replica.state,
       desired: want?.digest ?? null,
       read: digest === null ? null : { digest, worker: read!.worker },
       applied: m.applied,
-      drift: wanted !== null && running !== null ? routesDrift(wanted, running) : [],
+      // In words, only where it differs (the same digest: the same routes).
+      drift: want !== null && running !== null && digest !== want.digest ? routesDrift(want.routes, running) : [],
       failure: m.failure,
     });
     if (state !== m.view.state || reason !== m.view.reason)

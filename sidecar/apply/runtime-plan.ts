@@ -42,11 +42,14 @@ export function planRuntime(
   const changes: RuntimeOp[] = [];
   const adds: RuntimeOp[] = [];
   const deletes: RuntimeOp[] = [];
-  for (const [key, w] of wanted) {
+  // forEach: a for…of over a Map allocates an iterator result and a [key, value] pair a step,
+  // and this node runs without the optimising compiler that would do away with them. At a
+  // thousand servers, a pass's loops like these made a sixth of its garbage.
+  wanted.forEach((w, key) => {
     const r = running.get(key);
     if (r === undefined) {
       adds.push({ kind: "add", line: w });
-      continue;
+      return;
     }
     if (r.address !== w.address || r.port !== w.port)
       changes.push({ kind: "set-addr", ref: refOf(w), address: w.address, port: w.port });
@@ -55,12 +58,12 @@ export function planRuntime(
       if (!r.maint) maints.push({ kind: "drain", ref: refOf(w) });
     } else if (r.maint) changes.push({ kind: "ready", ref: refOf(w), line: w });
     else if (r.drain) changes.push({ kind: "ready", ref: refOf(w) });
-  }
-  for (const [key, r] of running) {
-    if (wanted.has(key)) continue;
+  });
+  running.forEach((r, key) => {
+    if (wanted.has(key)) return;
     if (!r.maint) drains.push({ kind: "drain", ref: refOf(r) });
     deletes.push({ kind: "delete", ref: refOf(r) });
-  }
+  });
   return [...changes, ...adds, ...maints, ...drains, ...deletes];
 }
 
@@ -183,12 +186,12 @@ export function idMismatches(
   wanted: ReadonlyMap<string, ServerLine>,
   running: ReadonlyMap<string, RunningServer>,
 ): string[] {
-  return [...wanted]
-    .filter(([key, w]) => {
-      const r = running.get(key);
-      return r !== undefined && otherId(w, r);
-    })
-    .map(([key]) => key);
+  const out: string[] = [];
+  wanted.forEach((w, key) => {
+    const r = running.get(key);
+    if (r !== undefined && otherId(w, r)) out.push(key);
+  });
+  return out;
 }
 
 /**
@@ -200,7 +203,8 @@ export function runtimeDrift(
   running: ReadonlyMap<string, RunningServer>,
 ): string[] {
   const off: string[] = [];
-  for (const [key, w] of wanted) {
+  // forEach: see planRuntime.
+  wanted.forEach((w, key) => {
     const r = running.get(key);
     if (
       r === undefined ||
@@ -212,7 +216,9 @@ export function runtimeDrift(
       r.drain
     )
       off.push(key);
-  }
-  for (const [key, r] of running) if (!wanted.has(key) && !r.maint) off.push(key);
+  });
+  running.forEach((r, key) => {
+    if (!wanted.has(key) && !r.maint) off.push(key);
+  });
   return off;
 }
