@@ -38,8 +38,11 @@ function optionalText(o: Fields, key: string, where: string): string | undefined
 function stringMap(v: unknown, where: string): Record<string, string> | undefined | Error {
   if (v === undefined || v === null) return undefined;
   if (!isObject(v)) return new Error(`${where} is ${kindOf(v)}, not a map`);
-  for (const [k, x] of Object.entries(v))
-    if (typeof x !== "string") return new Error(`${where}.${k} is ${kindOf(x)}, not a string`);
+  // for…in, not Object.entries: no [key, value] pair for each label of each container listed.
+  for (const k in v) {
+    const x = v[k];
+    if (Object.hasOwn(v, k) && typeof x !== "string") return new Error(`${where}.${k} is ${kindOf(x)}, not a string`);
+  }
   return v as Record<string, string>;
 }
 

@@ -43,6 +43,20 @@ const tokens = (line: string): string[] => line.replace(/#.*$/, "").trim().split
 /** A line's first word, comments aside ("" for none): what most lines are known by, cheaply. */
 const headOf = (line: string): string => /^\s*([^\s#]*)/.exec(line)![1]!;
 
+const isBlank = (code: number): boolean => code === 32 || (code >= 9 && code <= 13);
+
+/**
+ * Whether a line's first word is `server` (headOf's, with nothing allocated: a render reads a
+ * thousand server lines twice, and a regular expression's match is an array and a string).
+ */
+function isServerLine(line: string): boolean {
+  let i = 0;
+  while (i < line.length && isBlank(line.charCodeAt(i))) i++;
+  if (!line.startsWith("server", i)) return false;
+  const next = line.charCodeAt(i + 6);
+  return Number.isNaN(next) || isBlank(next) || next === 35; // the end, a blank or a "#"
+}
+
 /**
  * Server lines already read, by their text: a render differs from the last one by a few servers,
  * and at a thousand servers reading every line again was most of a render (its garbage, above
@@ -62,7 +76,8 @@ interface Known {
 function remember(seen: Map<string, Known>): void {
   if (seen.size >= 64 && known.size > 2 * seen.size + 1024) known = seen;
   else if (known.size > 16_384) known = seen;
-  else for (const [raw, entry] of seen) known.set(raw, entry);
+  // forEach: see planRuntime (apply/runtime-plan.ts).
+  else seen.forEach((entry, raw) => known.set(raw, entry));
 }
 
 /** Servers by `backend/server`, in file order. */
@@ -74,10 +89,16 @@ export function parseServerLines(text: string): Map<string, ServerLine> {
   let proxy: string | null = null;
   let proxyOptions: string[] = [];
   let defaults = "";
-  for (const raw of text.split("\n")) {
-    const first = headOf(raw);
-    if (first !== "server" && first !== "default-server" && !SECTIONS.has(first)) continue;
-    if (first === "server" && proxy !== null) {
+  const lines = text.split("\n");
+  // By index: a for…of steps an iterator, an object a line (see planRuntime, apply/runtime-plan.ts).
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!;
+    const server = isServerLine(raw);
+    if (!server) {
+      const first = headOf(raw);
+      if (first !== "default-server" && !SECTIONS.has(first)) continue;
+    }
+    if (server && proxy !== null) {
       const hit = known.get(raw);
       if (hit !== undefined && hit.proxy === proxy && hit.defaults === defaults) {
         out.set(`${proxy}/${hit.line.name}`, hit.line);
@@ -140,7 +161,7 @@ const idOf = (value: string | null): number | null =>
 export function stripServerLines(text: string): string {
   return text
     .split("\n")
-    .filter((l) => headOf(l) !== "server")
+    .filter((l) => !isServerLine(l))
     .join("\n");
 }
 

@@ -105,6 +105,27 @@ describe("stripServerLines and serverSignature", () => {
     expect(stripped).toContain("default-server fall 3");
   });
 
+  it("knows a server line by its first word alone: blanks before it, a tab or a comment after it", () => {
+    const text = [
+      "backend b",
+      "\t server\ts1 10.0.0.1:80",
+      "server# a comment where its name would be",
+      "    servers-of-another-kind 1",
+      "    # server s2 10.0.0.2:80",
+      "    server",
+      "    no-server s3",
+      "",
+    ].join("\n");
+    expect(stripServerLines(text).split("\n")).toEqual([
+      "backend b",
+      "    servers-of-another-kind 1",
+      "    # server s2 10.0.0.2:80",
+      "    no-server s3",
+      "",
+    ]);
+    expect([...parseServerLines(text).keys()]).toEqual(["b/s1"]);
+  });
+
   it("gives servers of one backend the same signature whatever their names, ids, addresses and weights", () => {
     const s = parseServerLines(CONFIG);
     expect(serverSignature(s.get("webapp/w1")!)).toBe(serverSignature(s.get("webapp/w2")!));
