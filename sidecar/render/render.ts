@@ -3,6 +3,7 @@ import Handlebars from "handlebars";
 import { withHeld } from "../model/desired-state";
 import { assignServerIds, type ServerIds } from "../model/server-ids";
 import type { Backend, DesiredState } from "../model/types";
+import { cacheEachItems } from "./each-cache";
 import { parseServerLines, serverSignature, stripServerLines, type ServerLine } from "./server-lines";
 
 /** A rendered haproxy.cfg and the identifiers that let us recognise it later. */
@@ -64,7 +65,15 @@ export function compileTemplate(source: string): TemplateFn {
   try {
     // Compiling eagerly surfaces syntax errors now, not at first render.
     hb.precompile(source, { strict: true });
-    return hb.compile(source, { strict: true, noEscape: true });
+    const rendered = cacheEachItems(hb, source);
+    const template = hb.compile(source, { strict: true, noEscape: true });
+    return (context) => {
+      try {
+        return template(context);
+      } finally {
+        rendered();
+      }
+    };
   } catch (err) {
     throw new TemplateError(`template does not compile: ${(err as Error).message}`);
   }
