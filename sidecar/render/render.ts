@@ -65,13 +65,13 @@ export function compileTemplate(source: string): TemplateFn {
   try {
     // Compiling eagerly surfaces syntax errors now, not at first render.
     hb.precompile(source, { strict: true });
-    const rendered = cacheEachItems(hb, source);
+    const cache = cacheEachItems(hb, source);
     const template = hb.compile(source, { strict: true, noEscape: true });
     return (context) => {
       try {
         return template(context);
       } finally {
-        rendered();
+        cache.rendered();
       }
     };
   } catch (err) {
