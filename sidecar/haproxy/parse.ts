@@ -23,16 +23,10 @@ export function configIdOf(showInfo: string): string {
 export function parseShowStat(csv: string): Map<string, string> {
   const lines = csv.trim().split("\n");
   const header = (lines[0] ?? "").replace(/^# /, "").split(",");
-  const px = header.indexOf("pxname");
-  const sv = header.indexOf("svname");
-  const st = header.indexOf("status");
   const out = new Map<string, string>();
   // Only the columns read, cut out of the line: a line has about a hundred (the status is the
   // 18th), and at a thousand servers every /status asks for one.
-  const slotOf = new Int8Array(Math.max(px, sv, st) + 1).fill(-1);
-  [px, sv, st].forEach((column, slot) => {
-    if (column >= 0) slotOf[column] = slot;
-  });
+  const slotOf = slotsOf(header, ["pxname", "svname", "status"]);
   const c: Array<string | undefined> = [undefined, undefined, undefined];
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
@@ -104,13 +98,9 @@ export function parseServersState(dump: string): Map<string, RunningServer> {
     .trim()
     .split(/\s+/);
   const names = ["be_name", "srv_name", "srv_addr", "srv_admin_state", "srv_uweight", "srv_port", "srv_id"];
-  // Which of those each column is (-1: none): only they are cut out of a line. At a thousand
-  // servers and two dumps a pass, the line and its other columns were most of a pass's garbage.
-  const slotOf = new Int8Array(header.length).fill(-1);
-  names.forEach((name, slot) => {
-    const i = header.indexOf(name);
-    if (i >= 0) slotOf[i] = slot;
-  });
+  // Only those columns are cut out of a line. At a thousand servers and two dumps a pass, the
+  // line and its other columns were most of a pass's garbage.
+  const slotOf = slotsOf(header, names);
   const c: Array<string | undefined> = new Array<string | undefined>(names.length);
   for (let from = 0; from < dump.length;) {
     const to = lineEnd(dump, from);
@@ -120,16 +110,8 @@ export function parseServersState(dump: string): Map<string, RunningServer> {
     c.fill(undefined);
     // The scanning is left to builtins (a regular expression, indexOf): this node interprets
     // JavaScript (no optimising compiler), and a loop over a line's characters costs more time
-    // than the garbage it saves.
-    if (/^\s|\s\s|\t|\s$/.test(line))
-      line
-        .trim()
-        .split(/\s+/)
-        .forEach((value, column) => {
-          const slot = slotOf[column];
-          if (slot !== undefined && slot >= 0) c[slot] = value;
-        });
-    else cutColumns(line, slotOf, c, " ");
+    // than the garbage it saves. A line whose columns are not one space apart is made so first.
+    cutColumns(/^\s|\s\s|\t|\s$/.test(line) ? line.trim().replace(/\s+/g, " ") : line, slotOf, c, " ");
     // By index, not destructured: destructuring an array steps an iterator, an object a step.
     const id = c[6];
     const adminState = Number(c[3]);
@@ -146,6 +128,19 @@ export function parseServersState(dump: string): Map<string, RunningServer> {
     out.set(`${server.backend}/${server.name}`, server);
   }
   return out;
+}
+
+/**
+ * For each column of `header` up to the last of `names`, which of `names` it is (its index
+ * there), or -1: a line is cut no further than the last column read.
+ */
+function slotsOf(header: readonly string[], names: readonly string[]): Int8Array {
+  const columns = names.map((name) => header.indexOf(name));
+  const slotOf = new Int8Array(Math.max(-1, ...columns) + 1).fill(-1);
+  columns.forEach((column, slot) => {
+    if (column >= 0) slotOf[column] = slot;
+  });
+  return slotOf;
 }
 
 /** Where the line that starts at `from` ends (its "\n", or the end of the text). */
