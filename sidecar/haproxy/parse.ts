@@ -63,7 +63,10 @@ const ERROR_REPLY =
 
 /** The refusal in a CLI answer, or null when the answer is not one. */
 export function replyError(reply: string): string | null {
-  const first = reply.trimStart().split("\n")[0] ?? "";
+  // Its first line alone: a `show servers state` of a thousand servers is a thousand lines.
+  const text = reply.trimStart();
+  const end = text.indexOf("\n");
+  const first = end < 0 ? text : text.slice(0, end);
   return ERROR_REPLY.test(first) ? reply.trim() : null;
 }
 
