@@ -15,6 +15,9 @@ type HelperOptions = Handlebars.HelperOptions & { readonly loc?: { readonly star
 type Location = { readonly line: number; readonly column: number };
 type Node = hbs.AST.Node;
 
+/** An item's text, and the render that last used it. */
+type Entry = { readonly text: string; used: number };
+
 /** Which fields of its parent a block reads (`../x`), or null: its text depends on more. */
 type Plan = readonly string[] | null;
 
@@ -34,7 +37,9 @@ export function cacheEachItems(hb: typeof Handlebars, template: string): EachCac
   const plans = new Map<string, Plan>();
   planBlocks(hb.parse(template), new Set(Object.keys(hb.helpers)), new Set(), plans);
   const builtin = hb.helpers["each"] as Handlebars.HelperDelegate;
-  const cache = new Map<string, { readonly text: string; used: number }>();
+  // By block and parent fields, then by item: an item's key is its JSON alone, made once (a key
+  // joined from the three was copied again by each lookup, at a thousand items a render).
+  const cache = new Map<string, Map<string, Entry>>();
   let renders = 0;
   let hits = 0;
   let misses = 0;
@@ -52,7 +57,9 @@ export function cacheEachItems(hb: typeof Handlebars, template: string): EachCac
       context.length === 0
     )
       return builtin.call(this, context, options) as string;
-    const parent = JSON.stringify(values);
+    const block = `${at}\0${JSON.stringify(values)}`;
+    let items = cache.get(block);
+    if (items === undefined) cache.set(block, (items = new Map<string, Entry>()));
     // The body reads no data (see pure()): one frame serves every item it renders.
     const data: unknown = options.data === undefined ? undefined : hb.createFrame(options.data);
     let out = "";
@@ -64,10 +71,10 @@ export function cacheEachItems(hb: typeof Handlebars, template: string): EachCac
         continue;
       }
       // Its JSON is all it is (see keyable): two items with one key render alike.
-      const key = `${at}\0${parent}\0${JSON.stringify(item)}`;
-      let entry = cache.get(key);
+      const key = JSON.stringify(item);
+      let entry = items.get(key);
       if (entry === undefined) {
-        cache.set(key, (entry = { text: options.fn(item, { data }), used: renders }));
+        items.set(key, (entry = { text: options.fn(item, { data }), used: renders }));
         misses++;
       } else {
         entry.used = renders;
@@ -82,7 +89,11 @@ export function cacheEachItems(hb: typeof Handlebars, template: string): EachCac
     // A pass renders twice (the config, and one probe server a backend): 8 renders are 4 passes.
     rendered: () => {
       renders++;
-      if (renders % 16 === 0) cache.forEach((entry, key) => entry.used < renders - 8 && cache.delete(key));
+      if (renders % 16 === 0)
+        cache.forEach((items, block) => {
+          items.forEach((entry, key) => entry.used < renders - 8 && items.delete(key));
+          if (items.size === 0) cache.delete(block);
+        });
     },
     counts: () => ({ hits, misses }),
   };
