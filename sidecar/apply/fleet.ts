@@ -6,7 +6,15 @@ import type { ServerRef } from "../model/types";
 import type { Rendered } from "../render/render";
 import type { ServerLine } from "../render/server-lines";
 import { decideReplicaState, type ReplicaView } from "./replica-state";
-import { routesDigest, routesDrift, runningRoutes, sameRoutes, wantedRoutes, type Routes } from "./routing-digest";
+import {
+  routesDigest,
+  routesDrift,
+  runningRoutes,
+  sameRoutes,
+  wantedRoutes,
+  type EntryTexts,
+  type Routes,
+} from "./routing-digest";
 import type { EarlyChanges, HaproxyTarget, ReadBack } from "./target";
 
 /** One replica of the fleet: its container, its target, and what the sidecar knows of it. */
@@ -79,6 +87,8 @@ export class Fleet {
     readonly routes: Routes;
     readonly digest: string;
   } | null = null;
+  /** The lines of the last wanted digest, for the next one (see routesDigest). */
+  private readonly wantedTexts: EntryTexts = new Map();
   private lastSkipped = "";
 
   constructor(
@@ -242,7 +252,7 @@ export class Fleet {
     if (memo !== null && memo.desired === desired && memo.version === this.earlyVersion) return memo;
     const { drained, readied } = this.early();
     const routes = wantedRoutes(desired, drained, readied);
-    this.wantedMemo = { desired, version: this.earlyVersion, routes, digest: routesDigest(routes) };
+    this.wantedMemo = { desired, version: this.earlyVersion, routes, digest: routesDigest(routes, this.wantedTexts) };
     return this.wantedMemo;
   }
 

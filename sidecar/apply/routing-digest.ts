@@ -77,10 +77,31 @@ export function runningRoutes(
 const entryText = (key: string, e: RoutedEntry): string =>
   `${key} ${e.id ?? "-"} ${e.address}:${e.port} ${e.weight} ${e.admin}`;
 
-/** The digest of `routes`: 16 hex digits of a sha256 over them, in sorted order. */
-export function routesDigest(routes: Routes): string {
+const sameEntry = (x: RoutedEntry, y: RoutedEntry): boolean =>
+  x.id === y.id && x.address === y.address && x.port === y.port && x.weight === y.weight && x.admin === y.admin;
+
+/**
+ * Each server's line in the last digest of a series (what one fleet wants, pass after pass),
+ * kept for the next: it differs by a few servers, and a thousand lines made again were the
+ * largest part of a digest's garbage.
+ */
+export type EntryTexts = Map<string, { readonly entry: RoutedEntry; readonly text: string }>;
+
+/**
+ * The digest of `routes`: 16 hex digits of a sha256 over them, in sorted order. `texts`: the
+ * lines of the series' last digest, taken where a server is unchanged and brought up to date.
+ */
+export function routesDigest(routes: Routes, texts?: EntryTexts): string {
   const lines: string[] = [];
-  routes.servers.forEach((e, key) => lines.push(entryText(key, e)));
+  routes.servers.forEach((e, key) => {
+    const kept = texts?.get(key);
+    if (kept !== undefined && sameEntry(kept.entry, e)) return void lines.push(kept.text);
+    const text = entryText(key, e);
+    texts?.set(key, { entry: e, text });
+    lines.push(text);
+  });
+  if (texts !== undefined && texts.size > routes.servers.size)
+    texts.forEach((_, key) => routes.servers.has(key) || texts.delete(key));
   // sort()'s own order is compareText's (UTF-16 code units), without a call per comparison.
   lines.sort();
   lines.unshift(`config ${routes.configId}`);
@@ -99,13 +120,7 @@ export function sameRoutes(a: Routes, b: Routes): boolean {
   // forEach: see planRuntime (runtime-plan.ts).
   a.servers.forEach((x, key) => {
     const y = same ? b.servers.get(key) : undefined;
-    same =
-      y !== undefined &&
-      x.id === y.id &&
-      x.address === y.address &&
-      x.port === y.port &&
-      x.weight === y.weight &&
-      x.admin === y.admin;
+    same = y !== undefined && sameEntry(x, y);
   });
   return same;
 }

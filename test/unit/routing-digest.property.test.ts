@@ -1,6 +1,6 @@
 /** The routes digest is a digest of a set: the same servers in any order agree, and any one difference shows. */
 import fc from "fast-check";
-import { routesDigest, type RoutedEntry, type Routes } from "../../sidecar/apply/routing-digest";
+import { routesDigest, type EntryTexts, type RoutedEntry, type Routes } from "../../sidecar/apply/routing-digest";
 
 const entry: fc.Arbitrary<RoutedEntry> = fc.record({
   id: fc.option(fc.integer({ min: 1, max: 2 ** 31 - 1 }), { nil: null }),
@@ -58,6 +58,35 @@ describe("routesDigest (properties)", () => {
           }
         },
       ),
+    );
+  });
+
+  it("is the same with the lines of the digests before it kept (EntryTexts), digest after digest", () => {
+    // A step changes one field of one server, or takes other servers under another config id.
+    const step = fc.oneof(
+      fc.record({ pick: fc.nat(), field: fc.integer({ min: 0, max: 4 }), other: entry }),
+      fc.record({ configId: fc.constantFrom("c", "d"), list: servers }),
+    );
+    fc.assert(
+      fc.property(servers, fc.array(step, { maxLength: 12 }), (first, steps) => {
+        const texts: EntryTexts = new Map();
+        let r = routes("c", first);
+        expect(routesDigest(r, texts)).toBe(routesDigest(r));
+        for (const s of steps) {
+          if ("list" in s) r = routes(s.configId, s.list);
+          else if (r.servers.size > 0) {
+            const list = [...r.servers];
+            const i = s.pick % list.length;
+            r = routes(
+              r.configId,
+              list.map((x, j) => (j === i ? ([x[0], changed(x[1], s.field, s.other)] as const) : x)),
+            );
+          }
+          expect(routesDigest(r, texts)).toBe(routesDigest(r));
+          // What it keeps is the last digest's servers, no more.
+          expect([...texts.keys()].sort()).toEqual([...r.servers.keys()].sort());
+        }
+      }),
     );
   });
 
