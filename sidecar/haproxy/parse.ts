@@ -21,21 +21,21 @@ export function configIdOf(showInfo: string): string {
 
 /** `show stat` CSV → `backend/server` → status, servers only. */
 export function parseShowStat(csv: string): Map<string, string> {
-  const lines = csv.trim().split("\n");
-  const header = (lines[0] ?? "").replace(/^# /, "").split(",");
   const out = new Map<string, string>();
+  const text = csv.trimEnd();
+  const headerAt = text.search(/\S/);
+  if (headerAt < 0) return out;
+  const header = text.slice(headerAt, lineEnd(text, headerAt)).replace(/^# /, "").split(",");
   // Only the columns read, cut out of the line: a line has about a hundred (the status is the
   // 18th), and at a thousand servers every /status asks for one.
   const slotOf = slotsOf(header, ["pxname", "svname", "status"]);
   const c: Array<string | undefined> = [undefined, undefined, undefined];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
+  forEachLine(text, lineEnd(text, headerAt) + 1, (line) => {
     c.fill(undefined);
     cutColumns(line, slotOf, c, ",");
     const server = c[1];
-    if (!server || server === "FRONTEND" || server === "BACKEND") continue;
-    out.set(`${c[0]}/${server}`, c[2] ?? "");
-  }
+    if (server && server !== "FRONTEND" && server !== "BACKEND") out.set(`${c[0]}/${server}`, c[2] ?? "");
+  });
   return out;
 }
 
@@ -105,11 +105,8 @@ export function parseServersState(dump: string): Map<string, RunningServer> {
   // line and its other columns were most of a pass's garbage.
   const slotOf = slotsOf(header, names);
   const c: Array<string | undefined> = new Array<string | undefined>(names.length);
-  for (let from = 0; from < dump.length;) {
-    const to = lineEnd(dump, from);
-    const line = dump.slice(from, to);
-    from = to + 1;
-    if (!/^\d+ /.test(line)) continue;
+  forEachLine(dump, 0, (line) => {
+    if (!/^\d+ /.test(line)) return;
     c.fill(undefined);
     // The scanning is left to builtins (a regular expression, indexOf): this node interprets
     // JavaScript (no optimising compiler), and a loop over a line's characters costs more time
@@ -129,7 +126,7 @@ export function parseServersState(dump: string): Map<string, RunningServer> {
       drain: (adminState & ADMIN_DRAIN) !== 0,
     };
     out.set(`${server.backend}/${server.name}`, server);
-  }
+  });
   return out;
 }
 
@@ -144,6 +141,18 @@ function slotsOf(header: readonly string[], names: readonly string[]): Int8Array
     if (column >= 0) slotOf[column] = slot;
   });
   return slotOf;
+}
+
+/**
+ * Calls `visit` with each line of `text` from `from` on, one at a time, with no array of every
+ * line beside them (split): the one way both parsers walk an answer of a thousand lines.
+ */
+function forEachLine(text: string, from: number, visit: (line: string) => void): void {
+  while (from < text.length) {
+    const to = lineEnd(text, from);
+    visit(text.slice(from, to));
+    from = to + 1;
+  }
 }
 
 /** Where the line that starts at `from` ends (its "\n", or the end of the text). */
