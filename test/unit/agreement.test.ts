@@ -165,6 +165,84 @@ describe("AgreementCheck", () => {
   });
 });
 
+describe("AgreementCheck beside passes", () => {
+  /** A gate: `wait` resolves once `open` is called. */
+  const gate = () => {
+    let open!: () => void;
+    const wait = new Promise<void>((resolve) => (open = resolve));
+    return { wait, open };
+  };
+  const S2 = rendered("s1", ["a 10.0.0.1:3000", "b 10.0.0.2:3000", "c 10.0.0.3:3000"]);
+
+  it("holds no apply up while it reads, and a read an apply overlapped counts for nothing (no drift, no repair)", async () => {
+    const f = await two();
+    const runtime = f.replica(2).runtime;
+    const servers = runtime.servers;
+    const held = gate();
+    let reads = 0;
+    // Replica 2's servers are read by the check now, before the apply, and answered only once
+    // let go (the apply's own read is answered at once).
+    (runtime as { servers: typeof servers }).servers = async () => {
+      const read = await servers();
+      if (++reads === 1) await held.wait;
+      return read;
+    };
+    const check = f.agreement.check();
+    await new Promise((resolve) => setImmediate(resolve));
+    // The apply goes on while the check's read is under way (it used to wait for the check).
+    await expect(f.apply(S2)).resolves.toMatchObject({ kind: "runtime" });
+    held.open();
+    // What replica 2 answered predates the apply: taken for drift, it would have been repaired.
+    expect((await check).repairs).toEqual([]);
+    expect(states(f)).toEqual(["1 in-sync", "2 in-sync"]);
+    expect(f.calls.filter((c) => c.startsWith("2: ") && !c.includes("webapp/c"))).toEqual([]);
+  });
+
+  it("waits for the applier's turn after a read that did not count: one look in two at least is sure to count", async () => {
+    const f = await two();
+    const order: string[] = [];
+    const runtime = f.replica(1).runtime;
+    const command = runtime.command;
+    const held = gate();
+    // Replica 1 holds the apply's first command until let go.
+    (runtime as { command: typeof command }).command = async (cmd, success) => {
+      await held.wait;
+      return command(cmd, success);
+    };
+    const first = f.apply(S2).then(() => order.push("apply 1"));
+    await new Promise((resolve) => setImmediate(resolve));
+    // An apply under way: the first look does not count and does not wait.
+    await f.agreement.check();
+    order.push("check 1");
+    // The second in a row waits for the apply, and reads after it.
+    const second = f.agreement.check().then(() => order.push("check 2"));
+    await new Promise((resolve) => setImmediate(resolve));
+    held.open();
+    await Promise.all([first, second]);
+    expect(order).toEqual(["check 1", "apply 1", "check 2"]);
+    expect(states(f)).toEqual(["1 in-sync", "2 in-sync"]);
+  });
+
+  it("reads again within the applier's turn before it repairs: a drift gone meanwhile is not repaired", async () => {
+    const f = await two();
+    await f.replica(2).runtime.command("disable server webapp/b");
+    const runtime = f.replica(2).runtime;
+    const servers = runtime.servers;
+    let reads = 0;
+    // Its first read (the look) sees b disabled; by the second (within the turn), a pass put it back.
+    (runtime as { servers: typeof servers }).servers = async () => {
+      const read = await servers();
+      if (++reads === 1) await runtime.command("enable server webapp/b");
+      return read;
+    };
+    f.calls.length = 0;
+    expect((await f.agreement.check()).repairs).toEqual([]);
+    expect(reads).toBe(2);
+    expect(f.calls).toEqual(["2: enable server webapp/b"]); // the stand-in pass's, no repair's
+    expect(states(f)).toEqual(["1 in-sync", "2 in-sync"]);
+  });
+});
+
 describe("AgreementCheck on the loop's timer", () => {
   afterEach(() => jest.useRealTimers());
 
