@@ -1,10 +1,31 @@
 import type { Percentiles } from "./lib";
 
+/** One single start at N, its times counted from the fake engine's start event. */
+export interface SingleStart {
+  /** Until HAProxy's read-back confirmed its server (the change log's `confirmedAt`). */
+  readonly ms: number;
+  /** Until the sidecar heard of it (the change log's `triggeredAt`). */
+  readonly heardMs: number;
+  /** Until the pass that confirmed it began (null: another pass ran since, its stages unknown). */
+  readonly passStartMs: number | null;
+  /** That pass's stages, in ms (from /status). */
+  readonly stagesMs: Readonly<Record<string, number>> | null;
+}
+
 /** What bench-scale measured at one fleet size N (bench/scale.ts), as its chart reads it. */
 export interface ScaleResult {
   readonly n: number;
   readonly fleetUpMs: number;
   readonly single: Percentiles;
+  /**
+   * Each single start, in order (absent from results before 2026-12-03, late evening). Since
+   * then each comes once the stop before it is applied; before, once that stop was drained (see
+   * singleAfterStop).
+   */
+  readonly singleStarts?: readonly SingleStart[];
+  /** Single starts each as soon as the stop before it is drained (its pass may still run): `single` until 2026-12-03. */
+  readonly singleAfterStop?: Percentiles;
+  readonly singleAfterStopStarts?: readonly SingleStart[];
   /** Medians of where the pass that confirmed each single start spent its time, in ms (from /status). */
   readonly singleStagesMs?: Readonly<Record<string, number | null>>;
   readonly burst: Percentiles & { readonly size: number };

@@ -7,7 +7,8 @@
  * - the fleet appears at once (a listing with N new containers): time until N servers are UP;
  * - event → server UP (the sidecar's change log: HAProxy's read-back, `confirmedAt`, minus the
  *   time the fake emitted the start event; the app listens before its event), one container at
- *   a time (20 starts), and in a burst of 10 % of N;
+ *   a time (40 starts, each once the stop before it is applied: a change alone; and 40 more,
+ *   each as soon as the stop before it is drained), and in a burst of 10 % of N;
  * - Docker API calls and bytes per started container, HAProxy CLI commands per change, reloads;
  * - a full resync pass (LB_RESYNC_MS=3000; `/status` gives each pass's duration, and that of the
  *   whole listing taken just before it);
@@ -21,7 +22,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { scaleChart } from "./scale-chart";
 import { getOnce, log, percentiles, ROOT, run, sh, sleep, until, type Percentiles } from "./lib";
-import type { ScaleResult } from "./scale-result";
+import type { ScaleResult, SingleStart } from "./scale-result";
 import { Stack } from "./stack";
 
 const SIZES = (process.env.BENCH_SCALE_N ?? "10,100,1000,5000").split(",").map(Number);
@@ -38,6 +39,7 @@ async function fleet(method: "GET" | "POST", urlPath: string): Promise<unknown> 
 interface Change {
   readonly kind: string;
   readonly server: string | null;
+  readonly triggeredAt: string;
   readonly confirmedAt: string | null;
 }
 
@@ -54,12 +56,24 @@ async function timed(port: number, urlPath: string, times = 10): Promise<Percent
 
 /** Every `server-added` record confirmed since `sinceMs`, by server name. */
 async function confirmedAdds(s: Stack, sinceMs: number): Promise<Map<string, number>> {
+  return new Map([...(await addRecords(s, sinceMs))].map(([name, c]) => [name, Date.parse(c.confirmedAt!)]));
+}
+
+/** The change log's confirmed server additions since `sinceMs`, by server name. */
+function addRecords(s: Stack, sinceMs: number): Promise<Map<string, Change>> {
+  return confirmedRecords(s, sinceMs, "server-added");
+}
+
+/** The servers the change log says were removed (and HAProxy confirmed it) since `sinceMs`. */
+async function removedServers(s: Stack, sinceMs: number): Promise<Set<string>> {
+  return new Set((await confirmedRecords(s, sinceMs, "server-removed")).keys());
+}
+
+async function confirmedRecords(s: Stack, sinceMs: number, kind: string): Promise<Map<string, Change>> {
   const r = await getOnce(s.opts.statusPort, `/changes?since=${sinceMs}`, 30_000);
   const { records } = JSON.parse(r.body) as { records: Change[] };
   return new Map(
-    records
-      .filter((c) => c.kind === "server-added" && c.server !== null && c.confirmedAt !== null)
-      .map((c) => [c.server!, Date.parse(c.confirmedAt!)]),
+    records.filter((c) => c.kind === kind && c.server !== null && c.confirmedAt !== null).map((c) => [c.server!, c]),
   );
 }
 
@@ -94,6 +108,44 @@ function haproxyWorkerRssKb(s: Stack): number {
   return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
 }
 
+/**
+ * SINGLE_STARTS starts, one at a time: each waits for its server to be confirmed, then it stops
+ * again. `alone`: the next start once the stop's own pass is applied (its server-removed record
+ * confirmed): a change with no other under way, as the target counts it. `after-stop`: the next
+ * start once the stop is drained (its server no longer UP), as bench-scale did until 2026-12-03
+ * late evening: the stop's pass, due 100 ms after its events, may then still run, and the start's
+ * pass waits for it (a replacement that follows a stop by a tenth of a second).
+ */
+async function singleStarts(s: Stack, mode: "alone" | "after-stop"): Promise<SingleStart[]> {
+  const starts: SingleStart[] = [];
+  for (let i = 0; i < SINGLE_STARTS; i++) {
+    const since = Date.now();
+    const { started } = (await fleet("POST", "/start?count=1")) as { started: string[] };
+    const name = started[0]!;
+    let record: Change | undefined;
+    await until(
+      `${name} confirmed`,
+      async () => (record = (await addRecords(s, since)).get(name)) !== undefined,
+      60_000,
+    );
+    const emitted = (await emittedStarts()).get(name)!;
+    const pass = await lastPass(s);
+    const confirmingPass = pass !== null && Date.parse(pass.at) >= since ? pass : null;
+    starts.push({
+      ms: Date.parse(record!.confirmedAt!) - emitted,
+      heardMs: Date.parse(record!.triggeredAt) - emitted,
+      passStartMs: confirmingPass === null ? null : Date.parse(confirmingPass.at) - emitted,
+      stagesMs: confirmingPass?.stagesMs ?? null,
+    });
+    const stoppedAt = Date.now();
+    await fleet("POST", "/stop?count=1");
+    await until(`${name} gone`, async () => !(await s.upServers()).includes(name), 60_000);
+    if (mode === "alone")
+      await until(`${name} removed`, async () => (await removedServers(s, stoppedAt)).has(name), 60_000);
+  }
+  return starts;
+}
+
 async function measure(s: Stack, n: number, baseline: { rssKb: number; n: number } | null): Promise<ScaleResult> {
   const failures: string[] = [];
   // The fleet at once, with no events: the first listing (or resync) finds N containers.
@@ -103,28 +155,15 @@ async function measure(s: Stack, n: number, baseline: { rssKb: number; n: number
   const fleetUpMs = Date.now() - upFrom;
   log(`N=${n}: the fleet UP in ${fleetUpMs} ms`);
   const reloadsBefore = await s.reloads();
+  // One at a time, each alone: the next start once the stop before it is applied.
+  const alone = await singleStarts(s, "alone");
+  // One at a time, each start as soon as the stop before it is drained (its pass may still run).
+  // Docker calls and HAProxy commands are counted here, as before 2026-12-03 late evening: the
+  // agreement check's listing of the replicas (once a second, whatever the events) counts in
+  // them, and this phase takes as long a time per start as bench-scale's single starts did.
   await fleet("POST", "/counters/reset");
   const commandsBefore = await haproxyCommands(s);
-
-  // One at a time: each start waits for its server to be confirmed, then it stops again.
-  const single: number[] = [];
-  const stages: Array<Record<string, number>> = [];
-  for (let i = 0; i < SINGLE_STARTS; i++) {
-    const since = Date.now();
-    const { started } = (await fleet("POST", "/start?count=1")) as { started: string[] };
-    const name = started[0]!;
-    let at: number | undefined;
-    await until(
-      `${name} confirmed`,
-      async () => (at = (await confirmedAdds(s, since)).get(name)) !== undefined,
-      60_000,
-    );
-    single.push(at! - (await emittedStarts()).get(name)!);
-    const pass = await lastPass(s);
-    if (pass !== null && Date.parse(pass.at) >= since) stages.push(pass.stagesMs);
-    await fleet("POST", "/stop?count=1");
-    await until(`${name} gone`, async () => !(await s.upServers()).includes(name), 60_000);
-  }
+  const afterStop = await singleStarts(s, "after-stop");
   const counters = (await fleet("GET", "/counters")) as Record<string, { requests: number; bytes: number }>;
   const calls = Object.values(counters).reduce((t, c) => t + c.requests, 0);
   const bytes = Object.values(counters).reduce((t, c) => t + c.bytes, 0);
@@ -170,9 +209,15 @@ async function measure(s: Stack, n: number, baseline: { rssKb: number; n: number
   const result: ScaleResult = {
     n,
     fleetUpMs,
-    single: percentiles(single),
+    single: percentiles(alone.map((x) => x.ms)),
+    singleStarts: alone,
+    singleAfterStop: percentiles(afterStop.map((x) => x.ms)),
+    singleAfterStopStarts: afterStop,
     singleStagesMs: Object.fromEntries(
-      ["list", "gates", "render", "apply"].map((k) => [k, percentiles(stages.map((x) => x[k] ?? 0)).p50]),
+      ["list", "gates", "render", "apply"].map((k) => [
+        k,
+        percentiles(alone.flatMap((x) => (x.stagesMs === null ? [] : [x.stagesMs[k] ?? 0]))).p50,
+      ]),
     ),
     burst: { ...percentiles(burst), size },
     dockerCallsPerStart: +(calls / SINGLE_STARTS).toFixed(2),
@@ -199,6 +244,23 @@ async function measure(s: Stack, n: number, baseline: { rssKb: number; n: number
   return result;
 }
 
+/**
+ * The `count` slowest single starts, each laid out: when the sidecar heard of it and its pass
+ * began (after the event), the pass's stages, and the total.
+ */
+function slowest(starts: readonly SingleStart[], count: number): string {
+  return [...starts]
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, count)
+    .map((x) => {
+      const stages = Object.entries(x.stagesMs ?? {})
+        .map(([k, v]) => `${k} ${v}`)
+        .join(" ");
+      return `${x.ms} ms (heard at ${x.heardMs}, pass from ${x.passStartMs ?? "?"}: ${stages || "?"})`;
+    })
+    .join("; ");
+}
+
 function summary(r: ScaleResult): string {
   const p = (x: Percentiles): string => `p50 ${x.p50} ms, p95 ${x.p95} ms`;
   return [
@@ -209,6 +271,12 @@ function summary(r: ScaleResult): string {
     `  a single start's pass, medians: ${Object.entries(r.singleStagesMs ?? {})
       .map(([k, v]) => `${k} ${v} ms`)
       .join(", ")}`,
+    `  the slowest single starts: ${slowest(r.singleStarts ?? [], 3)}`,
+    ...(r.singleAfterStop === undefined
+      ? []
+      : [
+          `  a start as soon as the stop before it is drained: ${p(r.singleAfterStop)}; the slowest: ${slowest(r.singleAfterStopStarts ?? [], 3)}`,
+        ]),
     `  resync pass ${p(r.resyncPassMs)} (n=${r.resyncPassMs.n}); Docker per start: ${r.dockerCallsPerStart} calls, ${r.dockerBytesPerStart} bytes; HAProxy commands per change: ${r.haproxyCommandsPerChange}; reloads: ${r.reloads}`,
     `  sidecar RSS ${r.sidecarRssMiB} MiB (peak ${r.sidecarPeakRssMiB}), CPU idle ${r.sidecarCpuPercent}%; HAProxy worker ${r.haproxyWorkerRssMiB} MiB${r.haproxyKiBPerServer === null ? "" : `, ${r.haproxyKiBPerServer} KiB per server`}`,
     `  /status ${p(r.statusMs)}, /metrics ${p(r.metricsMs)}, status page ${p(r.pageMs)}`,
