@@ -17,15 +17,11 @@ export interface ScaleResult {
   readonly n: number;
   readonly fleetUpMs: number;
   readonly single: Percentiles;
-  /**
-   * Each single start, in order (absent from results before 2026-12-03, late evening). Since
-   * then each comes once the stop before it is applied; before, once that stop was drained (see
-   * singleAfterStop).
-   */
+  /** Each single start of `single`, in order (absent from results before 2026-12-03, late evening). */
   readonly singleStarts?: readonly SingleStart[];
-  /** Single starts each as soon as the stop before it is drained (its pass may still run): `single` until 2026-12-03. */
-  readonly singleAfterStop?: Percentiles;
-  readonly singleAfterStopStarts?: readonly SingleStart[];
+  /** Single starts each once the stop before it is applied (a change alone), measured after `single`. */
+  readonly singleAlone?: Percentiles;
+  readonly singleAloneStarts?: readonly SingleStart[];
   /** Medians of where the pass that confirmed each single start spent its time, in ms (from /status). */
   readonly singleStagesMs?: Readonly<Record<string, number | null>>;
   readonly burst: Percentiles & { readonly size: number };

@@ -7,8 +7,9 @@
  * - the fleet appears at once (a listing with N new containers): time until N servers are UP;
  * - event → server UP (the sidecar's change log: HAProxy's read-back, `confirmedAt`, minus the
  *   time the fake emitted the start event; the app listens before its event), one container at
- *   a time (40 starts, each once the stop before it is applied: a change alone; and 40 more,
- *   each as soon as the stop before it is drained), and in a burst of 10 % of N;
+ *   a time (40 starts, each as soon as the stop before it is drained, whose pass may still run;
+ *   then 40 more, each once the stop before it is applied: a change alone), and in a burst of
+ *   10 % of N;
  * - Docker API calls and bytes per started container, HAProxy CLI commands per change, reloads;
  * - a full resync pass (LB_RESYNC_MS=3000; `/status` gives each pass's duration, and that of the
  *   whole listing taken just before it);
@@ -111,10 +112,9 @@ function haproxyWorkerRssKb(s: Stack): number {
 /**
  * SINGLE_STARTS starts, one at a time: each waits for its server to be confirmed, then it stops
  * again. `alone`: the next start once the stop's own pass is applied (its server-removed record
- * confirmed): a change with no other under way, as the target counts it. `after-stop`: the next
- * start once the stop is drained (its server no longer UP), as bench-scale did until 2026-12-03
- * late evening: the stop's pass, due 100 ms after its events, may then still run, and the start's
- * pass waits for it (a replacement that follows a stop by a tenth of a second).
+ * confirmed): a change with no other under way. `after-stop`: the next start once the stop is
+ * drained (its server no longer UP), as bench-scale always did: the stop's pass, due 100 ms after
+ * its events, may then still run, and the start's pass waits for it.
  */
 async function singleStarts(s: Stack, mode: "alone" | "after-stop"): Promise<SingleStart[]> {
   const starts: SingleStart[] = [];
@@ -155,12 +155,8 @@ async function measure(s: Stack, n: number, baseline: { rssKb: number; n: number
   const fleetUpMs = Date.now() - upFrom;
   log(`N=${n}: the fleet UP in ${fleetUpMs} ms`);
   const reloadsBefore = await s.reloads();
-  // One at a time, each alone: the next start once the stop before it is applied.
-  const alone = await singleStarts(s, "alone");
-  // One at a time, each start as soon as the stop before it is drained (its pass may still run).
-  // Docker calls and HAProxy commands are counted here, as before 2026-12-03 late evening: the
-  // agreement check's listing of the replicas (once a second, whatever the events) counts in
-  // them, and this phase takes as long a time per start as bench-scale's single starts did.
+  // One at a time, each start as soon as the stop before it is drained (its pass may still run),
+  // as bench-scale always measured them. Docker calls and HAProxy commands are counted here.
   await fleet("POST", "/counters/reset");
   const commandsBefore = await haproxyCommands(s);
   const afterStop = await singleStarts(s, "after-stop");
@@ -169,6 +165,8 @@ async function measure(s: Stack, n: number, baseline: { rssKb: number; n: number
   const bytes = Object.values(counters).reduce((t, c) => t + c.bytes, 0);
   // Per change: a start and a stop each.
   const commands = (await haproxyCommands(s)) - commandsBefore;
+  // One at a time, each alone: the next start once the stop before it is applied.
+  const alone = await singleStarts(s, "alone");
 
   // A burst of 10 % of N.
   const size = Math.max(1, Math.round(n / 10));
@@ -209,14 +207,14 @@ async function measure(s: Stack, n: number, baseline: { rssKb: number; n: number
   const result: ScaleResult = {
     n,
     fleetUpMs,
-    single: percentiles(alone.map((x) => x.ms)),
-    singleStarts: alone,
-    singleAfterStop: percentiles(afterStop.map((x) => x.ms)),
-    singleAfterStopStarts: afterStop,
+    single: percentiles(afterStop.map((x) => x.ms)),
+    singleStarts: afterStop,
+    singleAlone: percentiles(alone.map((x) => x.ms)),
+    singleAloneStarts: alone,
     singleStagesMs: Object.fromEntries(
       ["list", "gates", "render", "apply"].map((k) => [
         k,
-        percentiles(alone.flatMap((x) => (x.stagesMs === null ? [] : [x.stagesMs[k] ?? 0]))).p50,
+        percentiles(afterStop.flatMap((x) => (x.stagesMs === null ? [] : [x.stagesMs[k] ?? 0]))).p50,
       ]),
     ),
     burst: { ...percentiles(burst), size },
@@ -272,10 +270,10 @@ function summary(r: ScaleResult): string {
       .map(([k, v]) => `${k} ${v} ms`)
       .join(", ")}`,
     `  the slowest single starts: ${slowest(r.singleStarts ?? [], 3)}`,
-    ...(r.singleAfterStop === undefined
+    ...(r.singleAlone === undefined
       ? []
       : [
-          `  a start as soon as the stop before it is drained: ${p(r.singleAfterStop)}; the slowest: ${slowest(r.singleAfterStopStarts ?? [], 3)}`,
+          `  a start alone (once the stop before it is applied): ${p(r.singleAlone)}; the slowest: ${slowest(r.singleAloneStarts ?? [], 3)}`,
         ]),
     `  resync pass ${p(r.resyncPassMs)} (n=${r.resyncPassMs.n}); Docker per start: ${r.dockerCallsPerStart} calls, ${r.dockerBytesPerStart} bytes; HAProxy commands per change: ${r.haproxyCommandsPerChange}; reloads: ${r.reloads}`,
     `  sidecar RSS ${r.sidecarRssMiB} MiB (peak ${r.sidecarPeakRssMiB}), CPU idle ${r.sidecarCpuPercent}%; HAProxy worker ${r.haproxyWorkerRssMiB} MiB${r.haproxyKiBPerServer === null ? "" : `, ${r.haproxyKiBPerServer} KiB per server`}`,
