@@ -72,15 +72,7 @@ export class LiveFile {
     rendered: Rendered,
     beforeCommit: () => Promise<void> = () => Promise.resolve(),
   ): Promise<"unchanged" | "written" | Rejection> {
-    return this.enqueue(rendered, beforeCommit, false);
-  }
-
-  private enqueue(
-    rendered: Rendered,
-    beforeCommit: () => Promise<void>,
-    background: boolean,
-  ): Promise<"unchanged" | "written" | Rejection> {
-    const run = this.queue.then(() => this.writeNow(rendered, beforeCommit, background));
+    const run = this.queue.then(() => this.writeNow(rendered, beforeCommit));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -104,8 +96,7 @@ export class LiveFile {
       const next = this.pending;
       this.pending = null;
       try {
-        // HAProxy already runs it: its check is not on anyone's way (see ValidateOptions).
-        const result = await this.enqueue(next, () => Promise.resolve(), true);
+        const result = await this.write(next);
         if (typeof result !== "string") this.onRejected(result.sha, result.message);
       } catch (err) {
         // Not written (a full volume, a checker that could not run): the next pass asks again.
@@ -117,7 +108,6 @@ export class LiveFile {
   private async writeNow(
     rendered: Rendered,
     beforeCommit: () => Promise<void>,
-    background: boolean,
   ): Promise<"unchanged" | "written" | Rejection> {
     const live = await this.current();
     if (live.sha === rendered.sha256) return "unchanged";
@@ -126,7 +116,7 @@ export class LiveFile {
     const staged = await this.store.stage(rendered.text);
     let verdict;
     try {
-      verdict = await this.validator.validate(staged, { background });
+      verdict = await this.validator.validate(staged);
     } catch (err) {
       await this.store.discard(staged);
       throw new WriteError(`could not run the config check: ${toError(err).message}`, { cause: err });

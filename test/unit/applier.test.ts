@@ -49,10 +49,6 @@ function setup(opts: { runtimeApi?: boolean } = {}) {
     get runtime(): RuntimeClient {
       return ha.runtime;
     },
-    /** For each `haproxy -c`, whether it ran in the background (at a lower CPU priority). */
-    get backgroundChecks(): boolean[] {
-      return f.volume.backgroundChecks;
-    },
     /** What a SIGUSR2 does: load the live file. */
     reload: () => ha.load(),
   };
@@ -86,8 +82,6 @@ describe("Applier: reloads for structure", () => {
       fallback: null,
     });
     expect(w.calls).toEqual(["read", "stage", "validate", "save-state", "commit", "signal"]);
-    // A reload waits for it: not in the background.
-    expect(w.backgroundChecks).toEqual([false]);
   });
 
   it("seeds from the file on disk: a restarted sidecar neither rewrites nor reloads", async () => {
@@ -172,8 +166,6 @@ describe("Applier: membership through the runtime API, no reload", () => {
       "commit",
     ]);
     expect(w.live).toBe(next.text);
-    // The first apply's reload waited for its check; this file follows what HAProxy runs already.
-    expect(w.backgroundChecks).toEqual([false, true]);
   });
 
   it("drains a server that leaves, then deletes it; one with connections is deleted later, or shut after the grace", async () => {

@@ -10,7 +10,7 @@ import { AgreementCheck } from "../../sidecar/apply/agreement";
 import { Applier } from "../../sidecar/apply/applier";
 import type { ConfigStore } from "../../sidecar/apply/config-file";
 import { Fleet } from "../../sidecar/apply/fleet";
-import type { ValidateOptions, ValidationResult, Validator } from "../../sidecar/apply/haproxy-check";
+import type { ValidationResult, Validator } from "../../sidecar/apply/haproxy-check";
 import { LiveFile } from "../../sidecar/apply/live-file";
 import { RuntimeTarget } from "../../sidecar/apply/runtime-target";
 import type { RunningServer } from "../../sidecar/haproxy/parse";
@@ -79,12 +79,8 @@ export class Volume implements ConfigStore, Validator {
     this.staged.delete(p);
     this.calls.push("discard");
   }
-  /** For each check, whether it was asked for in the background (see ValidateOptions). */
-  readonly backgroundChecks: boolean[] = [];
-
-  async validate(_path: string, opts?: ValidateOptions) {
+  async validate() {
     this.calls.push("validate");
-    this.backgroundChecks.push(opts?.background === true);
     return this.verdict;
   }
 }
