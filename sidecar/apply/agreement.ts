@@ -33,19 +33,10 @@ export interface AgreementReport {
  * diverged); a replica that answers and is not in sync is brought there at once (runtime API,
  * else a reload), a failed repair backing off. Run it on a timer: drift made by hand on one
  * replica's socket, or a replica that answers again after a pause or a restart, is found and
- * repaired within a period or two. No repair while early drains wait for their pass (it follows
- * within the quiet time).
- *
- * The look itself holds no pass up: it reads beside any pass, and counts only if no apply or
- * repair ran meanwhile (it would have read a change half made). Only a repair, read again
- * first, waits for the applier's turn (exclusive), and so does a look after one that did not
- * count: one in two at least is sure to. At a thousand servers a look is a Docker call and a
- * `show servers state` a second, and a pass that waited behind it was a start served late.
+ * repaired within a period or two. Never while an apply is under way (the applier's exclusive),
+ * and no repair while early drains wait for their pass (it follows within the quiet time).
  */
 export class AgreementCheck {
-  /** Looks in a row that did not count (an apply ran meanwhile). */
-  private overlapped = 0;
-
   constructor(
     private readonly applier: Applier,
     private readonly fleet: Fleet,
@@ -53,53 +44,29 @@ export class AgreementCheck {
     private readonly log: Logger,
   ) {}
 
-  async check(): Promise<AgreementReport> {
-    const at = this.clock.now();
-    const mark = this.applier.writeMark();
-    if (mark !== null) {
-      const reads = await this.look(true);
-      if (this.applier.writeMark() === mark) {
-        this.overlapped = 0;
-        // The usual case: every replica in sync, nothing to repair.
-        if (this.settle(reads, at).length === 0) return { at, replicas: this.fleet.view(), repairs: [] };
-        return this.applier.exclusive(() => this.run());
-      }
-    }
-    if (++this.overlapped < 2) return { at, replicas: this.fleet.view(), repairs: [] };
-    this.overlapped = 0;
+  check(): Promise<AgreementReport> {
     return this.applier.exclusive(() => this.run());
   }
 
-  /**
-   * Lists the replicas again and reads each one back (`keepAhead`: leaving a pass's read taken
-   * ahead to it). Each read, null for one that does not run or answer.
-   */
-  private async look(keepAhead: boolean): Promise<ReadonlyMap<Member, ReadBack | null>> {
+  private async run(): Promise<AgreementReport> {
+    const at = this.clock.now();
     await this.fleet.refresh().catch((err: unknown) => {
       // The last listing serves; the next check lists again.
       this.log.debug({ err: toError(err) }, "haproxy replicas not listed for the agreement check");
     });
-    return new Map(
-      await Promise.all(
-        this.fleet.members.map(async (m) => [m, m.running ? await m.target.readBack({ keepAhead }) : null] as const),
-      ),
-    );
-  }
-
-  /** Records what each replica read back; those due for a repair. */
-  private settle(reads: ReadonlyMap<Member, ReadBack | null>, at: number): Member[] {
     const desired = this.applier.desired;
-    for (const [m, read] of reads) this.fleet.settle(m, read, desired, at);
-    if (desired === null || this.fleet.drainedEarly().size > 0) return [];
-    return this.fleet.members.filter(
-      (m) => (reads.get(m) ?? null) !== null && m.view.state !== "in-sync" && at >= m.repairAfter,
+    const answered = new Set<Member>();
+    await Promise.all(
+      this.fleet.members.map(async (m) => {
+        const read: ReadBack | null = m.running ? await m.target.readBack() : null;
+        if (read !== null) answered.add(m);
+        this.fleet.settle(m, read, desired, at);
+      }),
     );
-  }
-
-  /** The check within the applier's turn: read again, then the repairs. */
-  private async run(): Promise<AgreementReport> {
-    const at = this.clock.now();
-    const due = this.settle(await this.look(false), at);
+    const due =
+      desired === null || this.fleet.drainedEarly().size > 0
+        ? []
+        : this.fleet.members.filter((m) => answered.has(m) && m.view.state !== "in-sync" && at >= m.repairAfter);
     if (due.length === 0) return { at, replicas: this.fleet.view(), repairs: [] };
     const found = new Map(due.map((m) => [m, m.view]));
     for (const [m, view] of found)

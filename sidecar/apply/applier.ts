@@ -41,8 +41,6 @@ export class Applier {
   private readonly reported = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
   private wanted: Rendered | null = null;
-  /** Applies and repairs begun, and whether one is under way (see writeMark). */
-  private turns = { begun: 0, underWay: false };
 
   constructor(
     private readonly ports: ApplierPorts,
@@ -68,25 +66,9 @@ export class Applier {
 
   /** Runs `work` once no apply or repair is under way: one writer to HAProxy at a time. */
   exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(async () => {
-      this.turns.begun++;
-      this.turns.underWay = true;
-      try {
-        return await work();
-      } finally {
-        this.turns.underWay = false;
-      }
-    });
+    const run = this.queue.then(work);
     this.queue = run.catch(() => undefined);
     return run;
-  }
-
-  /**
-   * Where the applies and repairs stand: null while one is under way. The same mark before and
-   * after a read of the replicas: none ran meanwhile, the read saw no half-made change of ours.
-   */
-  writeMark(): number | null {
-    return this.turns.underWay ? null : this.turns.begun;
   }
 
   /**

@@ -89,10 +89,10 @@ export class RuntimeTarget implements HaproxyTarget {
     return this.takeAhead("info") ?? this.runtime.runningInfo();
   }
 
-  async readBack(opts: { readonly keepAhead?: boolean } = {}): Promise<ReadBack | null> {
+  async readBack(): Promise<ReadBack | null> {
     // A read of its own: what was read ahead of a pass is older, and may miss a change made from
     // outside (a command on its socket, a restart) that the agreement check reads back to repair.
-    if (opts.keepAhead !== true) this.ahead = null;
+    this.ahead = null;
     // Both at once: at a thousand servers `show servers state` is the longer of the two.
     const [info, servers] = await Promise.all([this.runtime.runningInfo(), this.runtime.servers().catch(() => null)]);
     return info === null || servers === null ? null : { ...info, servers };

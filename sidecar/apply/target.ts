@@ -46,12 +46,8 @@ export interface HaproxyTarget {
   readAhead?(servers: boolean): void;
   /** Which config it runs; null when it does not answer. */
   info(): Promise<RunningInfo | null>;
-  /**
-   * What it routes; null when it does not answer. A read of its own, never one taken ahead; it
-   * drops that one too (what may be repaired next must be planned from this read), unless
-   * `keepAhead` (a look that changes nothing: the pass that asked for it still takes it).
-   */
-  readBack(opts?: { readonly keepAhead?: boolean }): Promise<ReadBack | null>;
+  /** What it routes; null when it does not answer. */
+  readBack(): Promise<ReadBack | null>;
   /** Its servers (`show servers state`), by `backend/server`; throws when it does not answer. */
   servers(): Promise<ReadonlyMap<string, RunningServer>>;
   /**
